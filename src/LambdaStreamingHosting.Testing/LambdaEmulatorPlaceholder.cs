@@ -1,0 +1,5 @@
+namespace LambdaStreamingHosting.Testing;
+
+internal static class LambdaEmulatorPlaceholder
+{
+}

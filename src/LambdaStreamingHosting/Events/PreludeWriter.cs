@@ -1,0 +1,22 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http;
+
+namespace LambdaStreamingHosting.Events;
+
+/// <summary>Writes the JSON prelude of a streamed response (without the 8-byte NUL delimiter).</summary>
+internal static class PreludeWriter
+{
+    /// <summary>
+    /// Writes <c>{"statusCode":…,"headers":{…},"cookies":[…]}</c> (or <c>multiValueHeaders</c> for REST) for the
+    /// response. Drops <c>Content-Length</c> and <c>Transfer-Encoding</c>; each <c>Set-Cookie</c> value becomes a cookie.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A header name or value holds CR, LF, NUL or another invalid character, or the status code is not 100–599.</exception>
+    public static void Write(IBufferWriter<byte> output, ResponseShape shape, int statusCode, IHeaderDictionary headers)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(headers);
+        _ = shape;
+        _ = statusCode;
+        throw new NotSupportedException("Prelude writing is not implemented yet.");
+    }
+}

@@ -1,0 +1,79 @@
+namespace LambdaStreamingHosting;
+
+/// <summary>
+/// Options for running the app inside AWS Lambda. Bound from the <c>LambdaStreaming</c> configuration section
+/// (for example the environment variable <c>LambdaStreaming__InvokeMode=Buffered</c>), then from the delegate given to
+/// <see cref="LambdaStreamingServiceCollectionExtensions.AddLambdaStreaming"/>; validated when the host starts.
+/// </summary>
+public sealed class LambdaStreamingOptions
+{
+    /// <summary>The configuration section the options are bound from: <c>LambdaStreaming</c>.</summary>
+    public const string ConfigurationSectionName = "LambdaStreaming";
+
+    /// <summary>
+    /// Whether responses are streamed or buffered. Must match the Function URL's <c>InvokeMode</c>
+    /// (<c>RESPONSE_STREAM</c> or <c>BUFFERED</c>). Default: <see cref="LambdaInvokeMode.ResponseStream"/>.
+    /// </summary>
+    public LambdaInvokeMode InvokeMode { get; set; } = LambdaInvokeMode.ResponseStream;
+
+    /// <summary>
+    /// The front end the function serves. Default: <see cref="LambdaEventSource.Auto"/>, which detects it per
+    /// invocation from the event's shape.
+    /// </summary>
+    public LambdaEventSource EventSource { get; set; } = LambdaEventSource.Auto;
+
+    /// <summary>
+    /// How long before the invocation's deadline <c>HttpContext.RequestAborted</c> fires, so the app can stop cleanly
+    /// instead of being cut off mid-write. Default: 500 ms.
+    /// </summary>
+    public TimeSpan DeadlineMargin { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// Whether an unhandled exception's type, message and stack trace are sent to the client (in the 500 body before
+    /// the response started, or in the error trailer after). Default: <see langword="false"/>; exceptions are always
+    /// logged.
+    /// </summary>
+    public bool IncludeExceptionDetails { get; set; }
+
+    /// <summary>
+    /// Bytes of small writes gathered before they are sent without an explicit flush. Each flush sends what was
+    /// written at once, whatever this size. Default: 16 KiB.
+    /// </summary>
+    public int ResponseBufferSize { get; set; } = 16 * 1024;
+
+    /// <summary>
+    /// Whether the caller's identity from the front end (REST authorizer claims, HTTP API JWT claims, Function URL IAM
+    /// identity) becomes <c>HttpContext.User</c>. Default: <see langword="false"/>: the identity is still available from
+    /// the raw event.
+    /// </summary>
+    public bool MapIdentityToUser { get; set; }
+
+    /// <summary>
+    /// Buffered mode: content types sent as text; every other content type is sent base64-encoded. Entries are exact
+    /// media types (<c>application/json</c>), type wildcards (<c>text/*</c>) or suffixes (<c>*+json</c>). Default:
+    /// <c>text/*</c>, <c>application/json</c>, <c>*+json</c>, <c>application/xml</c>, <c>*+xml</c>,
+    /// <c>application/javascript</c>, <c>application/x-www-form-urlencoded</c>.
+    /// </summary>
+    public IList<string> TextContentTypes { get; } =
+    [
+        "text/*",
+        "application/json",
+        "*+json",
+        "application/xml",
+        "*+xml",
+        "application/javascript",
+        "application/x-www-form-urlencoded",
+    ];
+
+    /// <summary>
+    /// How many invocations run at once. Default: <c>AWS_LAMBDA_MAX_CONCURRENCY</c> when set (Lambda Managed Instances),
+    /// otherwise 1.
+    /// </summary>
+    public int? MaxConcurrency { get; set; }
+
+    /// <summary>
+    /// The Runtime API endpoint (<c>host:port</c>, optionally followed by a path). Default: the
+    /// <c>AWS_LAMBDA_RUNTIME_API</c> environment variable.
+    /// </summary>
+    public string? RuntimeApiEndpoint { get; set; }
+}
