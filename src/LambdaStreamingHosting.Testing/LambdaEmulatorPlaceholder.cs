@@ -1,5 +1,0 @@
-namespace LambdaStreamingHosting.Testing;
-
-internal static class LambdaEmulatorPlaceholder
-{
-}
