@@ -1,4 +1,10 @@
+// Note for the Testing package: AddLambdaServer(services, runtimeApiEndpoint) below switches the Lambda server on
+// without the AWS_LAMBDA_RUNTIME_API environment variable (internal; InternalsVisibleTo LambdaStreamingHosting.Testing).
+using LambdaStreamingHosting.Server;
+using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace LambdaStreamingHosting;
 
@@ -16,8 +22,54 @@ public static class LambdaStreamingServiceCollectionExtensions
     public static IServiceCollection AddLambdaStreaming(this IServiceCollection services, Action<LambdaStreamingOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        // Implemented by the core server work (issue 2).
-        _ = configure;
+        AddLambdaStreamingOptions(services);
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        var settings = LambdaServerSettings.FromEnvironment();
+        if (!string.IsNullOrEmpty(settings.RuntimeApiEndpoint))
+        {
+            services.AddLambdaServer(settings);
+            InitErrorReporter.Register(settings);
+        }
+
         return services;
     }
+
+    /// <summary>
+    /// Registers the Lambda server regardless of the environment, taking requests from
+    /// <paramref name="runtimeApiEndpoint"/> (<c>host:port[/path]</c>, which wins over the options), with the options the
+    /// app configured. For the Testing package and tests.
+    /// </summary>
+    internal static IServiceCollection AddLambdaServer(this IServiceCollection services, string runtimeApiEndpoint) =>
+        services.AddLambdaServer(new LambdaServerSettings { RuntimeApiEndpoint = runtimeApiEndpoint, EndpointOverridesOptions = true });
+
+    /// <summary>Registers the Lambda server with explicit <paramref name="settings"/> (what it would read from the environment).</summary>
+    internal static IServiceCollection AddLambdaServer(this IServiceCollection services, LambdaServerSettings settings)
+    {
+        AddLambdaStreamingOptions(services);
+        services.AddOptions<LambdaStreamingOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LambdaStreamingOptions>, LambdaStreamingOptionsValidator>());
+        services.RemoveAll<LambdaServerSettings>();
+        services.AddSingleton(settings);
+        services.RemoveAll<IServer>();
+        services.AddSingleton<IServer, LambdaServer>();
+        return services;
+    }
+
+    private static void AddLambdaStreamingOptions(IServiceCollection services)
+    {
+        if (services.Any(d => d.ServiceType == typeof(OptionsMarker)))
+        {
+            return;
+        }
+
+        services.AddSingleton<OptionsMarker>();
+        services.AddOptions<LambdaStreamingOptions>().BindConfiguration(LambdaStreamingOptions.ConfigurationSectionName);
+    }
+
+    /// <summary>Marks that the options binding was registered, so it is registered once.</summary>
+    private sealed class OptionsMarker;
 }

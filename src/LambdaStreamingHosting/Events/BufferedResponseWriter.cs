@@ -1,15 +1,26 @@
 using System.Buffers;
+using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
 
 namespace LambdaStreamingHosting.Events;
 
 /// <summary>Writes the JSON document of a buffered response for the request's front end.</summary>
 internal static class BufferedResponseWriter
 {
+    /// <summary>The largest Lambda response (Function URL, API Gateway): 6 MB plus the Runtime API's slack.</summary>
+    public const int LambdaResponseLimit = 6_291_556;
+
+    /// <summary>The largest response JSON an Application Load Balancer accepts: 1 MB.</summary>
+    public const int AlbResponseLimit = 1_048_576;
+
     /// <summary>
     /// Writes <c>{"statusCode":…,"headers":…,"cookies"|"multiValueHeaders":…,"body":…,"isBase64Encoded":…}</c>
     /// (plus <c>statusDescription</c> for ALB), base64-encoding the body unless its content type is in
-    /// <see cref="LambdaStreamingOptions.TextContentTypes"/>.
+    /// <see cref="LambdaStreamingOptions.TextContentTypes"/> and it is valid UTF-8. Nothing is written when it throws
+    /// before the body is known to fit; when the finished document is over the limit, the output holds it and
+    /// <see cref="ResponseTooLargeException"/> is thrown: discard the output.
     /// </summary>
     /// <exception cref="InvalidOperationException">Invalid header or status code, as for <see cref="PreludeWriter"/>.</exception>
     /// <exception cref="ResponseTooLargeException">The document would exceed the front end's limit.</exception>
@@ -18,20 +29,59 @@ internal static class BufferedResponseWriter
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(headers);
         ArgumentNullException.ThrowIfNull(options);
-        _ = shape;
-        _ = statusCode;
-        _ = body;
-        throw new NotSupportedException("Buffered responses are not implemented yet.");
-    }
-}
+        ResponseHeadWriter.Validate(statusCode, headers);
 
-/// <summary>A buffered response is larger than the front end accepts.</summary>
-internal sealed class ResponseTooLargeException : Exception
-{
-    public ResponseTooLargeException(string message) : base(message)
+        var limit = LimitOf(shape);
+        if (body.Length > limit)
+        {
+            // Any encoding of the body is at least as long as the body.
+            throw ResponseTooLargeException.For(shape, body.Length, limit, bodyOnly: true);
+        }
+
+        byte[]? rented = null;
+        try
+        {
+            var bytes = body.IsSingleSegment ? body.FirstSpan : Contiguous(body, out rented);
+            var asText = ContentTypes.IsText(headers[HeaderNames.ContentType], options.TextContentTypes) && Utf8.IsValid(bytes);
+
+            using var writer = new Utf8JsonWriter(output, ResponseHeadWriter.JsonOptions);
+            writer.WriteStartObject();
+            ResponseHeadWriter.Write(writer, shape, statusCode, headers);
+            if (asText)
+            {
+                writer.WriteString("body", bytes);
+            }
+            else
+            {
+                writer.WriteBase64String("body", bytes);
+            }
+
+            writer.WriteBoolean("isBase64Encoded", !asText);
+            writer.WriteEndObject();
+            writer.Flush();
+            if (writer.BytesCommitted > limit)
+            {
+                throw ResponseTooLargeException.For(shape, writer.BytesCommitted, limit, bodyOnly: false);
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>The most bytes the front end accepts as a buffered answer.</summary>
+    public static int LimitOf(ResponseShape shape) =>
+        shape is ResponseShape.AlbSingleValue or ResponseShape.AlbMultiValue ? AlbResponseLimit : LambdaResponseLimit;
+
+    private static ReadOnlySpan<byte> Contiguous(ReadOnlySequence<byte> body, out byte[] rented)
     {
+        var length = (int)body.Length;
+        rented = ArrayPool<byte>.Shared.Rent(length);
+        body.CopyTo(rented);
+        return rented.AsSpan(0, length);
     }
-
-    /// <summary>The Lambda <c>errorType</c> reported for the invocation.</summary>
-    public static string ErrorType => "LambdaStreaming.ResponseTooLarge";
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
 namespace LambdaStreamingHosting.Events;
@@ -9,14 +10,19 @@ internal static class PreludeWriter
     /// <summary>
     /// Writes <c>{"statusCode":…,"headers":{…},"cookies":[…]}</c> (or <c>multiValueHeaders</c> for REST) for the
     /// response. Drops <c>Content-Length</c> and <c>Transfer-Encoding</c>; each <c>Set-Cookie</c> value becomes a cookie.
+    /// Nothing is written when it throws.
     /// </summary>
     /// <exception cref="InvalidOperationException">A header name or value holds CR, LF, NUL or another invalid character, or the status code is not 100–599.</exception>
     public static void Write(IBufferWriter<byte> output, ResponseShape shape, int statusCode, IHeaderDictionary headers)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(headers);
-        _ = shape;
-        _ = statusCode;
-        throw new NotSupportedException("Prelude writing is not implemented yet.");
+        ResponseHeadWriter.Validate(statusCode, headers);
+
+        using var writer = new Utf8JsonWriter(output, ResponseHeadWriter.JsonOptions);
+        writer.WriteStartObject();
+        ResponseHeadWriter.Write(writer, shape, statusCode, headers);
+        writer.WriteEndObject();
+        writer.Flush();
     }
 }

@@ -1,0 +1,44 @@
+using LambdaStreamingHosting;
+using StreamingApi;
+using StreamingApi.Streaming;
+#if !NATIVE_AOT
+using StreamingApi.Components;
+using StreamingApi.Data;
+#endif
+
+var builder = WebApplication.CreateBuilder(args);
+
+// The one line. Inside AWS Lambda it replaces the server and streams every response through the Function URL;
+// anywhere else (dotnet run, tests) nothing changes.
+builder.Services.AddLambdaStreaming();
+
+builder.Services.AddProblemDetails();
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, StreamingApiJsonContext.Default));
+builder.Services.AddStreamingExamples(builder.Configuration);
+
+#if !NATIVE_AOT
+// Database: PostgreSQL when ConnectionStrings:Postgres is set, otherwise an embedded SQLite file (Data/NotesDatabase.cs).
+builder.AddNotesDatabase();
+
+// A page rendered with streaming rendering (Components/). Razor components are not Native AOT compatible.
+builder.Services.AddRazorComponents();
+builder.Services.AddSingleton<IReportSource, SimulatedReportSource>();
+#endif
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+
+app.MapStreamingExamples();
+
+#if !NATIVE_AOT
+await app.CreateNotesSchemaAsync();
+app.MapNotes();
+
+app.UseAntiforgery();
+app.MapStaticAssets();
+app.MapRazorComponents<App>();
+#endif
+
+await app.RunAsync();

@@ -1,0 +1,171 @@
+using LambdaStreamingHosting.Lifecycle;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LambdaStreamingHosting.EntityFrameworkCore;
+
+/// <summary>
+/// Keeps the connection pool behind <typeparamref name="TContext"/> warm and safe across the Lambda lifecycle: opens
+/// <see cref="LambdaDbContextLifecycleOptions.WarmConnections"/> during init and after a SnapStart restore, and closes
+/// idle pooled connections after a long idle gap (a likely freeze) and before a snapshot.
+/// </summary>
+/// <typeparam name="TContext">The app's context type, registered with <c>AddDbContextPool</c> or <c>AddDbContext</c>.</typeparam>
+internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
+    IServiceScopeFactory scopeFactory,
+    IOptionsMonitor<LambdaDbContextLifecycleOptions> optionsMonitor,
+    ILogger<DbContextPoolLifecycleObserver<TContext>> logger) : ILambdaLifecycleObserver
+    where TContext : DbContext
+{
+    /// <summary>The name of <typeparamref name="TContext"/>'s options instance.</summary>
+    public static string OptionsName { get; } = typeof(TContext).FullName ?? typeof(TContext).Name;
+
+    private LambdaDbContextLifecycleOptions Options => optionsMonitor.Get(OptionsName);
+
+    public ValueTask OnInitAsync(CancellationToken cancellationToken) => WarmUpAsync(cancellationToken);
+
+    public ValueTask OnThawAsync(TimeSpan idleTime, CancellationToken cancellationToken)
+    {
+        var options = Options;
+        if (options.Enabled && idleTime >= options.ThawClearThreshold)
+        {
+            ClearIdleConnections($"after {idleTime.TotalSeconds:0.###} s idle");
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask OnBeforeSnapshotAsync(CancellationToken cancellationToken)
+    {
+        // Connections captured in a snapshot are dead in every environment restored from it.
+        if (Options.Enabled)
+        {
+            ClearIdleConnections("before the snapshot");
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask OnAfterRestoreAsync(CancellationToken cancellationToken)
+    {
+        if (Options.Enabled)
+        {
+            ClearIdleConnections("after the restore");
+            await WarmUpAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Opens the configured number of connections at once, each through its own context, then returns them all to the
+    /// pool, where they stay idle and open. Building the first context also builds the EF Core model, off the first
+    /// request's path. A database that cannot be reached within <see cref="LambdaDbContextLifecycleOptions.WarmUpTimeout"/>
+    /// is logged and does not fail the init phase; a configuration mistake does.
+    /// </summary>
+    internal async ValueTask WarmUpAsync(CancellationToken cancellationToken)
+    {
+        var options = Options;
+        if (!options.Enabled || options.WarmConnections == 0)
+        {
+            return;
+        }
+
+        var leases = new List<(AsyncServiceScope Scope, DatabaseFacade Database)>(options.WarmConnections);
+        try
+        {
+            for (var i = 0; i < options.WarmConnections; i++)
+            {
+                var scope = scopeFactory.CreateAsyncScope();
+                leases.Add((scope, GetContext(scope.ServiceProvider).Database));
+            }
+
+            if (!leases[0].Database.IsRelational())
+            {
+                await ReleaseAsync(leases).ConfigureAwait(false);
+                return;
+            }
+
+            var maxSize = ConnectionPool.MaxSize(leases[0].Database);
+            if (maxSize < options.WarmConnections)
+            {
+                throw new InvalidOperationException(
+                    $"{LambdaDbContextLifecycleOptions.ConfigurationSectionName}:WarmConnections is {options.WarmConnections} but the connection pool of {typeof(TContext).Name} holds at most {maxSize}; " +
+                    "lower WarmConnections or raise 'Maximum Pool Size' in the connection string.");
+            }
+        }
+        catch
+        {
+            await ReleaseAsync(leases).ConfigureAwait(false);
+            throw;
+        }
+
+        // All connections are held open together, so each is a separate physical connection.
+        var opening = Task.WhenAll(leases.Select(l => l.Database.OpenConnectionAsync(cancellationToken)));
+        var releasing = ReleaseAfterAsync(opening, leases);
+        try
+        {
+            // A provider may not give up on a silent server before its own connect timeout: stop waiting instead, and
+            // let the connections be released whenever the opens end.
+            await opening.WaitAsync(options.WarmUpTimeout, cancellationToken).ConfigureAwait(false);
+            await releasing.ConfigureAwait(false);
+            LogWarmedUp(logger, options.WarmConnections, typeof(TContext).Name);
+        }
+        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogWarmUpFailed(logger, typeof(TContext).Name, options.WarmUpTimeout.TotalSeconds, exception);
+        }
+    }
+
+    private static async Task ReleaseAfterAsync(Task opening, List<(AsyncServiceScope Scope, DatabaseFacade Database)> leases)
+    {
+        try
+        {
+            await opening.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Reported by the caller.
+        }
+
+        await ReleaseAsync(leases).ConfigureAwait(false);
+    }
+
+    private static async Task ReleaseAsync(List<(AsyncServiceScope Scope, DatabaseFacade Database)> leases)
+    {
+        foreach (var (scope, database) in leases)
+        {
+            // Closing returns the physical connection to the pool, idle and open; disposing the scope returns the
+            // context to its pool.
+            if (database.IsRelational())
+            {
+                await database.CloseConnectionAsync().ConfigureAwait(false);
+            }
+
+            await scope.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void ClearIdleConnections(string when)
+    {
+        using var scope = scopeFactory.CreateScope();
+        var database = GetContext(scope.ServiceProvider).Database;
+        if (database.IsRelational() && ConnectionPool.ClearIdle(database))
+        {
+            LogCleared(logger, typeof(TContext).Name, when);
+        }
+    }
+
+    private static TContext GetContext(IServiceProvider services) =>
+        services.GetService<TContext>() ?? throw new InvalidOperationException(
+            $"{typeof(TContext).Name} is not registered: call services.AddDbContextPool<{typeof(TContext).Name}>(...) (or AddDbContext) before AddLambdaDbContextLifecycle<{typeof(TContext).Name}>().");
+
+    [LoggerMessage(1, LogLevel.Information, "Opened {Count} warm database connection(s) for {Context}.")]
+    private static partial void LogWarmedUp(ILogger logger, int count, string context);
+
+    [LoggerMessage(2, LogLevel.Warning, "Could not open warm database connections for {Context} within {TimeoutSeconds} s; requests will connect on first use.")]
+    private static partial void LogWarmUpFailed(ILogger logger, string context, double timeoutSeconds, Exception exception);
+
+    [LoggerMessage(3, LogLevel.Debug, "Closed the idle pooled database connections of {Context} {When}.")]
+    private static partial void LogCleared(ILogger logger, string context, string when);
+}

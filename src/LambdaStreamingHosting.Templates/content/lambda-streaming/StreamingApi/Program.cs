@@ -1,0 +1,27 @@
+using System.Globalization;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// Inside AWS Lambda: serve requests from the Runtime API and stream every response through the Function URL.
+// Anywhere else (dotnet run, tests): nothing changes.
+builder.Services.AddLambdaStreaming();
+
+var app = builder.Build();
+
+app.MapGet("/", () => "Hello from ASP.NET Core on AWS Lambda. GET /tokens streams server-sent events.");
+
+// Server-sent events, one at a time: the client sees each as soon as it is written.
+app.MapGet("/tokens", (CancellationToken cancellationToken) => TypedResults.ServerSentEvents(TokensAsync(cancellationToken), "token"));
+
+await app.RunAsync();
+
+static async IAsyncEnumerable<string> TokensAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+{
+    for (var i = 1; i <= 10; i++)
+    {
+        await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        yield return i.ToString(CultureInfo.InvariantCulture);
+    }
+}

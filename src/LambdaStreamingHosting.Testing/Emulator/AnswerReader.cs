@@ -1,0 +1,317 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace LambdaStreamingHosting.Testing;
+
+/// <summary>What reading an answer led to: the invocation's failure (if any) and the Runtime API's reply.</summary>
+/// <param name="Failure">Why the invocation failed; <see langword="null"/> on success.</param>
+/// <param name="ReplyStatus">Status of the reply to the function: 202, or an error such as 413.</param>
+/// <param name="ReplyErrorType">The error reply's <c>errorType</c>.</param>
+/// <param name="ReplyMessage">The error reply's <c>errorMessage</c>.</param>
+/// <param name="Crashed">The function's connection broke mid-answer: no reply is possible and the environment is reset.</param>
+internal sealed record AnswerOutcome(InvocationFailure? Failure, int ReplyStatus = StatusCodes.Status202Accepted, string? ReplyErrorType = null, string? ReplyMessage = null, bool Crashed = false);
+
+/// <summary>
+/// Reads a function's <c>POST /response</c>: a buffered JSON document, or a stream (JSON prelude, 8 NUL bytes, body,
+/// optional error trailers) forwarded to the client as it arrives. Checks the limits and the protocol.
+/// </summary>
+internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, LambdaEmulatorOptions options, CancellationToken cancellationToken)
+{
+    public const string IntegrationContentType = "application/vnd.awslambda.http-integration-response";
+    public const string ErrorTypeTrailer = "Lambda-Runtime-Function-Error-Type";
+    public const string ErrorBodyTrailer = "Lambda-Runtime-Function-Error-Body";
+    private const int MaxPreludeBytes = 1024 * 1024;
+    private static readonly byte[] Delimiter = new byte[8];
+
+    private FrontDoor Door => invocation.Door;
+
+    public async Task<AnswerOutcome> ReadStreamedAsync()
+    {
+        invocation.Streamed = true;
+        if (!Door.Streams)
+        {
+            await DrainAsync();
+            var message = $"The function streamed its answer (Lambda-Runtime-Function-Response-Mode: streaming), but the {Door.Describe()} expects one buffered JSON answer. {Door.BufferedHint}";
+            invocation.Violation(message);
+            return new AnswerOutcome(new InvocationFailure("Runtime.InvalidResponseMode", message));
+        }
+
+        var integration = MediaTypeIs(runtime.Request.ContentType, IntegrationContentType);
+        var client = new ClientStream(invocation, options.BandwidthShaping
+            ? new BandwidthShaper(options.UncappedResponseBytes, options.ThrottledBytesPerSecond, options.TimeProvider)
+            : null);
+        var reader = runtime.Request.BodyReader;
+        var preludeDone = !integration;
+        var started = false;
+        long total = 0;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync(cancellationToken);
+                var buffer = result.Buffer;
+                if (!preludeDone)
+                {
+                    if (TryFindDelimiter(buffer, out var prelude, out var afterDelimiter))
+                    {
+                        total += prelude.Length + Delimiter.Length;
+                        var refused = Door.ApplyPrelude(invocation, ParsePrelude(prelude));
+                        if (refused is not null)
+                        {
+                            reader.AdvanceTo(buffer.End);
+                            await DrainAsync();
+                            return new AnswerOutcome(refused);
+                        }
+
+                        await client.StartAsync(cancellationToken);
+                        started = true;
+                        preludeDone = true;
+                        buffer = buffer.Slice(afterDelimiter);
+                    }
+                    else if (buffer.Length > MaxPreludeBytes || result.IsCompleted)
+                    {
+                        reader.AdvanceTo(buffer.End);
+                        await DrainAsync();
+                        var message = result.IsCompleted
+                            ? $"The stream ended before the prelude's delimiter (8 NUL bytes) after {buffer.Length} bytes: a response with the {IntegrationContentType} content type must start with its JSON prelude and the delimiter, even when it has no body."
+                            : $"No prelude delimiter (8 NUL bytes) in the first {MaxPreludeBytes} bytes of the stream.";
+                        invocation.Violation(message);
+                        return new AnswerOutcome(new InvocationFailure("Runtime.ProtocolViolation", message));
+                    }
+                    else
+                    {
+                        reader.AdvanceTo(buffer.Start, buffer.End);
+                        continue;
+                    }
+                }
+
+                if (!buffer.IsEmpty)
+                {
+                    if (!started)
+                    {
+                        StartVerbatim();
+                        await client.StartAsync(cancellationToken);
+                        started = true;
+                    }
+
+                    total += buffer.Length;
+                    if (total > options.MaxStreamedResponseBytes)
+                    {
+                        reader.AdvanceTo(buffer.End);
+                        var message = $"The streamed response exceeded {options.MaxStreamedResponseBytes} bytes and was cut.";
+                        return new AnswerOutcome(new InvocationFailure("Function.ResponseSizeTooLarge", message),
+                            StatusCodes.Status413RequestEntityTooLarge, RuntimeApiReplies.RequestEntityTooLarge, message);
+                    }
+
+                    await client.WriteAsync(buffer, cancellationToken);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return Interrupted();
+        }
+        catch (BadHttpRequestException ex)
+        {
+            var message = $"The function's chunked request body is malformed: {ex.Message}";
+            invocation.Violation(message);
+            return new AnswerOutcome(new InvocationFailure("Runtime.ProtocolViolation", message), Crashed: true);
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException)
+        {
+            return Interrupted();
+        }
+
+        if (!started)
+        {
+            StartVerbatim();
+        }
+
+        return new AnswerOutcome(ReadTrailers());
+    }
+
+    public async Task<AnswerOutcome> ReadBufferedAsync()
+    {
+        byte[] body;
+        try
+        {
+            var limit = options.MaxBufferedResponseBytes;
+            body = await ReadAllAsync(limit);
+            if (body.Length > limit)
+            {
+                var message = $"The buffered response is larger than {limit} bytes.";
+                return new AnswerOutcome(new InvocationFailure("Function.ResponseSizeTooLarge", message),
+                    StatusCodes.Status413RequestEntityTooLarge, RuntimeApiReplies.RequestEntityTooLarge, message);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return Interrupted();
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or BadHttpRequestException)
+        {
+            return Interrupted();
+        }
+
+        if (Door.Streams)
+        {
+            var message = $"The function answered buffered (no Lambda-Runtime-Function-Response-Mode: streaming header), but the {Door.Describe()} streams: the client gets the JSON document verbatim. {Door.StreamingHint}";
+            if (invocation.Violation(message))
+            {
+                return new AnswerOutcome(new InvocationFailure("Runtime.ProtocolViolation", message));
+            }
+
+            StartVerbatim();
+            await WriteVerbatimAsync(body);
+            return new AnswerOutcome(null);
+        }
+
+        return new AnswerOutcome(await Door.WriteBufferedAsync(invocation, body));
+    }
+
+    private static bool TryFindDelimiter(ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> prelude, out SequencePosition afterDelimiter)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        var found = reader.TryReadTo(out prelude, Delimiter, advancePastDelimiter: true);
+        afterDelimiter = reader.Position;
+        return found;
+    }
+
+    private async Task WriteVerbatimAsync(byte[] body)
+    {
+        invocation.Client.Response.ContentLength = body.Length;
+        await new ClientStream(invocation, null).WriteAsync(new ReadOnlySequence<byte>(body), cancellationToken);
+    }
+
+    /// <summary>No integration content type: Lambda answers 200 with the POST's own content type and the bytes verbatim.</summary>
+    private void StartVerbatim()
+    {
+        invocation.Client.Response.StatusCode = StatusCodes.Status200OK;
+        if (runtime.Request.ContentType is { Length: > 0 } contentType)
+        {
+            invocation.Client.Response.ContentType = contentType;
+        }
+    }
+
+    private AnswerOutcome Interrupted()
+    {
+        if (invocation.TimedOut || invocation.AnswerCancellation.IsCancellationRequested)
+        {
+            return new AnswerOutcome(new InvocationFailure("Sandbox.Timeout", "Task timed out while the function was answering."), Crashed: true);
+        }
+
+        return new AnswerOutcome(new InvocationFailure("Runtime.ExitError", "The function's connection closed before its answer ended."), Crashed: true);
+    }
+
+    private JsonElement? ParsePrelude(ReadOnlySequence<byte> prelude)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(prelude);
+            using var document = JsonDocument.ParseValue(ref reader);
+            return document.RootElement.Clone();
+        }
+        catch (JsonException ex)
+        {
+            invocation.Violation($"The prelude is not valid JSON ({ex.Message}): {Truncate(Encoding.UTF8.GetString(prelude))}");
+            return null;
+        }
+    }
+
+    /// <summary>Checks the trailers after the last chunk; returns the failure an error trailer reports.</summary>
+    private InvocationFailure? ReadTrailers()
+    {
+        var trailers = runtime.Features.Get<IHttpRequestTrailersFeature>();
+        if (trailers is null || !trailers.Available || trailers.Trailers.Count == 0)
+        {
+            return null;
+        }
+
+        var declared = runtime.Request.Headers["Trailer"]
+            .SelectMany(v => (v ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var name in trailers.Trailers.Keys)
+        {
+            if (!declared.Contains(name))
+            {
+                invocation.Violation($"The trailer '{name}' was not declared in the request's Trailer header (declared: '{runtime.Request.Headers["Trailer"]}').");
+            }
+        }
+
+        var errorType = trailers.Trailers[ErrorTypeTrailer].ToString();
+        if (errorType.Length == 0)
+        {
+            return null;
+        }
+
+        var errorBody = trailers.Trailers[ErrorBodyTrailer].ToString();
+        string? message = null;
+        if (errorBody.Length > 0)
+        {
+            try
+            {
+                (_, message) = ErrorDocument.Parse(Convert.FromBase64String(errorBody));
+            }
+            catch (FormatException)
+            {
+                invocation.Violation($"The {ErrorBodyTrailer} trailer is not standard base64: {Truncate(errorBody)}");
+            }
+        }
+
+        return new InvocationFailure(errorType, message ?? "(the function streamed an error trailer without a message)");
+    }
+
+    private async Task<byte[]> ReadAllAsync(int limit)
+    {
+        using var buffer = new MemoryStream();
+        var reader = runtime.Request.BodyReader;
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken);
+            foreach (var segment in result.Buffer)
+            {
+                buffer.Write(segment.Span);
+            }
+
+            reader.AdvanceTo(result.Buffer.End);
+            if (buffer.Length > limit)
+            {
+                return buffer.ToArray(); // the caller refuses it; the rest is not read
+            }
+
+            if (result.IsCompleted)
+            {
+                return buffer.ToArray();
+            }
+        }
+    }
+
+    private async Task DrainAsync()
+    {
+        try
+        {
+            await runtime.Request.Body.CopyToAsync(Stream.Null, cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or BadHttpRequestException or InvalidOperationException)
+        {
+        }
+    }
+
+    internal static bool MediaTypeIs(string? contentType, string mediaType) =>
+        contentType is not null &&
+        contentType.AsSpan().Trim().StartsWith(mediaType, StringComparison.OrdinalIgnoreCase) &&
+        (contentType.Trim().Length == mediaType.Length || contentType.Trim()[mediaType.Length] is ';' or ' ');
+
+    internal static string Truncate(string text) => text.Length <= 200 ? text : string.Concat(text.AsSpan(0, 200), "…");
+}

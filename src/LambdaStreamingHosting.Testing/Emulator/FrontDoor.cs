@@ -1,0 +1,237 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace LambdaStreamingHosting.Testing;
+
+/// <summary>
+/// An HTTP front end (Function URL, REST API, HTTP API, load balancer): turns a client request into the event its real
+/// counterpart sends, queues it for the function, and turns the function's answer into the client's response.
+/// </summary>
+internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions options, RuntimeApi runtimeApi, InvocationLog log)
+{
+    private const string ErrorHeader = "x-lambda-emulator-error";
+
+    public LambdaFrontDoor Kind { get; } = kind;
+
+    protected LambdaEmulatorOptions Options { get; } = options;
+
+    /// <summary>The path the door's URL ends with, e.g. <c>/test/</c> for a REST stage.</summary>
+    public virtual string BasePath => "/";
+
+    /// <summary>Whether the function must stream its answers through this door.</summary>
+    public abstract bool Streams { get; }
+
+    /// <summary>What to change when the function streams to a door that buffers.</summary>
+    public virtual string BufferedHint => "This front end never streams: configure the function with LambdaStreaming:InvokeMode=Buffered.";
+
+    /// <summary>What to change when the function buffers through a door that streams.</summary>
+    public virtual string StreamingHint => "Configure the function with LambdaStreaming:InvokeMode=ResponseStream, or the emulator with InvokeMode=Buffered.";
+
+    /// <summary>Largest client request body accepted before the event is built.</summary>
+    protected virtual int MaxRequestBodyBytes => Options.MaxEventBytes;
+
+    public static FrontDoor Create(LambdaFrontDoor kind, LambdaEmulatorOptions options, RuntimeApi runtimeApi, InvocationLog log) => kind switch
+    {
+        LambdaFrontDoor.FunctionUrl => new PayloadV2Door(kind, options, runtimeApi, log),
+        LambdaFrontDoor.HttpApi => new PayloadV2Door(kind, options, runtimeApi, log),
+        LambdaFrontDoor.RestApi => new RestApiDoor(options, runtimeApi, log),
+        _ => new AlbDoor(options, runtimeApi, log),
+    };
+
+    public string Describe() => Kind switch
+    {
+        LambdaFrontDoor.FunctionUrl => $"Function URL (InvokeMode {(Streams ? "RESPONSE_STREAM" : "BUFFERED")})",
+        LambdaFrontDoor.RestApi => $"REST API ({(Streams ? "responseTransferMode STREAM" : "buffered")})",
+        LambdaFrontDoor.HttpApi => "HTTP API",
+        _ => "Application Load Balancer",
+    };
+
+    public async Task HandleAsync(HttpContext client)
+    {
+        var requestId = Guid.NewGuid().ToString();
+        var body = await ReadRequestBodyAsync(client);
+        InvocationFailure? refused = null;
+        byte[] eventBytes = [];
+        if (body is null)
+        {
+            refused = new InvocationFailure("RequestEntityTooLarge", $"The request body is larger than {MaxRequestBodyBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
+        }
+        else if (RefuseRequest(client) is { } refusal)
+        {
+            refused = refusal;
+        }
+        else
+        {
+            eventBytes = BuildEvent(client, body, requestId, log.TimeProvider.GetUtcNow());
+            if (eventBytes.Length > Options.MaxEventBytes)
+            {
+                refused = new InvocationFailure("RequestEntityTooLarge", $"The event would be {eventBytes.Length} bytes; Lambda accepts at most {Options.MaxEventBytes}.", StatusCodes.Status413PayloadTooLarge);
+                eventBytes = [];
+            }
+        }
+
+        var invocation = new Invocation(requestId, this, client, eventBytes, log, Options.Strict);
+        if (refused is not null)
+        {
+            invocation.Finish(refused);
+        }
+        else
+        {
+            runtimeApi.Enqueue(invocation);
+        }
+
+        var failure = await invocation.Finished;
+        if (failure is not null && !client.Response.HasStarted && !invocation.ClientAborted)
+        {
+            client.Response.Clear();
+            client.Response.StatusCode = failure.ClientStatusCode;
+            client.Response.Headers[ErrorHeader] = HeaderSafe($"{failure.ErrorType}: {failure.Message}");
+            var (contentType, text) = ErrorBody(failure);
+            client.Response.ContentType = contentType;
+            await client.Response.WriteAsync(text, client.RequestAborted);
+        }
+    }
+
+    /// <summary>A response the door gives without invoking the function (e.g. a path outside the stage), or null.</summary>
+    protected virtual InvocationFailure? RefuseRequest(HttpContext client) => null;
+
+    /// <summary>The event for the request, as UTF-8 JSON.</summary>
+    protected abstract byte[] BuildEvent(HttpContext client, byte[] body, string requestId, DateTimeOffset now);
+
+    /// <summary>Applies a streamed answer's prelude to the client response; returns a failure to refuse it.</summary>
+    public virtual InvocationFailure? ApplyPrelude(Invocation invocation, JsonElement? prelude) =>
+        throw new NotSupportedException($"The {Describe()} does not stream.");
+
+    /// <summary>Writes a buffered answer to the client; returns a failure to refuse it.</summary>
+    public abstract Task<InvocationFailure?> WriteBufferedAsync(Invocation invocation, byte[] answer);
+
+    /// <summary>The body the client gets when the invocation fails.</summary>
+    protected virtual (string ContentType, string Text) ErrorBody(InvocationFailure failure) => failure.ClientStatusCode switch
+    {
+        StatusCodes.Status413PayloadTooLarge => ("application/json", "{\"message\":\"Request Entity Too Large\"}"),
+        StatusCodes.Status403Forbidden => ("application/json", "{\"message\":\"Forbidden\"}"),
+        StatusCodes.Status404NotFound => ("application/json", "{\"message\":\"Not Found\"}"),
+        _ => ("application/json", "{\"message\":\"Internal Server Error\"}"),
+    };
+
+    /// <summary>The request target as the client sent it: raw path and raw query (without <c>?</c>).</summary>
+    protected static (string RawPath, string RawQuery) RawTarget(HttpContext client)
+    {
+        var target = client.Features.Get<IHttpRequestFeature>()?.RawTarget ?? (client.Request.Path + client.Request.QueryString);
+        var question = target.IndexOf('?', StringComparison.Ordinal);
+        return question < 0 ? (target, "") : (target[..question], target[(question + 1)..]);
+    }
+
+    /// <summary>Whether Lambda front ends deliver a body of this content type as text (otherwise base64).</summary>
+    protected static bool IsTextBody(string? contentType)
+    {
+        if (string.IsNullOrEmpty(contentType))
+        {
+            return false;
+        }
+
+        var mediaType = contentType.Split(';', 2)[0].Trim();
+        return mediaType.StartsWith("text/", StringComparison.OrdinalIgnoreCase) ||
+               mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) ||
+               mediaType.Equals("application/xml", StringComparison.OrdinalIgnoreCase) ||
+               mediaType.Equals("application/javascript", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Writes <c>body</c> (absent when empty, unless <paramref name="nullWhenEmpty"/>) and <c>isBase64Encoded</c>.</summary>
+    protected static void WriteBody(Utf8JsonWriter json, HttpContext client, byte[] body, bool nullWhenEmpty)
+    {
+        if (body.Length == 0)
+        {
+            if (nullWhenEmpty)
+            {
+                json.WriteNull("body");
+            }
+
+            json.WriteBoolean("isBase64Encoded", false);
+            return;
+        }
+
+        var text = IsTextBody(client.Request.ContentType);
+        json.WriteString("body", text ? Encoding.UTF8.GetString(body) : Convert.ToBase64String(body));
+        json.WriteBoolean("isBase64Encoded", !text);
+    }
+
+    protected static string ClientIp(HttpContext client) => client.Connection.RemoteIpAddress?.ToString() ?? "127.0.0.1";
+
+    /// <summary>The <c>x-forwarded-*</c> and <c>x-amzn-trace-id</c> headers the front end adds (lower-case names).</summary>
+    protected static IEnumerable<KeyValuePair<string, string>> AddedHeaders(HttpContext client, DateTimeOffset now)
+    {
+        var forwardedFor = client.Request.Headers["X-Forwarded-For"].ToString();
+        yield return new("x-forwarded-for", forwardedFor.Length > 0 ? $"{forwardedFor}, {ClientIp(client)}" : ClientIp(client));
+        yield return new("x-forwarded-proto", client.Request.Scheme);
+        yield return new("x-forwarded-port", client.Connection.LocalPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (client.Request.Headers["X-Amzn-Trace-Id"].Count == 0)
+        {
+            yield return new("x-amzn-trace-id", TraceIds.NewRoot(now));
+        }
+    }
+
+    protected static string RequestTime(DateTimeOffset now) =>
+        now.ToUniversalTime().ToString("dd/MMM/yyyy:HH:mm:ss +0000", System.Globalization.CultureInfo.InvariantCulture);
+
+    protected static byte[] WriteJson(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(4096);
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            write(json);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Reads the whole client body; null when it is larger than <see cref="MaxRequestBodyBytes"/>.</summary>
+    private async Task<byte[]?> ReadRequestBodyAsync(HttpContext client)
+    {
+        var limit = MaxRequestBodyBytes;
+        if (client.Request.ContentLength > limit)
+        {
+            return null;
+        }
+
+        using var buffer = new MemoryStream();
+        var reader = client.Request.BodyReader;
+        while (true)
+        {
+            var result = await reader.ReadAsync(client.RequestAborted);
+            foreach (var segment in result.Buffer)
+            {
+                buffer.Write(segment.Span);
+            }
+
+            reader.AdvanceTo(result.Buffer.End);
+            if (buffer.Length > limit)
+            {
+                return null;
+            }
+
+            if (result.IsCompleted)
+            {
+                return buffer.ToArray();
+            }
+        }
+    }
+
+    private static string HeaderSafe(string value)
+    {
+        var builder = new StringBuilder(Math.Min(value.Length, 1000));
+        foreach (var c in value)
+        {
+            if (builder.Length >= 1000)
+            {
+                break;
+            }
+
+            builder.Append(c is >= ' ' and <= '~' ? c : ' ');
+        }
+
+        return builder.ToString();
+    }
+}

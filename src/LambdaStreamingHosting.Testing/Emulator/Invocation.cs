@@ -1,0 +1,219 @@
+using Microsoft.AspNetCore.Http;
+
+namespace LambdaStreamingHosting.Testing;
+
+/// <summary>Where an invocation is in its life.</summary>
+internal enum InvocationState
+{
+    /// <summary>Waiting for the function to ask for it.</summary>
+    Queued,
+
+    /// <summary>Given to the function by <c>/next</c>; no answer yet.</summary>
+    Delivered,
+
+    /// <summary>The function is posting its answer.</summary>
+    Answering,
+
+    /// <summary>Done; the log entry is written.</summary>
+    Finished,
+}
+
+/// <summary>Why an invocation failed, and what the client gets when its response has not started.</summary>
+/// <param name="ErrorType">The error type logged, e.g. <c>Sandbox.Timeout</c>.</param>
+/// <param name="Message">Details for the log and the <c>x-lambda-emulator-error</c> header.</param>
+/// <param name="ClientStatusCode">The status the client gets when its response has not started (usually 502).</param>
+internal sealed record InvocationFailure(string ErrorType, string Message, int ClientStatusCode = StatusCodes.Status502BadGateway);
+
+/// <summary>
+/// One client request on its way through the function: the event, the client's <see cref="HttpContext"/> (which the
+/// answering side writes to), timing and the facts the log entry is made of. State changes under <see cref="Sync"/>.
+/// </summary>
+internal sealed class Invocation
+{
+    private readonly TaskCompletionSource<InvocationFailure?> _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly InvocationLog _log;
+    private readonly long _startTimestamp;
+    private readonly List<string> _violations = [];
+    private readonly bool _strict;
+    private ITimer? _deadlineTimer;
+    private long _responseBytes;
+
+    public Invocation(string requestId, FrontDoor door, HttpContext client, byte[] eventBytes, InvocationLog log, bool strict)
+    {
+        RequestId = requestId;
+        Door = door;
+        Client = client;
+        Event = eventBytes;
+        _log = log;
+        _strict = strict;
+        Method = client.Request.Method;
+        Target = client.Request.Path + client.Request.QueryString;
+        StartedAt = log.TimeProvider.GetUtcNow();
+        _startTimestamp = log.TimeProvider.GetTimestamp();
+    }
+
+    public string RequestId { get; }
+
+    public FrontDoor Door { get; }
+
+    public HttpContext Client { get; }
+
+    public byte[] Event { get; }
+
+    /// <summary>The client's method (kept: the client's context is recycled once its response ends).</summary>
+    public string Method { get; }
+
+    /// <summary>The client's path and query.</summary>
+    public string Target { get; }
+
+    public DateTimeOffset StartedAt { get; }
+
+    public Lock Sync { get; } = new();
+
+    public InvocationState State { get; set; }
+
+    /// <summary>Whether the function's time ran out (a late answer gets 410).</summary>
+    public bool TimedOut { get; set; }
+
+    /// <summary>Cancelled when the answer being read must stop (timeout, emulator stopping).</summary>
+    public CancellationTokenSource AnswerCancellation { get; } = new();
+
+    /// <summary>Absolute deadline given to the function.</summary>
+    public DateTimeOffset Deadline { get; set; }
+
+    public bool Streamed { get; set; }
+
+    public bool ClientDisconnected { get; set; }
+
+    public bool ClientAborted { get; private set; }
+
+    /// <summary>Called once when the invocation finishes (releases the function's slot).</summary>
+    public Action<Invocation, InvocationFailure?>? OnFinished { get; set; }
+
+    public TimeSpan? TimeToFirstByte { get; private set; }
+
+    /// <summary>Completes when the invocation is finished and logged; the failure, if any.</summary>
+    public Task<InvocationFailure?> Finished => _finished.Task;
+
+    public long ResponseBytes => Interlocked.Read(ref _responseBytes);
+
+    public TimeSpan Elapsed => _log.TimeProvider.GetElapsedTime(_startTimestamp);
+
+    public bool IsFinished
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return State == InvocationState.Finished;
+            }
+        }
+    }
+
+    public void CountResponseBytes(long count)
+    {
+        if (count > 0 && Interlocked.Add(ref _responseBytes, count) == count)
+        {
+            TimeToFirstByte = Elapsed;
+        }
+    }
+
+    /// <summary>Starts (or restarts) the deadline timer.</summary>
+    public void ArmTimer(TimeSpan dueIn, Action<Invocation> onExpired)
+    {
+        lock (Sync)
+        {
+            if (_deadlineTimer is null)
+            {
+                _deadlineTimer = _log.TimeProvider.CreateTimer(static state => ((Action)state!)(), (Action)(() => onExpired(this)), dueIn, Timeout.InfiniteTimeSpan);
+            }
+            else
+            {
+                _deadlineTimer.Change(dueIn, Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    /// <summary>Records a protocol violation by the function.</summary>
+    /// <returns>Whether strict mode makes it fail the invocation.</returns>
+    public bool Violation(string message)
+    {
+        var full = $"Invocation {RequestId} ({Door.Kind} {Method} {Target}): {message}";
+        lock (Sync)
+        {
+            _violations.Add(message);
+        }
+
+        if (_strict)
+        {
+            _log.AddViolation(full);
+        }
+
+        return _strict;
+    }
+
+    /// <summary>
+    /// Marks the invocation finished and logs it. When the client's response has started and the invocation failed, the
+    /// client connection is aborted so the truncation is visible. Returns false if it was already finished.
+    /// </summary>
+    public bool Finish(InvocationFailure? failure)
+    {
+        lock (Sync)
+        {
+            if (State == InvocationState.Finished)
+            {
+                return false;
+            }
+
+            State = InvocationState.Finished;
+            _deadlineTimer?.Dispose();
+        }
+
+        var abort = failure is not null && Client.Response.HasStarted;
+        ClientAborted = abort;
+        int status;
+        if (failure is null)
+        {
+            status = Client.Response.StatusCode;
+        }
+        else
+        {
+            status = abort ? Client.Response.StatusCode : failure.ClientStatusCode;
+        }
+
+        List<string> violations;
+        lock (Sync)
+        {
+            violations = [.. _violations];
+        }
+
+        var record = new LambdaInvocationRecord
+        {
+            RequestId = RequestId,
+            FrontDoor = Door.Kind,
+            Method = Method,
+            Target = Target,
+            StartedAt = StartedAt,
+            StatusCode = status,
+            EventBytes = Event.Length,
+            ResponseBytes = ResponseBytes,
+            Streamed = Streamed,
+            TimeToFirstByte = TimeToFirstByte,
+            Duration = Elapsed,
+            ErrorType = failure?.ErrorType,
+            ErrorMessage = failure?.Message,
+            ClientAborted = abort,
+            ClientDisconnected = ClientDisconnected,
+            ProtocolViolations = violations,
+        };
+        OnFinished?.Invoke(this, failure);
+        _log.Add(record);
+        if (abort)
+        {
+            Client.Abort();
+        }
+
+        _finished.TrySetResult(failure);
+        return true;
+    }
+}

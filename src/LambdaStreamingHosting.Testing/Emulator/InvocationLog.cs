@@ -1,0 +1,89 @@
+namespace LambdaStreamingHosting.Testing;
+
+/// <summary>The emulator's record of finished invocations and protocol violations; thread-safe.</summary>
+internal sealed class InvocationLog(TimeProvider timeProvider)
+{
+    private readonly Lock _sync = new();
+    private readonly List<LambdaInvocationRecord> _records = [];
+    private readonly List<string> _violations = [];
+    private readonly List<(int Count, TaskCompletionSource<IReadOnlyList<LambdaInvocationRecord>> Waiter)> _waiters = [];
+
+    public event EventHandler<LambdaInvocationRecord>? Completed;
+
+    public TimeProvider TimeProvider => timeProvider;
+
+    /// <summary>The sender of <see cref="Completed"/> events (the emulator).</summary>
+    public object? Owner { get; set; }
+
+    public void Add(LambdaInvocationRecord record)
+    {
+        List<TaskCompletionSource<IReadOnlyList<LambdaInvocationRecord>>> ready = [];
+        IReadOnlyList<LambdaInvocationRecord> snapshot;
+        lock (_sync)
+        {
+            _records.Add(record);
+            snapshot = [.. _records];
+            for (var i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (_waiters[i].Count <= snapshot.Count)
+                {
+                    ready.Add(_waiters[i].Waiter);
+                    _waiters.RemoveAt(i);
+                }
+            }
+        }
+
+        Completed?.Invoke(Owner, record);
+        foreach (var waiter in ready)
+        {
+            waiter.TrySetResult(snapshot);
+        }
+    }
+
+    public void AddViolation(string message)
+    {
+        lock (_sync)
+        {
+            _violations.Add(message);
+        }
+    }
+
+    public IReadOnlyList<LambdaInvocationRecord> Snapshot()
+    {
+        lock (_sync)
+        {
+            return [.. _records];
+        }
+    }
+
+    public IReadOnlyList<string> Violations()
+    {
+        lock (_sync)
+        {
+            return [.. _violations];
+        }
+    }
+
+    public async Task<IReadOnlyList<LambdaInvocationRecord>> WaitForCountAsync(int count, TimeSpan timeout)
+    {
+        var waiter = new TaskCompletionSource<IReadOnlyList<LambdaInvocationRecord>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_sync)
+        {
+            if (_records.Count >= count)
+            {
+                return [.. _records];
+            }
+
+            _waiters.Add((count, waiter));
+        }
+
+        try
+        {
+            return await waiter.Task.WaitAsync(timeout, timeProvider);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"Waited {timeout} for {count} invocation(s) to be logged; {Snapshot().Count} were.");
+        }
+    }
+}

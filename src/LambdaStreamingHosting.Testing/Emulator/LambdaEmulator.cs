@@ -1,0 +1,195 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LambdaStreamingHosting.Testing;
+
+/// <summary>
+/// A local AWS Lambda: the Runtime API a function polls (<see cref="RuntimeApiEndpoint"/>, the value of
+/// <c>AWS_LAMBDA_RUNTIME_API</c>) and the HTTP front doors clients call (<see cref="FunctionUrl"/>,
+/// <see cref="RestApiUrl"/>, <see cref="HttpApiUrl"/>, <see cref="AlbUrl"/>). A client request becomes an event as the
+/// real front end would build it; a streamed answer reaches the client chunk by chunk as the function writes it.
+/// Every invocation is logged in <see cref="Invocations"/>. Listens on 127.0.0.1 only.
+/// </summary>
+/// <remarks>Written from the Lambda wire documentation, sharing no code with the LambdaStreamingHosting server.</remarks>
+public sealed class LambdaEmulator : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly RuntimeApi _runtimeApi;
+    private readonly Dictionary<int, FrontDoor> _doorsByPort = [];
+    private readonly InvocationLog _log;
+    private int _disposed;
+
+    private LambdaEmulator(LambdaEmulatorOptions options, WebApplication app, InvocationLog log, RuntimeApi runtimeApi)
+    {
+        Options = options;
+        _app = app;
+        _log = log;
+        _runtimeApi = runtimeApi;
+    }
+
+    /// <summary>The options the emulator runs with (do not change them after start).</summary>
+    public LambdaEmulatorOptions Options { get; }
+
+    /// <summary>The Runtime API address as <c>host:port</c>, the value a function needs in <c>AWS_LAMBDA_RUNTIME_API</c>.</summary>
+    public string RuntimeApiEndpoint { get; private set; } = "";
+
+    /// <summary>The Function URL, e.g. <c>http://127.0.0.1:5001/</c>.</summary>
+    public Uri FunctionUrl { get; private set; } = null!;
+
+    /// <summary>The REST API stage URL, e.g. <c>http://127.0.0.1:5002/test/</c>.</summary>
+    public Uri RestApiUrl { get; private set; } = null!;
+
+    /// <summary>The HTTP API URL (with the stage when it is not <c>$default</c>), e.g. <c>http://127.0.0.1:5003/</c>.</summary>
+    public Uri HttpApiUrl { get; private set; } = null!;
+
+    /// <summary>The load balancer URL, e.g. <c>http://127.0.0.1:5004/</c>.</summary>
+    public Uri AlbUrl { get; private set; } = null!;
+
+    /// <summary>The invocations finished so far, oldest first (a snapshot).</summary>
+    public IReadOnlyList<LambdaInvocationRecord> Invocations => _log.Snapshot();
+
+    /// <summary>Every protocol violation by the function so far, oldest first (a snapshot).</summary>
+    public IReadOnlyList<string> ProtocolViolations => _log.Violations();
+
+    /// <summary>
+    /// Raised as each invocation ends, with its log entry, after the client's response is complete or cut. Handlers run
+    /// on the emulator's request thread: keep them short and never throw.
+    /// </summary>
+    public event EventHandler<LambdaInvocationRecord>? InvocationCompleted
+    {
+        add => _log.Completed += value;
+        remove => _log.Completed -= value;
+    }
+
+    /// <summary>Starts an emulator on loopback ports.</summary>
+    /// <param name="options">Settings; <see langword="null"/> for Lambda's defaults.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The running emulator; dispose it to stop.</returns>
+    /// <exception cref="ArgumentException">An option is invalid (the message says which and why).</exception>
+    public static async Task<LambdaEmulator> StartAsync(LambdaEmulatorOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new LambdaEmulatorOptions();
+        options.Validate();
+
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = null;          // limits are the emulator's, with Lambda's error replies
+            kestrel.Limits.MinRequestBodyDataRate = null;      // a function may stream slowly (server-sent events)
+            kestrel.Limits.MinResponseDataRate = null;         // a client may read slowly
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromHours(1); // the runtime's connection idles while it works
+        });
+        var listeners = new (LambdaFrontDoor? Door, int Port)[]
+        {
+            (null, options.RuntimeApiPort),
+            (LambdaFrontDoor.FunctionUrl, options.FunctionUrlPort),
+            (LambdaFrontDoor.RestApi, options.RestApiPort),
+            (LambdaFrontDoor.HttpApi, options.HttpApiPort),
+            (LambdaFrontDoor.ApplicationLoadBalancer, options.AlbPort),
+        };
+        var listenOptions = new ListenOptions[listeners.Length];
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            for (var i = 0; i < listeners.Length; i++)
+            {
+                var index = i;
+                kestrel.Listen(IPAddress.Loopback, listeners[i].Port, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http1;
+                    listenOptions[index] = listen;
+                });
+            }
+        });
+
+        if (System.Environment.GetEnvironmentVariable("LAMBDA_EMULATOR_DEBUG") == "1")
+        {
+            builder.Services.AddLogging(logging => logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Debug));
+        }
+
+        var app = builder.Build();
+        var log = new InvocationLog(options.TimeProvider);
+        var runtimeApi = new RuntimeApi(options, log);
+        var emulator = new LambdaEmulator(options, app, log, runtimeApi);
+        app.Run(emulator.DispatchAsync);
+        await app.StartAsync(cancellationToken);
+
+        var runtimePort = listenOptions[0].IPEndPoint!.Port;
+        emulator.RuntimeApiEndpoint = $"127.0.0.1:{runtimePort}";
+        for (var i = 1; i < listeners.Length; i++)
+        {
+            var port = listenOptions[i].IPEndPoint!.Port;
+            var door = FrontDoor.Create(listeners[i].Door!.Value, options, runtimeApi, log);
+            emulator._doorsByPort[port] = door;
+            var url = new Uri($"http://127.0.0.1:{port}{door.BasePath}");
+            switch (door.Kind)
+            {
+                case LambdaFrontDoor.FunctionUrl: emulator.FunctionUrl = url; break;
+                case LambdaFrontDoor.RestApi: emulator.RestApiUrl = url; break;
+                case LambdaFrontDoor.HttpApi: emulator.HttpApiUrl = url; break;
+                default: emulator.AlbUrl = url; break;
+            }
+        }
+
+        emulator._runtimePort = runtimePort;
+        return emulator;
+    }
+
+    private int _runtimePort;
+
+    /// <summary>
+    /// Waits until <paramref name="count"/> invocations have been logged, then returns the log.
+    /// </summary>
+    /// <param name="count">How many log entries to wait for.</param>
+    /// <param name="timeout">How long to wait; the default is 30 seconds.</param>
+    /// <returns>The log, oldest first, with at least <paramref name="count"/> entries.</returns>
+    /// <exception cref="TimeoutException">Fewer entries were logged in time.</exception>
+    public Task<IReadOnlyList<LambdaInvocationRecord>> WaitForInvocationsAsync(int count, TimeSpan? timeout = null) =>
+        _log.WaitForCountAsync(count, timeout ?? TimeSpan.FromSeconds(30));
+
+    /// <summary>Completes when an event waits for the function (test hook: orders a request before <c>/next</c>).</summary>
+    internal Task WaitUntilQueuedAsync() => _runtimeApi.WaitUntilQueuedAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+    /// <summary>
+    /// Stops the emulator: open client requests are cut and the function's pending <c>/next</c> fails. In strict mode,
+    /// throws <see cref="LambdaProtocolViolationException"/> afterwards if the function broke the protocol.
+    /// </summary>
+    /// <exception cref="LambdaProtocolViolationException">Strict mode, and <see cref="ProtocolViolations"/> is not empty.</exception>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _runtimeApi.Stop();
+        using (var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        {
+            await _app.StopAsync(stop.Token);
+        }
+
+        await _app.DisposeAsync();
+        _runtimeApi.Dispose();
+        var violations = ProtocolViolations;
+        if (Options.Strict && violations.Count > 0)
+        {
+            throw new LambdaProtocolViolationException(violations);
+        }
+    }
+
+    private Task DispatchAsync(HttpContext context)
+    {
+        var port = context.Connection.LocalPort;
+        if (port == _runtimePort)
+        {
+            return _runtimeApi.HandleAsync(context);
+        }
+
+        return _doorsByPort.TryGetValue(port, out var door) ? door.HandleAsync(context) : Task.CompletedTask;
+    }
+}

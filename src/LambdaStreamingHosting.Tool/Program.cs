@@ -1,0 +1,3 @@
+using LambdaStreamingHosting.Tool;
+
+return await RunCommand.MainAsync(args, Console.Out, Console.Error).ConfigureAwait(false);

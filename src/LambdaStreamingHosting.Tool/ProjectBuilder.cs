@@ -1,0 +1,74 @@
+using System.Diagnostics;
+
+namespace LambdaStreamingHosting.Tool;
+
+/// <summary>Builds a project with the .NET SDK and finds the assembly it produces.</summary>
+internal static class ProjectBuilder
+{
+    /// <summary>Builds <paramref name="projectPath"/> and returns the full path of its output assembly.</summary>
+    /// <exception cref="ToolException">The project does not exist, does not build, or has no output assembly.</exception>
+    public static async Task<string> BuildAsync(string projectPath, string configuration, TextWriter log, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(projectPath) && !Directory.Exists(projectPath))
+        {
+            throw new ToolException($"--project '{projectPath}' does not exist: give a project file or a folder that contains one.");
+        }
+
+        var configurationProperty = $"-p:Configuration={configuration}";
+        await log.WriteLineAsync($"lambda-streaming: building {projectPath} ({configuration})").ConfigureAwait(false);
+        var build = await RunDotnetAsync(["build", projectPath, configurationProperty, "-nologo", "-v:q", "-clp:NoSummary"], cancellationToken).ConfigureAwait(false);
+        if (build.ExitCode != 0)
+        {
+            throw new ToolException($"dotnet build {projectPath} failed (exit code {build.ExitCode}):{Environment.NewLine}{build.Output.TrimEnd()}");
+        }
+
+        var query = await RunDotnetAsync(["msbuild", projectPath, configurationProperty, "-getProperty:TargetPath", "-nologo"], cancellationToken).ConfigureAwait(false);
+        var targetPath = query.Output.Trim();
+        if (query.ExitCode != 0 || targetPath.Length == 0)
+        {
+            throw new ToolException($"Could not read the output path of {projectPath} (exit code {query.ExitCode}):{Environment.NewLine}{query.Output.TrimEnd()}");
+        }
+
+        if (!targetPath.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) || !File.Exists(targetPath))
+        {
+            throw new ToolException($"{projectPath} builds '{targetPath}', which is not a .NET assembly this tool can run with dotnet; give the command after '--' instead.");
+        }
+
+        return targetPath;
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunDotnetAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    {
+        var startInfo = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        // Telemetry and first-run banners would mix into the output we parse.
+        startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        startInfo.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(startInfo) ?? throw new ToolException("Could not start 'dotnet': is the .NET SDK on the PATH?");
+        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var error = process.StandardError.ReadToEndAsync(cancellationToken);
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        return (process.ExitCode, await output.ConfigureAwait(false) + await error.ConfigureAwait(false));
+    }
+}
+
+/// <summary>The tool cannot go on; the message says why and what to change.</summary>
+internal sealed class ToolException(string message) : Exception(message);

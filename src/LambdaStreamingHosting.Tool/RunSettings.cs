@@ -1,0 +1,32 @@
+namespace LambdaStreamingHosting.Tool;
+
+/// <summary>What <c>lambda-streaming run</c> was asked to do.</summary>
+internal sealed class RunSettings
+{
+    /// <summary>The default Function URL port.</summary>
+    public const int DefaultPort = 5050;
+
+    /// <summary>The project to build and run, when given with <c>--project</c>.</summary>
+    public string? ProjectPath { get; init; }
+
+    /// <summary>The build configuration for <see cref="ProjectPath"/>.</summary>
+    public string Configuration { get; init; } = "Release";
+
+    /// <summary>The command that starts the app (after <c>--</c>), when no project is given.</summary>
+    public IReadOnlyList<string> Command { get; init; } = [];
+
+    /// <summary>The Function URL port; 0 picks a free port.</summary>
+    public int Port { get; init; } = DefaultPort;
+
+    /// <summary>Whether the app is frozen (<c>SIGSTOP</c>) between invocations.</summary>
+    public bool Freeze { get; init; }
+
+    /// <summary>The function timeout.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Whether the Function URL is BUFFERED instead of RESPONSE_STREAM.</summary>
+    public bool Buffered { get; init; }
+
+    /// <summary>Extra environment variables for the app.</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+}

@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Primitives;
+
+namespace LambdaStreamingHosting.Events;
+
+/// <summary>Matches a response's <c>Content-Type</c> against <see cref="LambdaStreamingOptions.TextContentTypes"/>.</summary>
+internal static class ContentTypes
+{
+    /// <summary>
+    /// Whether the media type (parameters ignored, case-insensitive) matches an entry: exact (<c>application/json</c>),
+    /// type wildcard (<c>text/*</c>) or suffix (<c>*+json</c>). No content type is not text.
+    /// </summary>
+    public static bool IsText(StringValues contentType, IList<string> textContentTypes)
+    {
+        var mediaType = contentType.ToString().AsSpan();
+        var semicolon = mediaType.IndexOf(';');
+        if (semicolon >= 0)
+        {
+            mediaType = mediaType[..semicolon];
+        }
+
+        mediaType = mediaType.Trim();
+        if (mediaType.IsEmpty)
+        {
+            return false;
+        }
+
+        foreach (var entry in textContentTypes)
+        {
+            if (Matches(mediaType, entry))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Matches(ReadOnlySpan<char> mediaType, string entry)
+    {
+        if (entry.StartsWith("*+", StringComparison.Ordinal))
+        {
+            return mediaType.EndsWith(entry.AsSpan(1), StringComparison.OrdinalIgnoreCase);
+        }
+
+        if (entry.EndsWith("/*", StringComparison.Ordinal))
+        {
+            return mediaType.StartsWith(entry.AsSpan(0, entry.Length - 1), StringComparison.OrdinalIgnoreCase);
+        }
+
+        return mediaType.Equals(entry, StringComparison.OrdinalIgnoreCase);
+    }
+}

@@ -1,0 +1,70 @@
+using LambdaStreamingHosting.RuntimeApi;
+using LambdaStreamingHosting.Server;
+using Microsoft.Extensions.Options;
+
+namespace LambdaStreamingHosting;
+
+/// <summary>Checks <see cref="LambdaStreamingOptions"/> when the host starts inside Lambda; each message says what to change.</summary>
+internal sealed class LambdaStreamingOptionsValidator : IValidateOptions<LambdaStreamingOptions>
+{
+    /// <summary>Lambda's longest function timeout.</summary>
+    private static readonly TimeSpan LongestTimeout = TimeSpan.FromMinutes(15);
+    private const string Section = LambdaStreamingOptions.ConfigurationSectionName;
+    private readonly LambdaServerSettings _settings;
+
+    public LambdaStreamingOptionsValidator(LambdaServerSettings settings) => _settings = settings;
+
+    public ValidateOptionsResult Validate(string? name, LambdaStreamingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+        if (!Enum.IsDefined(options.InvokeMode))
+        {
+            failures.Add($"{Section}:InvokeMode must be ResponseStream or Buffered; it is {options.InvokeMode}.");
+        }
+
+        if (!Enum.IsDefined(options.EventSource))
+        {
+            failures.Add($"{Section}:EventSource must be Auto, FunctionUrl, HttpApi, RestApi or ApplicationLoadBalancer; it is {options.EventSource}.");
+        }
+        else if (options.InvokeMode == LambdaInvokeMode.ResponseStream && options.EventSource == LambdaEventSource.ApplicationLoadBalancer)
+        {
+            failures.Add($"{Section}:InvokeMode must be Buffered when {Section}:EventSource is ApplicationLoadBalancer: load balancers never stream.");
+        }
+        else if (options.InvokeMode == LambdaInvokeMode.ResponseStream && options.EventSource == LambdaEventSource.HttpApi)
+        {
+            failures.Add($"{Section}:InvokeMode must be Buffered when {Section}:EventSource is HttpApi: API Gateway HTTP APIs never stream.");
+        }
+
+        if (options.DeadlineMargin < TimeSpan.Zero || options.DeadlineMargin >= LongestTimeout)
+        {
+            failures.Add($"{Section}:DeadlineMargin must be at least 00:00:00 and less than {LongestTimeout:c} (Lambda's longest timeout); it is {options.DeadlineMargin:c}.");
+        }
+
+        if (options.ResponseBufferSize is < 1024 or > 16 * 1024 * 1024)
+        {
+            failures.Add($"{Section}:ResponseBufferSize must be from 1024 to 16777216 bytes; it is {options.ResponseBufferSize}.");
+        }
+
+        if (options.MaxConcurrency is < 1)
+        {
+            failures.Add($"{Section}:MaxConcurrency must be at least 1 (or unset to use AWS_LAMBDA_MAX_CONCURRENCY); it is {options.MaxConcurrency}.");
+        }
+
+        foreach (var contentType in options.TextContentTypes)
+        {
+            if (string.IsNullOrWhiteSpace(contentType) || !contentType.Contains('/', StringComparison.Ordinal) && !contentType.StartsWith("*+", StringComparison.Ordinal))
+            {
+                failures.Add($"{Section}:TextContentTypes entries must be media types (application/json), type wildcards (text/*) or suffixes (*+json); '{contentType}' is none of these.");
+            }
+        }
+
+        var endpoint = _settings.EndpointOverridesOptions ? _settings.RuntimeApiEndpoint : options.RuntimeApiEndpoint ?? _settings.RuntimeApiEndpoint;
+        if (!RuntimeApiEndpoint.TryParse(endpoint, out RuntimeApiEndpoint? _, out var error))
+        {
+            failures.Add($"{error} Set {LambdaServerSettings.RuntimeApiVariable} or {Section}:RuntimeApiEndpoint to host:port.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,97 @@
+using System.Buffers;
+using System.Text;
+
+namespace LambdaStreamingHosting.RuntimeApi;
+
+/// <summary>
+/// HTTP/1.1 chunked framing for the streamed <c>/response</c> request, written by hand because
+/// <c>HttpClient</c> cannot send request trailers. Data chunks are framed in place: callers leave
+/// <see cref="HeaderReserve"/> free bytes before the data and <see cref="TrailerReserve"/> after it, so a chunk
+/// goes to the socket as one contiguous write without copying.
+/// </summary>
+internal static class ChunkFraming
+{
+    /// <summary>Room for the chunk-size line: up to 8 hex digits and CRLF.</summary>
+    public const int HeaderReserve = 10;
+
+    /// <summary>Room after the data: CRLF, plus the last chunk <c>0\r\n\r\n</c> when the body ends with it.</summary>
+    public const int TrailerReserve = 7;
+
+    /// <summary>The trailer names, declared in the request head as the streaming protocol requires.</summary>
+    public const string ErrorTypeTrailer = "Lambda-Runtime-Function-Error-Type";
+
+    /// <inheritdoc cref="ErrorTypeTrailer"/>
+    public const string ErrorBodyTrailer = "Lambda-Runtime-Function-Error-Body";
+
+    /// <summary>The last chunk of a body that ended cleanly.</summary>
+    public static ReadOnlySpan<byte> End => "0\r\n\r\n"u8;
+
+    /// <summary>
+    /// Frames <paramref name="dataLength"/> bytes at <paramref name="dataOffset"/> of <paramref name="buffer"/> as one
+    /// chunk, optionally followed by the last chunk, and returns the framed range.
+    /// </summary>
+    public static (int Offset, int Length) FrameInPlace(Span<byte> buffer, int dataOffset, int dataLength, bool appendEnd)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dataLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dataOffset, HeaderReserve);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(dataOffset + dataLength + (appendEnd ? TrailerReserve : 2), buffer.Length);
+
+        var digits = HexDigitCount(dataLength);
+        var start = dataOffset - digits - 2;
+        var value = dataLength;
+        for (var i = dataOffset - 3; i >= start; i--)
+        {
+            buffer[i] = (byte)"0123456789ABCDEF"[value & 0xF];
+            value >>= 4;
+        }
+
+        buffer[dataOffset - 2] = (byte)'\r';
+        buffer[dataOffset - 1] = (byte)'\n';
+        var end = dataOffset + dataLength;
+        buffer[end++] = (byte)'\r';
+        buffer[end++] = (byte)'\n';
+        if (appendEnd)
+        {
+            End.CopyTo(buffer[end..]);
+            end += End.Length;
+        }
+
+        return (start, end - start);
+    }
+
+    /// <summary>
+    /// Writes the last chunk of a body that failed after the prelude went out: <c>0\r\n</c>, the two error trailers
+    /// (the body as standard base64 of the error JSON) and the closing empty line.
+    /// </summary>
+    public static void WriteErrorEnd(IBufferWriter<byte> output, string errorType, ReadOnlySpan<byte> errorJson)
+    {
+        var text = new StringBuilder()
+            .Append("0\r\n")
+            .Append(ErrorTypeTrailer).Append(": ").Append(HeaderValue(errorType)).Append("\r\n")
+            .Append(ErrorBodyTrailer).Append(": ").Append(Convert.ToBase64String(errorJson)).Append("\r\n")
+            .Append("\r\n")
+            .ToString();
+        Encoding.ASCII.GetBytes(text, output);
+    }
+
+    /// <summary>Makes <paramref name="value"/> safe as a header value: visible ASCII and spaces only.</summary>
+    public static string HeaderValue(string value) =>
+        string.Create(value.Length, value, static (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                span[i] = source[i] is >= ' ' and < (char)0x7F ? source[i] : '_';
+            }
+        });
+
+    private static int HexDigitCount(int value)
+    {
+        var digits = 1;
+        while ((value >>= 4) != 0)
+        {
+            digits++;
+        }
+
+        return digits;
+    }
+}

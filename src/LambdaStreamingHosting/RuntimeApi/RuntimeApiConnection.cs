@@ -1,0 +1,130 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+
+namespace LambdaStreamingHosting.RuntimeApi;
+
+/// <summary>
+/// One TCP connection to the Runtime API: raw writes of hand-built requests, replies read through a
+/// <see cref="PipeReader"/>. A connection that failed or was told to close is never reused.
+/// </summary>
+internal sealed class RuntimeApiConnection : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly PipeReader _reader;
+    private bool _reusable = true;
+
+    private RuntimeApiConnection(Socket socket)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true));
+    }
+
+    /// <summary>Whether the connection can carry another request: no failure, keep-alive, and the peer has not closed it.</summary>
+    public bool IsReusable
+    {
+        get
+        {
+            if (!_reusable)
+            {
+                return false;
+            }
+
+            try
+            {
+                // Readable with nothing to read means the peer closed the connection while it was idle.
+                return !(_socket.Poll(0, SelectMode.SelectRead) && _socket.Available == 0);
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+            catch (ObjectDisposedException)
+            {
+                return false;
+            }
+        }
+    }
+
+    public static async Task<RuntimeApiConnection> OpenAsync(RuntimeApiEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endpoint.Host, endpoint.Port, cancellationToken).ConfigureAwait(false);
+            return new RuntimeApiConnection(socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes <paramref name="data"/> completely; the task ends when the socket accepted it (backpressure).</summary>
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _stream.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _reusable = false;
+            throw;
+        }
+    }
+
+    /// <summary>Writes two buffers with one system call (a request head and its first chunk).</summary>
+    public async ValueTask SendAsync(ArraySegment<byte> first, ArraySegment<byte> second, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var total = first.Count + second.Count;
+            var sent = await _socket.SendAsync([first, second], SocketFlags.None).ConfigureAwait(false);
+            if (sent < total)
+            {
+                // A partial gather write: send what is left of each part in order.
+                var firstLeft = Math.Max(0, first.Count - sent);
+                if (firstLeft > 0)
+                {
+                    await _stream.WriteAsync(first.AsMemory(first.Count - firstLeft), cancellationToken).ConfigureAwait(false);
+                }
+
+                var secondSent = Math.Max(0, sent - first.Count);
+                await _stream.WriteAsync(second.AsMemory(secondSent), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            _reusable = false;
+            throw;
+        }
+    }
+
+    /// <summary>Reads the reply to the request just sent.</summary>
+    public async ValueTask<RuntimeApiReply> ReadReplyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reply = await HttpReplyParser.ReadAsync(_reader, cancellationToken).ConfigureAwait(false);
+            _reusable &= reply.KeepAlive;
+            return reply;
+        }
+        catch
+        {
+            _reusable = false;
+            throw;
+        }
+    }
+
+    /// <summary>Marks the connection as not reusable (for example after a request was abandoned half-way).</summary>
+    public void Invalidate() => _reusable = false;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _reader.CompleteAsync().ConfigureAwait(false);
+        await _stream.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,43 @@
+using System.Text;
+
+namespace LambdaStreamingHosting.RuntimeApi;
+
+/// <summary>An HTTP/1.1 reply from the Runtime API: status, headers and the whole body.</summary>
+internal sealed class RuntimeApiReply
+{
+    public RuntimeApiReply(int statusCode, Dictionary<string, string> headers, byte[] body, bool keepAlive)
+    {
+        StatusCode = statusCode;
+        Headers = headers;
+        Body = body;
+        KeepAlive = keepAlive;
+    }
+
+    /// <summary>The status code, e.g. 200 for <c>/next</c> and 202 for answers.</summary>
+    public int StatusCode { get; }
+
+    /// <summary>Header values by case-insensitive name (repeated headers joined with <c>, </c>).</summary>
+    public Dictionary<string, string> Headers { get; }
+
+    /// <summary>The body, de-chunked.</summary>
+    public byte[] Body { get; }
+
+    /// <summary>Whether the connection may carry another request (HTTP/1.1 without <c>Connection: close</c>).</summary>
+    public bool KeepAlive { get; }
+
+    /// <summary>Whether the Runtime API accepted the request (2xx).</summary>
+    public bool IsSuccess => StatusCode is >= 200 and < 300;
+
+    /// <summary>The header's value, or <see langword="null"/>.</summary>
+    public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
+
+    /// <summary>The body as text for logs (at most 1,000 characters).</summary>
+    public string BodyText()
+    {
+        var text = Encoding.UTF8.GetString(Body, 0, Math.Min(Body.Length, 1000));
+        return Body.Length > 1000 ? text + "…" : text;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{StatusCode} {BodyText()}";
+}

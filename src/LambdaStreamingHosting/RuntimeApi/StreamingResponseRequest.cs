@@ -1,0 +1,142 @@
+using System.Buffers;
+using System.Net.Sockets;
+
+namespace LambdaStreamingHosting.RuntimeApi;
+
+/// <summary>
+/// A streamed <c>POST /runtime/invocation/{id}/response</c> in flight: hand-framed HTTP/1.1 chunks with the error
+/// trailers declared. The request head goes out with the first chunk; each send ends when the socket accepted the
+/// bytes, so a slow reader slows the writer. After the last chunk, <see cref="ReadReplyAsync"/> reads the reply and
+/// gives the connection back to the client.
+/// </summary>
+internal sealed class StreamingResponseRequest
+{
+    private readonly RuntimeApiClient _client;
+    private readonly RuntimeApiConnection _connection;
+    private byte[]? _head;
+    private bool _released;
+
+    public StreamingResponseRequest(RuntimeApiClient client, RuntimeApiConnection connection, string requestId, byte[] head)
+    {
+        _client = client;
+        RequestId = requestId;
+        _connection = connection;
+        _head = head;
+    }
+
+    /// <summary>The invocation being answered.</summary>
+    public string RequestId { get; }
+
+    /// <summary>Whether the last chunk was sent (cleanly or with error trailers).</summary>
+    public bool Ended { get; private set; }
+
+    /// <summary>Whether a send failed: the Runtime API connection is gone and no reply will come.</summary>
+    public bool Broken { get; private set; }
+
+    /// <summary>
+    /// Frames <paramref name="dataLength"/> bytes at <paramref name="dataOffset"/> of <paramref name="buffer"/> in place
+    /// (see <see cref="ChunkFraming"/> for the room it needs around them) and sends the chunk; with
+    /// <paramref name="end"/> the last chunk follows in the same write.
+    /// </summary>
+    public ValueTask SendChunkAsync(byte[] buffer, int dataOffset, int dataLength, bool end)
+    {
+        var (offset, length) = ChunkFraming.FrameInPlace(buffer, dataOffset, dataLength, end);
+        Ended |= end;
+        return SendAsync(new ArraySegment<byte>(buffer, offset, length));
+    }
+
+    /// <summary>Sends the last chunk of a body that ended cleanly.</summary>
+    public ValueTask EndAsync()
+    {
+        Ended = true;
+        return SendAsync(EndBytes);
+    }
+
+    /// <summary>Ends the body with the error trailers, so Lambda records the invocation as failed.</summary>
+    public async ValueTask EndWithErrorAsync(LambdaError error)
+    {
+        Ended = true;
+        var output = new ArrayBufferWriter<byte>(512);
+        ChunkFraming.WriteErrorEnd(output, error.ErrorType, error.ToJson());
+        await SendAsync(new ArraySegment<byte>(output.WrittenSpan.ToArray())).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the Runtime API's reply to the finished request and releases the connection.</summary>
+    public async Task<RuntimeApiReply> ReadReplyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reply = await _connection.ReadReplyAsync(cancellationToken).ConfigureAwait(false);
+            return RuntimeApiClient.ThrowIfFatal(reply, "the streamed /response");
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException)
+        {
+            throw new RuntimeApiFatalException($"Reading the reply to a streamed /response from {_client.Endpoint} failed: {ex.Message}", ex);
+        }
+        finally
+        {
+            await ReleaseAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Answers the invocation with <c>/error</c> instead, which is only possible while nothing of the stream was sent.
+    /// </summary>
+    public async Task<RuntimeApiReply> FailBeforeStartAsync(LambdaError error, CancellationToken cancellationToken)
+    {
+        if (_head is null)
+        {
+            throw new InvalidOperationException("The streamed response already started; end it with the error trailers instead.");
+        }
+
+        Ended = true;
+        await ReleaseAsync().ConfigureAwait(false);
+        return await _client.PostErrorAsync(RequestId, error, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Gives up on the request without reading a reply and releases the connection, which stays reusable only when
+    /// nothing was sent on it.
+    /// </summary>
+    public ValueTask AbandonAsync()
+    {
+        if (_head is null)
+        {
+            _connection.Invalidate();
+        }
+
+        return ReleaseAsync();
+    }
+
+    private static ArraySegment<byte> EndBytes { get; } = new(ChunkFraming.End.ToArray());
+
+    private async ValueTask SendAsync(ArraySegment<byte> framed)
+    {
+        try
+        {
+            if (_head is { } head)
+            {
+                _head = null;
+                await _connection.SendAsync(head, framed, CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                await _connection.SendAsync(framed, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            Broken = true;
+            throw;
+        }
+    }
+
+    private async ValueTask ReleaseAsync()
+    {
+        if (!_released)
+        {
+            _released = true;
+            await _client.ReleaseAsync(_connection).ConfigureAwait(false);
+        }
+    }
+}

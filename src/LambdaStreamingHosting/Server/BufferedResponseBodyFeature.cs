@@ -1,0 +1,100 @@
+using System.Buffers;
+using LambdaStreamingHosting.Events;
+using LambdaStreamingHosting.RuntimeApi;
+using Microsoft.Extensions.Logging;
+
+namespace LambdaStreamingHosting.Server;
+
+/// <summary>
+/// The buffered response body (BUFFERED Function URLs, API Gateway, ALB): the body is collected in pooled segments,
+/// up to the Runtime API's limit, and sent as one JSON document when the app finished. Nothing leaves the function
+/// before that, so a failure at any point becomes a clean 500.
+/// </summary>
+internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
+{
+    /// <summary>The most a buffered <c>/response</c> may carry.</summary>
+    public const long MaxResponseBytes = 6_291_556;
+
+    private readonly RuntimeApiClient _client;
+    private readonly string _requestId;
+    private readonly ResponseShape _shape;
+    private readonly ILogger _logger;
+
+    public BufferedResponseBodyFeature(ResponseFeature response, RuntimeApiClient client, string requestId, ResponseShape shape, string method, LambdaStreamingOptions options, ILogger logger)
+        : base(response, new SegmentBuffer(options.ResponseBufferSize), method, options, sendThreshold: long.MaxValue)
+    {
+        _client = client;
+        _requestId = requestId;
+        _shape = shape;
+        _logger = logger;
+    }
+
+    public override async Task<RuntimeApiReply?> FinishAsync(Exception? error, bool aborted, CancellationToken cancellationToken)
+    {
+        error ??= WriterError;
+        if (error is null && !aborted && !Response.HasStarted)
+        {
+            try
+            {
+                await StartAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.ApplicationError(_logger, ex);
+                error = ex;
+            }
+        }
+
+        if ((aborted && error is null) || error is ResponseTooLargeException)
+        {
+            return await _client.PostErrorAsync(_requestId, ErrorFor(error, aborted), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (error is not null)
+        {
+            ReplaceWithServerError(error);
+            Response.MarkStarted();
+        }
+
+        var document = new ArrayBufferWriter<byte>((int)Math.Min(Buffer.Length + 1024, MaxResponseBytes));
+        try
+        {
+            var body = IsBodyless ? ReadOnlySequence<byte>.Empty : Buffer.AsSequence();
+            BufferedResponseWriter.Write(document, _shape, Response.StatusCode, Response.Headers, body, Options);
+        }
+        catch (ResponseTooLargeException ex)
+        {
+            Log.ResponseTooLarge(_logger, ex.Message);
+            return await _client.PostErrorAsync(_requestId, ErrorFor(ex, aborted: false), cancellationToken).ConfigureAwait(false);
+        }
+
+        return await _client.PostResponseAsync(_requestId, document.WrittenMemory, cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override void OnAdvanced()
+    {
+        if (Buffer.Length > MaxResponseBytes)
+        {
+            throw new ResponseTooLargeException($"The response body is larger than {MaxResponseBytes} bytes, the most a buffered Lambda response can carry. Stream it (LambdaStreaming:InvokeMode=ResponseStream with a RESPONSE_STREAM Function URL) or make it smaller.");
+        }
+    }
+
+    protected override ValueTask BeginAsync()
+    {
+        Response.MarkStarted();
+        if (IsBodyless)
+        {
+            Buffer.Clear();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    protected override ValueTask SendAsync(bool end)
+    {
+        BodyEnded |= end;
+        return ValueTask.CompletedTask;
+    }
+
+    protected override ValueTask EndBodyAsync() => SendAsync(end: true);
+}

@@ -1,0 +1,52 @@
+using System.Globalization;
+
+namespace LambdaStreamingHosting.Server;
+
+/// <summary>
+/// What the server reads from the Lambda execution environment, captured once so nothing reads process-global
+/// state per invocation (and tests can host the server without setting environment variables).
+/// </summary>
+internal sealed class LambdaServerSettings
+{
+    /// <summary>The Runtime API endpoint (<c>AWS_LAMBDA_RUNTIME_API</c>), unless the options name one.</summary>
+    public string? RuntimeApiEndpoint { get; init; }
+
+    /// <summary><c>AWS_LAMBDA_MAX_CONCURRENCY</c> (Lambda Managed Instances), unless the options name one.</summary>
+    public int? MaxConcurrency { get; init; }
+
+    /// <summary><c>AWS_LAMBDA_INITIALIZATION_TYPE</c>: <c>snap-start</c> runs the snapshot and restore hooks.</summary>
+    public string? InitializationType { get; init; }
+
+    /// <summary>
+    /// Whether <c>_X_AMZN_TRACE_ID</c> is set per invocation (only inside Lambda, and only when one invocation runs at a
+    /// time, because it is process-wide).
+    /// </summary>
+    public bool SetTraceIdEnvironmentVariable { get; init; }
+
+    /// <summary>
+    /// Whether a broken Runtime API sets <see cref="Environment.ExitCode"/> to 1 (inside Lambda; never for an in-process
+    /// test host, where it would fail the test run).
+    /// </summary>
+    public bool SetProcessExitCode { get; init; }
+
+    /// <summary>Whether <see cref="RuntimeApiEndpoint"/> wins over <c>LambdaStreamingOptions.RuntimeApiEndpoint</c> (set by tests).</summary>
+    public bool EndpointOverridesOptions { get; init; }
+
+    /// <summary>Set once the init failure was reported, so it is not reported twice.</summary>
+    public bool InitErrorReported { get; set; }
+
+    /// <summary>Set once the first <c>/next</c> was requested: failures after that are no longer init failures.</summary>
+    public bool InitCompleted { get; set; }
+
+    /// <summary>The environment variable that switches the server on.</summary>
+    public const string RuntimeApiVariable = "AWS_LAMBDA_RUNTIME_API";
+
+    public static LambdaServerSettings FromEnvironment() => new()
+    {
+        RuntimeApiEndpoint = Environment.GetEnvironmentVariable(RuntimeApiVariable),
+        MaxConcurrency = int.TryParse(Environment.GetEnvironmentVariable("AWS_LAMBDA_MAX_CONCURRENCY"), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : null,
+        InitializationType = Environment.GetEnvironmentVariable("AWS_LAMBDA_INITIALIZATION_TYPE"),
+        SetTraceIdEnvironmentVariable = true,
+        SetProcessExitCode = true,
+    };
+}

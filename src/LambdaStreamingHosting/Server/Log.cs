@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Logging;
+
+namespace LambdaStreamingHosting.Server;
+
+/// <summary>The server's log messages (source-generated, so they cost nothing when disabled).</summary>
+internal static partial class Log
+{
+    private static readonly Func<ILogger, string, IDisposable?> InvocationScopeFactory =
+        LoggerMessage.DefineScope<string>("AwsRequestId:{AwsRequestId}");
+
+    /// <summary>A log scope carrying the invocation's request id, around everything logged while it runs.</summary>
+    public static IDisposable? InvocationScope(ILogger logger, string awsRequestId) => InvocationScopeFactory(logger, awsRequestId);
+
+    [LoggerMessage(1, LogLevel.Information, "Taking requests from the Lambda Runtime API at {Endpoint} ({Mode}, {Concurrency} invocation loop(s)).")]
+    public static partial void Started(ILogger logger, string endpoint, string mode, int concurrency);
+
+    [LoggerMessage(2, LogLevel.Error, "An unhandled exception was thrown by the application.")]
+    public static partial void ApplicationError(ILogger logger, Exception exception);
+
+    [LoggerMessage(3, LogLevel.Error, "The application failed after the response started; the stream ends with the error trailers.")]
+    public static partial void ApplicationErrorAfterStart(ILogger logger, Exception exception);
+
+    [LoggerMessage(4, LogLevel.Warning, "The invocation's event could not be mapped to a request ({ErrorType}): {Message}")]
+    public static partial void InvalidEvent(ILogger logger, string errorType, string message);
+
+    [LoggerMessage(5, LogLevel.Warning, "The Runtime API answered {Request} with {Reply}.")]
+    public static partial void UnexpectedReply(ILogger logger, string request, string reply);
+
+    [LoggerMessage(6, LogLevel.Critical, "The Lambda Runtime API failed; the process exits so Lambda can reset the environment.")]
+    public static partial void RuntimeApiFatal(ILogger logger, Exception exception);
+
+    [LoggerMessage(7, LogLevel.Warning, "{Source} events cannot be streamed (InvokeMode is ResponseStream): they are answered buffered. Set LambdaStreaming:InvokeMode to Buffered if this function only serves {Source}.")]
+    public static partial void SourceCannotStream(ILogger logger, LambdaEventSource source);
+
+    [LoggerMessage(8, LogLevel.Error, "An OnCompleted callback failed.")]
+    public static partial void OnCompletedFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(9, LogLevel.Error, "A lifecycle observer failed in {Stage}.")]
+    public static partial void ObserverFailed(ILogger logger, string stage, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Critical, "The init phase failed; reported to /runtime/init/error.")]
+    public static partial void InitFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(11, LogLevel.Error, "The response is larger than the front end accepts: {Message}")]
+    public static partial void ResponseTooLarge(ILogger logger, string message);
+
+    [LoggerMessage(12, LogLevel.Warning, "The request was aborted by the application; the invocation ends with an error.")]
+    public static partial void RequestAborted(ILogger logger);
+
+    [LoggerMessage(13, LogLevel.Error, "The connection to the Runtime API broke while the response was streamed; the invocation is abandoned.")]
+    public static partial void StreamBroken(ILogger logger, Exception exception);
+
+    [LoggerMessage(14, LogLevel.Error, "The application failed after the response had ended; nothing more can be sent.")]
+    public static partial void ApplicationErrorAfterEnd(ILogger logger, Exception exception);
+}

@@ -1,0 +1,238 @@
+using System.IO.Pipelines;
+using System.Text;
+using LambdaStreamingHosting.Events;
+using LambdaStreamingHosting.RuntimeApi;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace LambdaStreamingHosting.Server;
+
+/// <summary>
+/// What the streaming and buffered response bodies share: the <see cref="PipeWriter"/> and <see cref="System.IO.Stream"/>
+/// the app writes to, pooled buffering, Kestrel's start and body rules (HEAD bodies are discarded, 204/304 bodies
+/// are refused, nothing is written after the body ended), <c>SendFileAsync</c>, and how the invocation is answered.
+/// </summary>
+internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBodyControlFeature, IDisposable
+{
+    private static readonly byte[] DiscardedBytes = new byte[4096];
+    private readonly bool _isHead;
+    private long _sendThreshold;
+
+    protected ResponseBodyFeature(ResponseFeature response, SegmentBuffer buffer, string method, LambdaStreamingOptions options, long sendThreshold)
+    {
+        Response = response;
+        Buffer = buffer;
+        Options = options;
+        _isHead = HttpMethods.IsHead(method);
+        _sendThreshold = sendThreshold;
+        Writer = new ResponseBodyPipeWriter(this);
+        Stream = new ResponseBodyStream(this);
+        response.Body = Stream;
+    }
+
+    public Stream Stream { get; }
+
+    public PipeWriter Writer { get; }
+
+    /// <summary>Whether <c>Response.Body.Write</c>/<c>Flush</c> may block (off by default, as on Kestrel).</summary>
+    public bool AllowSynchronousIO { get; set; }
+
+    protected ResponseFeature Response { get; }
+
+    protected SegmentBuffer Buffer { get; }
+
+    protected LambdaStreamingOptions Options { get; }
+
+    /// <summary>The body ended (bodyless status, <c>CompleteAsync</c>, or the answer was sent): no more bytes go out.</summary>
+    protected bool BodyEnded { get; set; }
+
+    /// <summary>The status and method allow no body: bytes written are dropped (HEAD) or refused (204, 304).</summary>
+    protected bool IsBodyless => _isHead || Response.StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status304NotModified or < 200;
+
+    /// <summary>The app aborted the request: further writes are dropped, as on Kestrel.</summary>
+    protected bool Aborted { get; private set; }
+
+    /// <summary>The exception the app completed the <see cref="Writer"/> with, if any.</summary>
+    protected Exception? WriterError { get; private set; }
+
+    public void DisableBuffering() => _sendThreshold = 1;
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (Response.HasStarted)
+        {
+            return;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        await Response.FireOnStartingAsync().ConfigureAwait(false);
+        await BeginAsync().ConfigureAwait(false);
+    }
+
+    public async Task CompleteAsync()
+    {
+        if (!BodyEnded)
+        {
+            await StartAsync().ConfigureAwait(false);
+            await EndBodyAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (count is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, "The byte count cannot be negative.");
+        }
+
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        await using (file.ConfigureAwait(false))
+        {
+            if (offset > 0)
+            {
+                file.Seek(offset, SeekOrigin.Begin);
+            }
+
+            // Each read goes out as its own flush, so a file that grows while it is sent (a log, a pipe) streams too.
+            var remaining = count ?? long.MaxValue;
+            while (remaining > 0)
+            {
+                var memory = GetMemory(0);
+                var read = await file.ReadAsync(memory[..(int)Math.Min(memory.Length, remaining)], cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                Advance(read);
+                remaining -= read;
+                await FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Answers the invocation once the app returned (or threw); returns the Runtime API's reply, or null when the connection broke.</summary>
+    /// <param name="error">The app's exception, if it failed.</param>
+    /// <param name="aborted">Whether the app called <c>HttpContext.Abort()</c>.</param>
+    /// <param name="cancellationToken">Signalled when the host stops.</param>
+    public abstract Task<RuntimeApiReply?> FinishAsync(Exception? error, bool aborted, CancellationToken cancellationToken);
+
+    public void Abort() => Aborted = true;
+
+    public virtual void Dispose() => Buffer.Dispose();
+
+    internal Memory<byte> GetMemory(int sizeHint)
+    {
+        ThrowIfBodyClosed();
+        return !Discarding ? Buffer.GetMemory(sizeHint) : sizeHint <= DiscardedBytes.Length ? DiscardedBytes : new byte[sizeHint];
+    }
+
+    internal void Advance(int count)
+    {
+        if (!Discarding)
+        {
+            Buffer.Advance(count);
+            OnAdvanced();
+        }
+    }
+
+    internal async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        await StartAsync(cancellationToken).ConfigureAwait(false);
+        if (!BodyEnded && !Aborted)
+        {
+            await SendAsync(end: false).ConfigureAwait(false);
+        }
+
+        return new FlushResult(isCanceled: false, isCompleted: false);
+    }
+
+    /// <summary><c>Response.Body</c> writes: small writes gather in the buffer, which is sent when it fills.</summary>
+    internal async ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfBodyClosed();
+        if (Discarding)
+        {
+            return;
+        }
+
+        while (!source.IsEmpty)
+        {
+            var memory = Buffer.GetMemory(1);
+            var count = Math.Min(memory.Length, source.Length);
+            source.Span[..count].CopyTo(memory.Span);
+            Buffer.Advance(count);
+            OnAdvanced();
+            source = source[count..];
+            if (Buffer.Length >= _sendThreshold)
+            {
+                await FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>The app completed the <see cref="Writer"/>: with an exception, the response fails.</summary>
+    internal void CompleteWriter(Exception? exception) => WriterError ??= exception;
+
+    /// <summary>Sends what is buffered (streaming) or only marks the response started (buffered).</summary>
+    protected abstract ValueTask SendAsync(bool end);
+
+    /// <summary>Starts the response after the <c>OnStarting</c> callbacks ran (the streaming body sends the prelude).</summary>
+    protected abstract ValueTask BeginAsync();
+
+    /// <summary>Ends the body before the app returned (<c>CompleteAsync</c>).</summary>
+    protected abstract ValueTask EndBodyAsync();
+
+    /// <summary>Called after bytes were added to <see cref="Buffer"/>.</summary>
+    protected virtual void OnAdvanced()
+    {
+    }
+
+    /// <summary>Replaces a failed, not-started response with a 500 (with the exception text when the options allow).</summary>
+    protected void ReplaceWithServerError(Exception? error)
+    {
+        Buffer.Clear();
+        Response.ResetForError(StatusCodes.Status500InternalServerError);
+        if (error is not null && Options.IncludeExceptionDetails && !_isHead)
+        {
+            Response.Headers.ContentType = "text/plain; charset=utf-8";
+            Encoding.UTF8.GetBytes(error.ToString(), Buffer);
+        }
+    }
+
+    /// <summary>The Lambda error for a failed invocation.</summary>
+    protected LambdaError ErrorFor(Exception? error, bool aborted) => error switch
+    {
+        ResponseTooLargeException tooLarge => new LambdaError(ResponseTooLargeException.ErrorType, tooLarge.Message),
+        not null => LambdaError.FromException(error, Options.IncludeExceptionDetails, "The application failed."),
+        _ when aborted => new LambdaError(AbortedErrorType, "The application aborted the request."),
+        _ => new LambdaError(LambdaError.UnhandledErrorType, "The application failed."),
+    };
+
+    /// <summary>The <c>errorType</c> of an invocation the app aborted with <c>HttpContext.Abort()</c>.</summary>
+    public const string AbortedErrorType = "LambdaStreaming.RequestAborted";
+
+    private bool Discarding => Aborted || (_isHead && Response.HasStarted) || (_isHead && BodyEnded);
+
+    private void ThrowIfBodyClosed()
+    {
+        if (Aborted || _isHead)
+        {
+            return;
+        }
+
+        if (Response.HasStarted && IsBodyless)
+        {
+            throw new InvalidOperationException($"Writing to the response body is invalid for responses with status code {Response.StatusCode}.");
+        }
+
+        if (BodyEnded)
+        {
+            throw new InvalidOperationException("Writing is not allowed after the response body was completed.");
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace LambdaStreamingHosting.Templates.Tests;
+
+/// <summary>
+/// <c>dotnet new lambda-streaming</c> end to end: the libraries and the template are packed to a local feed, the template
+/// is installed into an isolated hive, instantiated, and the generated solution is built and its tests are run.
+/// </summary>
+public sealed partial class ProjectTemplateTests
+{
+    private const string ProjectName = "Contoso.Chat";
+    private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(6);
+
+    [Fact]
+    public async Task The_template_installs_instantiates_builds_and_its_tests_pass()
+    {
+        using var work = new TemporaryDirectory("lambda-streaming-template");
+        var feed = work.Combine("feed");
+        var artifacts = work.Combine("artifacts");
+        var hive = work.Combine("hive");
+        var output = work.Combine("app");
+
+        // A version no feed has, so the generated project restores exactly what was packed here (not a cached copy).
+        var version = string.Create(CultureInfo.InvariantCulture, $"1.0.0-templatetest.{DateTime.UtcNow:yyyyMMddHHmmss}.{Random.Shared.Next(1000, 9999)}");
+        foreach (var project in new[] { "LambdaStreamingHosting", "LambdaStreamingHosting.Testing", "LambdaStreamingHosting.Templates" })
+        {
+            (await DotNetCli.RunAsync(
+                ["pack", Path.Combine(RepositoryPaths.Root, "src", project), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts],
+                RepositoryPaths.Root, StepTimeout)).EnsureSuccess($"dotnet pack {project}");
+        }
+
+        (await DotNetCli.RunAsync(
+            ["new", "install", Path.Combine(feed, $"LambdaStreamingHosting.Templates.{version}.nupkg"), "--debug:custom-hive", hive],
+            work.Path, StepTimeout)).EnsureSuccess("dotnet new install");
+
+        (await DotNetCli.RunAsync(
+            ["new", "lambda-streaming", "-n", ProjectName, "-o", output, "--LambdaStreamingVersion", version, "--debug:custom-hive", hive],
+            work.Path, StepTimeout)).EnsureSuccess("dotnet new lambda-streaming");
+
+        // What the user gets: the app with the one line, its tests, and the deploy recipe, all named after the project.
+        var program = await File.ReadAllTextAsync(Path.Combine(output, ProjectName, "Program.cs"));
+        Assert.Contains("builder.Services.AddLambdaStreaming();", program, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(output, $"{ProjectName}.Tests", $"{ProjectName}.Tests.csproj")));
+        Assert.Contains($"Version=\"{version}\"", await File.ReadAllTextAsync(Path.Combine(output, ProjectName, $"{ProjectName}.csproj")), StringComparison.Ordinal);
+
+        var deployTemplate = CloudFormationTemplate.Load(Path.Combine(output, ProjectName, "deploy", "template.yaml"));
+        var function = Assert.IsType<Dictionary<string, object?>>(deployTemplate.Evaluate(
+            Assert.Single(deployTemplate.Resources("AWS::Serverless::Function")).Value["Properties"],
+            new Dictionary<string, string> { ["Build"] = "Managed" }));
+        Assert.Equal(ProjectName, function["Handler"]);
+        Assert.Equal("RESPONSE_STREAM", Assert.IsType<Dictionary<string, object?>>(function["FunctionUrlConfig"])["InvokeMode"]);
+        Assert.True(File.Exists(Path.Combine(output, ProjectName, "deploy", "deploy.sh")));
+
+        await File.WriteAllTextAsync(Path.Combine(output, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="lambda-streaming-local" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+
+        var test = (await DotNetCli.RunAsync(["test", $"{ProjectName}.slnx"], output, StepTimeout)).EnsureSuccess("dotnet test on the generated solution");
+        var passed = TestsPassed().Match(test.Output);
+        Assert.True(passed.Success && int.Parse(passed.Groups[1].Value, CultureInfo.InvariantCulture) >= 2, $"the generated tests did not run:\n{test.Output}");
+    }
+
+    [Fact]
+    public void The_template_references_the_version_of_the_libraries_it_ships_with()
+    {
+        var templateJson = JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryPaths.TemplateContent, ".template.config", "template.json")))!;
+        Assert.Equal("lambda-streaming", (string?)templateJson["shortName"]);
+        var defaultVersion = (string?)templateJson["symbols"]!["LambdaStreamingVersion"]!["defaultValue"];
+        var libraryVersion = typeof(LambdaStreamingOptions).Assembly.GetName().Version!;
+        Assert.Equal($"{libraryVersion.Major}.{libraryVersion.Minor}.{libraryVersion.Build}", defaultVersion);
+    }
+
+    [GeneratedRegex(@"Passed:\s+(\d+)")]
+    private static partial Regex TestsPassed();
+}

@@ -1,0 +1,252 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading.Channels;
+
+namespace LambdaStreamingHosting.Tests.Support;
+
+/// <summary>
+/// A small Lambda Runtime API on a loopback socket, written for the tests: it hands out the events the test queues,
+/// reads answers byte by byte (chunk boundaries and trailers included) and replies as Lambda does. It shares no code
+/// with the library, so it can judge the library's wire format.
+/// </summary>
+public sealed class FakeRuntimeApi : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly Channel<FakeInvocation> _queue = Channel.CreateUnbounded<FakeInvocation>();
+    private readonly ConcurrentDictionary<string, FakeInvocation> _invocations = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _connections = [];
+    private readonly Task _acceptLoop;
+    private int _connectionCount;
+    private int _nextRequests;
+
+    public FakeRuntimeApi(string pathPrefix = "")
+    {
+        PathPrefix = pathPrefix;
+        _listener.Start();
+        _acceptLoop = AcceptAsync();
+    }
+
+    public string PathPrefix { get; }
+
+    /// <summary>The value for AWS_LAMBDA_RUNTIME_API.</summary>
+    public string Endpoint => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}{PathPrefix}";
+
+    /// <summary>TCP connections accepted so far.</summary>
+    public int ConnectionCount => Volatile.Read(ref _connectionCount);
+
+    /// <summary><c>/next</c> requests received so far.</summary>
+    public int NextRequests => Volatile.Read(ref _nextRequests);
+
+    /// <summary>Status the next <c>/next</c> gets instead of an event (e.g. 500), when set.</summary>
+    public int? NextStatus { get; set; }
+
+    /// <summary>Every request line received, in order.</summary>
+    public ConcurrentQueue<string> RequestLines { get; } = new();
+
+    /// <summary>Completes with the body of <c>POST /runtime/init/error</c>.</summary>
+    public TaskCompletionSource<FakeRequest> InitError { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes with <c>POST /runtime/restore/error</c>.</summary>
+    public TaskCompletionSource<FakeRequest> RestoreError { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when <c>GET /runtime/restore/next</c> arrives; the reply waits for <see cref="Restore"/>.</summary>
+    public TaskCompletionSource RestoreRequested { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Complete it to answer <c>/runtime/restore/next</c>.</summary>
+    public TaskCompletionSource Restore { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Queues an event for <c>/next</c>.</summary>
+    public FakeInvocation Enqueue(string eventJson, string? requestId = null, DateTimeOffset? deadline = null, IReadOnlyDictionary<string, string>? headers = null)
+    {
+        var invocation = new FakeInvocation(requestId ?? Guid.NewGuid().ToString(), Encoding.UTF8.GetBytes(eventJson),
+            deadline ?? DateTimeOffset.UtcNow.AddMinutes(5), headers ?? new Dictionary<string, string>());
+        _invocations[invocation.RequestId] = invocation;
+        _queue.Writer.TryWrite(invocation);
+        return invocation;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        _queue.Writer.TryComplete();
+        try
+        {
+            await _acceptLoop;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+
+        Task[] connections;
+        lock (_connections)
+        {
+            connections = [.. _connections];
+        }
+
+        await Task.WhenAll(connections).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
+        _stop.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            var socket = await _listener.AcceptSocketAsync(_stop.Token);
+            Interlocked.Increment(ref _connectionCount);
+            lock (_connections)
+            {
+                _connections.Add(ServeAsync(socket));
+            }
+        }
+    }
+
+    private async Task ServeAsync(Socket socket)
+    {
+        await using var stream = new NetworkStream(socket, ownsSocket: true);
+        var reader = PipeReader.Create(stream);
+        try
+        {
+            while (true)
+            {
+                var request = await FakeRequest.ReadHeadAsync(reader, _stop.Token);
+                if (request is null)
+                {
+                    return;
+                }
+
+                RequestLines.Enqueue(request.Method + " " + request.Path);
+                if (!request.Path.StartsWith(PathPrefix + "/2018-06-01/", StringComparison.Ordinal))
+                {
+                    await request.ReadBodyAsync(reader, null, _stop.Token);
+                    await ReplyAsync(stream, 404, """{"errorMessage":"unknown path"}""");
+                    continue;
+                }
+
+                var path = request.Path[(PathPrefix.Length + "/2018-06-01/".Length)..];
+                await HandleAsync(stream, reader, request, path);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ChannelClosedException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            await reader.CompleteAsync();
+        }
+    }
+
+    private async Task HandleAsync(NetworkStream stream, PipeReader reader, FakeRequest request, string path)
+    {
+        if (path == "runtime/invocation/next")
+        {
+            Interlocked.Increment(ref _nextRequests);
+            if (NextStatus is { } status)
+            {
+                await ReplyAsync(stream, status, """{"errorMessage":"broken","errorType":"Runtime.Broken"}""");
+                return;
+            }
+
+            var invocation = await _queue.Reader.ReadAsync(_stop.Token);
+            var head = new StringBuilder()
+                .Append("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+                .Append("Lambda-Runtime-Aws-Request-Id: ").Append(invocation.RequestId).Append("\r\n")
+                .Append("Lambda-Runtime-Deadline-Ms: ").Append(invocation.Deadline.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)).Append("\r\n")
+                .Append("Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:test\r\n");
+            foreach (var (name, value) in invocation.Headers)
+            {
+                head.Append(name).Append(": ").Append(value).Append("\r\n");
+            }
+
+            head.Append("Content-Length: ").Append(invocation.Event.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n\r\n");
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()));
+            await stream.WriteAsync(invocation.Event);
+            invocation.HandedOut.TrySetResult();
+            return;
+        }
+
+        if (path == "runtime/init/error" || path == "runtime/restore/error")
+        {
+            await request.ReadBodyAsync(reader, null, _stop.Token);
+            (path == "runtime/init/error" ? InitError : RestoreError).TrySetResult(request);
+            await ReplyAsync(stream, 202, """{"status":"OK"}""");
+            return;
+        }
+
+        if (path == "runtime/restore/next")
+        {
+            RestoreRequested.TrySetResult();
+            await Restore.Task.WaitAsync(_stop.Token);
+            await ReplyAsync(stream, 200, "");
+            return;
+        }
+
+        var parts = path.Split('/');
+        if (parts is ["runtime", "invocation", var id, var action] && _invocations.TryGetValue(Uri.UnescapeDataString(id), out var target))
+        {
+            var answer = new FakeAnswer(request, action);
+            target.AnswerArrived(answer);
+            await request.ReadBodyAsync(reader, answer, _stop.Token);
+            answer.Complete();
+            await ReplyAsync(stream, target.ReplyStatus, target.ReplyStatus == 202 ? """{"status":"OK"}""" : """{"errorMessage":"refused","errorType":"Test.Refused"}""");
+            return;
+        }
+
+        await request.ReadBodyAsync(reader, null, _stop.Token);
+        await ReplyAsync(stream, 400, """{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}""");
+    }
+
+    private static async Task ReplyAsync(NetworkStream stream, int status, string body)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var head = $"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {bytes.Length}\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
+        await stream.WriteAsync(bytes);
+    }
+}
+
+/// <summary>An event queued for <c>/next</c> and what the function answered.</summary>
+public sealed class FakeInvocation
+{
+    private readonly TaskCompletionSource<FakeAnswer> _answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal FakeInvocation(string requestId, byte[] eventBytes, DateTimeOffset deadline, IReadOnlyDictionary<string, string> headers)
+    {
+        RequestId = requestId;
+        Event = eventBytes;
+        Deadline = deadline;
+        Headers = headers;
+    }
+
+    public string RequestId { get; }
+
+    public byte[] Event { get; }
+
+    public DateTimeOffset Deadline { get; }
+
+    public IReadOnlyDictionary<string, string> Headers { get; }
+
+    /// <summary>The status the answer gets (202 unless the test wants a refusal).</summary>
+    public int ReplyStatus { get; set; } = 202;
+
+    /// <summary>Whether streamed body bytes are only counted, not kept (for very large bodies).</summary>
+    public bool DiscardBody { get; set; }
+
+    /// <summary>Completes when <c>/next</c> handed this event out.</summary>
+    public TaskCompletionSource HandedOut { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the answer's request head arrived (its body may still be streaming).</summary>
+    public Task<FakeAnswer> Answer => _answer.Task;
+
+    internal void AnswerArrived(FakeAnswer answer)
+    {
+        answer.DiscardBody = DiscardBody;
+        _answer.TrySetResult(answer);
+    }
+}
