@@ -94,9 +94,10 @@ internal static class RunCommand
         emulator.InvocationCompleted += (_, record) => output.WriteLine(InvocationLine.Format(record));
         try
         {
-            await output.WriteLineAsync($"lambda-streaming: starting {string.Join(' ', [processOptions.FileName, .. processOptions.Arguments])}").ConfigureAwait(false);
             var started = Stopwatch.GetTimestamp();
-            function.Start(emulator.RuntimeApiEndpoint);
+            StartFunction(function, emulator.RuntimeApiEndpoint);
+            await output.WriteLineAsync(
+                $"lambda-streaming: started {string.Join(' ', [processOptions.FileName, .. processOptions.Arguments])} (process {function.ProcessId?.ToString(CultureInfo.InvariantCulture)})").ConfigureAwait(false);
             await WaitUntilInitializedAsync(function, stopping).ConfigureAwait(false);
             await output.WriteLineAsync(
                 $"lambda-streaming: function initialised in {Stopwatch.GetElapsedTime(started).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms").ConfigureAwait(false);
@@ -163,6 +164,18 @@ internal static class RunCommand
         }
 
         return options;
+    }
+
+    private static void StartFunction(FunctionProcess function, string runtimeApiEndpoint)
+    {
+        try
+        {
+            function.Start(runtimeApiEndpoint);
+        }
+        catch (InvalidOperationException exception)
+        {
+            throw new ToolException(exception.Message);
+        }
     }
 
     private static async Task WaitUntilInitializedAsync(FunctionProcess function, CancellationToken stopping)

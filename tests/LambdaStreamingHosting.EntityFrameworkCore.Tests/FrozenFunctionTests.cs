@@ -36,7 +36,7 @@ public sealed class FrozenFunctionTests(PostgresServer postgres)
 
         Assert.True(result.After.StatusCode == HttpStatusCode.OK, $"after the thaw: {result.After.StatusCode} {result.After.Body}\n{result.FunctionOutput}");
         Assert.NotEqual(result.PidBefore, result.PidAfter);
-        Assert.DoesNotContain(result.PidAfter, result.WarmPids);
+        Assert.DoesNotContain(result.PidAfter!.Value, result.WarmPids);
         Assert.True(result.After.Latency < TimeSpan.FromSeconds(CommandTimeoutSeconds), $"the request after the thaw took {result.After.Latency}");
     }
 

@@ -57,7 +57,7 @@ internal sealed class AlbDoor(LambdaEmulatorOptions options, RuntimeApi runtimeA
         });
     }
 
-    public override async Task<InvocationFailure?> WriteBufferedAsync(Invocation invocation, byte[] answer)
+    public override ClientAnswer ReadBuffered(Invocation invocation, byte[] answer)
     {
         var client = new ClientAnswer(invocation, streaming: false);
         JsonElement document;
@@ -68,12 +68,12 @@ internal sealed class AlbDoor(LambdaEmulatorOptions options, RuntimeApi runtimeA
         }
         catch (JsonException ex)
         {
-            return client.Refuse($"The load balancer got an answer that is not JSON ({ex.Message}).");
+            return client.Failed(client.Refuse($"The load balancer got an answer that is not JSON ({ex.Message})."));
         }
 
         if (document.ValueKind != JsonValueKind.Object)
         {
-            return client.Refuse("The load balancer's answer must be a JSON object with statusCode.");
+            return client.Failed(client.Refuse("The load balancer's answer must be a JSON object with statusCode."));
         }
 
         var used = MultiValue ? "multiValueHeaders" : "headers";
@@ -81,7 +81,7 @@ internal sealed class AlbDoor(LambdaEmulatorOptions options, RuntimeApi runtimeA
         if (document.TryGetProperty(ignored, out var other) && other.ValueKind != JsonValueKind.Null &&
             client.Flag($"The answer has '{ignored}', but the target group has multi-value headers {(MultiValue ? "on" : "off")}: the load balancer ignores it and reads only '{used}'.") is { } flagged)
         {
-            return flagged;
+            return client.Failed(flagged);
         }
 
         if (document.TryGetProperty("statusDescription", out var description) && description.ValueKind == JsonValueKind.String)
@@ -96,15 +96,15 @@ internal sealed class AlbDoor(LambdaEmulatorOptions options, RuntimeApi runtimeA
             ?? client.ReadBody(document);
         if (failure is not null)
         {
-            return failure;
+            return client.Failed(failure);
         }
 
         if (client.Body.Length > Options.MaxAlbBodyBytes)
         {
-            return client.Refuse($"The answer's body is {client.Body.Length} bytes; a load balancer accepts at most {Options.MaxAlbBodyBytes}.");
+            return client.Failed(client.Refuse($"The answer's body is {client.Body.Length} bytes; a load balancer accepts at most {Options.MaxAlbBodyBytes}."));
         }
 
-        return await client.WriteAsync(invocation.AnswerCancellation.Token);
+        return client;
     }
 
     /// <summary>Splits the query without decoding its values, as the load balancer does.</summary>

@@ -14,7 +14,8 @@ namespace LambdaStreamingHosting.Testing;
 /// <param name="ReplyErrorType">The error reply's <c>errorType</c>.</param>
 /// <param name="ReplyMessage">The error reply's <c>errorMessage</c>.</param>
 /// <param name="Crashed">The function's connection broke mid-answer: no reply is possible and the environment is reset.</param>
-internal sealed record AnswerOutcome(InvocationFailure? Failure, int ReplyStatus = StatusCodes.Status202Accepted, string? ReplyErrorType = null, string? ReplyMessage = null, bool Crashed = false);
+/// <param name="Buffered">An accepted buffered answer, written to the client after the function got its 202.</param>
+internal sealed record AnswerOutcome(InvocationFailure? Failure, int ReplyStatus = StatusCodes.Status202Accepted, string? ReplyErrorType = null, string? ReplyMessage = null, bool Crashed = false, ClientAnswer? Buffered = null);
 
 /// <summary>
 /// Reads a function's <c>POST /response</c>: a buffered JSON document, or a stream (JSON prelude, 8 NUL bytes, body,
@@ -172,12 +173,17 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
                 return new AnswerOutcome(new InvocationFailure("Runtime.ProtocolViolation", message));
             }
 
-            StartVerbatim();
-            await WriteVerbatimAsync(body);
-            return new AnswerOutcome(null);
+            var verbatim = new ClientAnswer(invocation, streaming: false) { Body = body };
+            if (runtime.Request.ContentType is { Length: > 0 } contentType)
+            {
+                verbatim.Headers.Add(new("Content-Type", contentType));
+            }
+
+            return new AnswerOutcome(null, Buffered: verbatim);
         }
 
-        return new AnswerOutcome(await Door.WriteBufferedAsync(invocation, body));
+        var answer = Door.ReadBuffered(invocation, body);
+        return answer.Failure is { } refused ? new AnswerOutcome(refused) : new AnswerOutcome(null, Buffered: answer);
     }
 
     private static bool TryFindDelimiter(ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> prelude, out SequencePosition afterDelimiter)
@@ -186,12 +192,6 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
         var found = reader.TryReadTo(out prelude, Delimiter, advancePastDelimiter: true);
         afterDelimiter = reader.Position;
         return found;
-    }
-
-    private async Task WriteVerbatimAsync(byte[] body)
-    {
-        invocation.Client.Response.ContentLength = body.Length;
-        await new ClientStream(invocation, null).WriteAsync(new ReadOnlySequence<byte>(body), cancellationToken);
     }
 
     /// <summary>No integration content type: Lambda answers 200 with the POST's own content type and the bytes verbatim.</summary>

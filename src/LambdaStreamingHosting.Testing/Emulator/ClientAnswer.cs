@@ -25,6 +25,16 @@ internal sealed class ClientAnswer(Invocation invocation, bool streaming)
 
     public byte[] Body { get; set; } = [];
 
+    /// <summary>Why the answer is refused (the client gets an error instead), when it is.</summary>
+    public InvocationFailure? Failure { get; private set; }
+
+    /// <summary>Sets <see cref="Failure"/> (when not null) and returns this answer.</summary>
+    public ClientAnswer Failed(InvocationFailure? failure)
+    {
+        Failure ??= failure;
+        return this;
+    }
+
     /// <summary>Records a violation Lambda itself refuses (the client gets <paramref name="status"/>).</summary>
     public InvocationFailure Refuse(string message, int status = StatusCodes.Status502BadGateway)
     {
@@ -240,10 +250,10 @@ internal sealed class ClientAnswer(Invocation invocation, bool streaming)
         return null;
     }
 
-    /// <summary>Applies the answer and writes its body (buffered answers).</summary>
+    /// <summary>Applies the answer and writes its body (buffered answers); returns the failure, if any.</summary>
     public async Task<InvocationFailure?> WriteAsync(CancellationToken cancellationToken)
     {
-        if (Apply() is { } failure)
+        if ((Failure ?? Apply()) is { } failure)
         {
             return failure;
         }

@@ -104,8 +104,8 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
     public virtual InvocationFailure? ApplyPrelude(Invocation invocation, JsonElement? prelude) =>
         throw new NotSupportedException($"The {Describe()} does not stream.");
 
-    /// <summary>Writes a buffered answer to the client; returns a failure to refuse it.</summary>
-    public abstract Task<InvocationFailure?> WriteBufferedAsync(Invocation invocation, byte[] answer);
+    /// <summary>Reads a buffered answer into the client response it describes (or the failure that refuses it).</summary>
+    public abstract ClientAnswer ReadBuffered(Invocation invocation, byte[] answer);
 
     /// <summary>The body the client gets when the invocation fails.</summary>
     protected virtual (string ContentType, string Text) ErrorBody(InvocationFailure failure) => failure.ClientStatusCode switch

@@ -87,8 +87,10 @@ internal sealed class Invocation
 
     public bool ClientAborted { get; private set; }
 
-    /// <summary>Called once when the invocation finishes (releases the function's slot).</summary>
-    public Action<Invocation, InvocationFailure?>? OnFinished { get; set; }
+    /// <summary>Called once when the function is done with the invocation (it answered, or the invocation finished).</summary>
+    public Action<Invocation>? OnReleased { get; set; }
+
+    private int _released;
 
     public TimeSpan? TimeToFirstByte { get; private set; }
 
@@ -131,6 +133,20 @@ internal sealed class Invocation
             {
                 _deadlineTimer.Change(dueIn, Timeout.InfiniteTimeSpan);
             }
+        }
+    }
+
+    /// <summary>The function is done with this invocation (its answer was accepted): its time stops and it may ask for the next.</summary>
+    public void ReleaseFunction()
+    {
+        lock (Sync)
+        {
+            _deadlineTimer?.Dispose();
+        }
+
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            OnReleased?.Invoke(this);
         }
     }
 
@@ -206,7 +222,7 @@ internal sealed class Invocation
             ClientDisconnected = ClientDisconnected,
             ProtocolViolations = violations,
         };
-        OnFinished?.Invoke(this, failure);
+        ReleaseFunction();
         _log.Add(record);
         if (abort)
         {

@@ -121,7 +121,7 @@ internal sealed class PayloadV2Door(LambdaFrontDoor kind, LambdaEmulatorOptions 
         return answer.ReadStatusCode(document, required: false) ?? answer.ReadHeaders(document) ?? answer.ReadCookies(document) ?? answer.Apply();
     }
 
-    public override async Task<InvocationFailure?> WriteBufferedAsync(Invocation invocation, byte[] answer)
+    public override ClientAnswer ReadBuffered(Invocation invocation, byte[] answer)
     {
         var client = new ClientAnswer(invocation, streaming: false);
         JsonElement document;
@@ -140,16 +140,15 @@ internal sealed class PayloadV2Door(LambdaFrontDoor kind, LambdaEmulatorOptions 
         {
             client.Headers.Add(new("Content-Type", "application/json"));
             client.Body = answer;
-            return await client.WriteAsync(invocation.AnswerCancellation.Token);
+            return client;
         }
 
         if (document.TryGetProperty("multiValueHeaders", out _) &&
             client.Flag($"The answer has multiValueHeaders, which the {Describe()} ignores: use 'headers' (values joined with ', ') and 'cookies'.") is { } ignored)
         {
-            return ignored;
+            return client.Failed(ignored);
         }
 
-        return client.ReadStatusCode(document, required: true) ?? client.ReadHeaders(document) ?? client.ReadCookies(document) ?? client.ReadBody(document)
-            ?? await client.WriteAsync(invocation.AnswerCancellation.Token);
+        return client.Failed(client.ReadStatusCode(document, required: true) ?? client.ReadHeaders(document) ?? client.ReadCookies(document) ?? client.ReadBody(document));
     }
 }

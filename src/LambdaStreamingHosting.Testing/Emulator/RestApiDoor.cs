@@ -138,7 +138,7 @@ internal sealed class RestApiDoor(LambdaEmulatorOptions options, RuntimeApi runt
             ?? answer.ReadCookies(document) ?? answer.Apply();
     }
 
-    public override async Task<InvocationFailure?> WriteBufferedAsync(Invocation invocation, byte[] answer)
+    public override ClientAnswer ReadBuffered(Invocation invocation, byte[] answer)
     {
         var client = new ClientAnswer(invocation, streaming: false);
         JsonElement document;
@@ -149,16 +149,16 @@ internal sealed class RestApiDoor(LambdaEmulatorOptions options, RuntimeApi runt
         }
         catch (JsonException ex)
         {
-            return client.Refuse($"Malformed Lambda proxy response: not JSON ({ex.Message}).");
+            return client.Failed(client.Refuse($"Malformed Lambda proxy response: not JSON ({ex.Message})."));
         }
 
         if (document.ValueKind != JsonValueKind.Object)
         {
-            return client.Refuse("Malformed Lambda proxy response: the answer must be a JSON object with statusCode.");
+            return client.Failed(client.Refuse("Malformed Lambda proxy response: the answer must be a JSON object with statusCode."));
         }
 
-        return client.ReadStatusCode(document, required: true) ?? client.ReadHeaders(document) ?? client.ReadMultiValueHeaders(document)
-            ?? client.ReadBody(document) ?? await client.WriteAsync(invocation.AnswerCancellation.Token);
+        return client.Failed(client.ReadStatusCode(document, required: true) ?? client.ReadHeaders(document) ?? client.ReadMultiValueHeaders(document)
+            ?? client.ReadBody(document) );
     }
 
     private static void WriteArray(Utf8JsonWriter json, string name, StringValues values)

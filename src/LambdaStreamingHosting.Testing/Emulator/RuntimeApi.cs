@@ -258,7 +258,7 @@ internal sealed class RuntimeApi : IDisposable
                 _busy++;
             }
 
-            invocation.OnFinished = (finished, _) =>
+            invocation.OnReleased = released =>
             {
                 lock (_sync)
                 {
@@ -266,8 +266,8 @@ internal sealed class RuntimeApi : IDisposable
                 }
 
                 // Forget the event and the client; remember only how it ended, for late or repeated answers.
-                _finishedTimedOut[finished.RequestId] = finished.TimedOut;
-                _invocations.TryRemove(finished.RequestId, out _);
+                _finishedTimedOut[released.RequestId] = released.TimedOut;
+                _invocations.TryRemove(released.RequestId, out var _);
             };
             _invocations[invocation.RequestId] = invocation;
             return invocation;
@@ -415,6 +415,15 @@ internal sealed class RuntimeApi : IDisposable
             return;
         }
 
+        if (outcome.Buffered is { } buffered)
+        {
+            // The function is done once its answer is accepted; a slow client must not hold it.
+            invocation.ReleaseFunction();
+            await RuntimeApiReplies.AcceptedAsync(context);
+            _ = WriteBufferedAnswerAsync(invocation, buffered);
+            return;
+        }
+
         invocation.Finish(outcome.Failure);
         if (outcome.ReplyStatus == StatusCodes.Status202Accepted)
         {
@@ -424,6 +433,21 @@ internal sealed class RuntimeApi : IDisposable
         {
             await RuntimeApiReplies.ErrorAsync(context, outcome.ReplyStatus, outcome.ReplyErrorType!, outcome.ReplyMessage!);
         }
+    }
+
+    private async Task WriteBufferedAnswerAsync(Invocation invocation, ClientAnswer answer)
+    {
+        InvocationFailure? failure;
+        try
+        {
+            failure = await answer.WriteAsync(_stopping.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            failure = new InvocationFailure("Emulator.Stopped", "The emulator stopped while the answer was being sent.");
+        }
+
+        invocation.Finish(failure);
     }
 
     // POST /runtime/invocation/{id}/error

@@ -12,11 +12,14 @@ internal static class RuntimeApiReplies
     public const string RequestEntityTooLarge = "RequestEntityTooLarge";
     public const string InvokeTimeout = "InvokeTimeout";
 
+    private static readonly byte[] Accepted = "{\"status\":\"OK\"}"u8.ToArray();
+
     public static Task AcceptedAsync(HttpContext context)
     {
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentType = "application/json";
-        return context.Response.WriteAsync("{\"status\":\"OK\"}");
+        context.Response.ContentLength = Accepted.Length;
+        return context.Response.Body.WriteAsync(Accepted).AsTask();
     }
 
     public static Task ErrorAsync(HttpContext context, int statusCode, string errorType, string errorMessage)
@@ -32,6 +35,7 @@ internal static class RuntimeApiReplies
             json.WriteEndObject();
         }
 
+        context.Response.ContentLength = body.Length;
         return context.Response.Body.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length)).AsTask();
     }
 }

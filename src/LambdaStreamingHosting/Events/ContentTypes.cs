@@ -7,7 +7,7 @@ internal static class ContentTypes
 {
     /// <summary>
     /// Whether the media type (parameters ignored, case-insensitive) matches an entry: exact (<c>application/json</c>),
-    /// type wildcard (<c>text/*</c>) or suffix (<c>*+json</c>). No content type is not text.
+    /// type wildcard (<c>text/*</c>), suffix (<c>*+json</c>) or <c>*/*</c> (every content type). No content type is not text.
     /// </summary>
     public static bool IsText(StringValues contentType, IList<string> textContentTypes)
     {
@@ -37,6 +37,11 @@ internal static class ContentTypes
 
     private static bool Matches(ReadOnlySpan<char> mediaType, string entry)
     {
+        if (entry == "*/*")
+        {
+            return true;
+        }
+
         if (entry.StartsWith("*+", StringComparison.Ordinal))
         {
             return mediaType.EndsWith(entry.AsSpan(1), StringComparison.OrdinalIgnoreCase);

@@ -123,6 +123,9 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
 
     public virtual void Dispose() => Buffer.Dispose();
 
+    /// <summary>Bytes written and not sent yet.</summary>
+    internal long UnflushedBytes => Buffer.Length;
+
     internal Memory<byte> GetMemory(int sizeHint)
     {
         ThrowIfBodyClosed();

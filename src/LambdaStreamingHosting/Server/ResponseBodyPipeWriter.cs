@@ -12,7 +12,9 @@ internal sealed class ResponseBodyPipeWriter : PipeWriter
 
     public ResponseBodyPipeWriter(ResponseBodyFeature body) => _body = body;
 
-    public override bool CanGetUnflushedBytes => false;
+    public override bool CanGetUnflushedBytes => true;
+
+    public override long UnflushedBytes => _body.UnflushedBytes;
 
     public override void Advance(int bytes) => _body.Advance(bytes);
 

@@ -24,6 +24,7 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
     private readonly Task _acceptLoop;
     private int _connectionCount;
     private int _nextRequests;
+    private readonly List<(int Count, TaskCompletionSource Waiter)> _nextWaiters = [];
 
     public FakeRuntimeApi(string pathPrefix = "")
     {
@@ -42,6 +43,22 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
 
     /// <summary><c>/next</c> requests received so far.</summary>
     public int NextRequests => Volatile.Read(ref _nextRequests);
+
+    /// <summary>Completes when at least <paramref name="count"/> <c>/next</c> requests arrived.</summary>
+    public Task WaitForNextRequestsAsync(int count)
+    {
+        lock (_nextWaiters)
+        {
+            if (NextRequests >= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _nextWaiters.Add((count, waiter));
+            return waiter.Task;
+        }
+    }
 
     /// <summary>Status the next <c>/next</c> gets instead of an event (e.g. 500), when set.</summary>
     public int? NextStatus { get; set; }
@@ -146,7 +163,15 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
     {
         if (path == "runtime/invocation/next")
         {
-            Interlocked.Increment(ref _nextRequests);
+            lock (_nextWaiters)
+            {
+                var count = Interlocked.Increment(ref _nextRequests);
+                foreach (var waiter in _nextWaiters.Where(w => w.Count <= count).ToList())
+                {
+                    _nextWaiters.Remove(waiter);
+                    waiter.Waiter.TrySetResult();
+                }
+            }
             if (NextStatus is { } status)
             {
                 await ReplyAsync(stream, status, """{"errorMessage":"broken","errorType":"Runtime.Broken"}""");

@@ -1,0 +1,292 @@
+using System.Text;
+using System.Text.Json;
+using LambdaStreamingHosting.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LambdaStreamingHosting.Tests.Server;
+
+/// <summary>Per-invocation behaviour: request mapping into features, the invocation feature, deadline, abort, bad events.</summary>
+public sealed class InvocationTests : IAsyncLifetime
+{
+    private readonly FakeRuntimeApi _api = new();
+    private readonly TestLogs _logs = new();
+    private WebApplication? _app;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        await _api.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task The_request_reaches_the_app_as_Kestrel_would_present_it()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapPost("/items/{id}", async (HttpContext context, string id) =>
+        {
+            using var reader = new StreamReader(context.Request.Body);
+            var body = await reader.ReadToEndAsync();
+            var connection = context.Connection;
+            return Results.Json(new Dictionary<string, string?>
+            {
+                ["id"] = id,
+                ["method"] = context.Request.Method,
+                ["scheme"] = context.Request.Scheme,
+                ["host"] = context.Request.Host.Value,
+                ["query"] = context.Request.QueryString.Value,
+                ["cookie"] = context.Request.Headers.Cookie,
+                ["a"] = context.Request.Cookies["a"],
+                ["body"] = body,
+                ["remoteIp"] = connection.RemoteIpAddress?.ToString(),
+                ["traceIdentifier"] = context.TraceIdentifier,
+                ["canHaveBody"] = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody.ToString(),
+            });
+        }));
+
+        var invocation = _api.Enqueue(TestEvents.FunctionUrl("POST", "/items/42", "x=1&y=%20", Convert.ToBase64String("binary body"u8), base64: true,
+            new Dictionary<string, string> { ["content-type"] = "application/octet-stream" }, ["a=1", "b=2"]));
+        var answer = await invocation.Answer.Within();
+        await answer.ReadPreludeAsync().Within();
+        var json = JsonDocument.Parse(await answer.ReadBodyToEndAsync().Within()).RootElement;
+
+        Assert.Equal("42", json.GetProperty("id").GetString());
+        Assert.Equal("POST", json.GetProperty("method").GetString());
+        Assert.Equal("https", json.GetProperty("scheme").GetString());
+        Assert.Equal("abc.lambda-url.eu-west-1.on.aws", json.GetProperty("host").GetString());
+        Assert.Equal("?x=1&y=%20", json.GetProperty("query").GetString());
+        Assert.Equal("a=1; b=2", json.GetProperty("cookie").GetString());
+        Assert.Equal("1", json.GetProperty("a").GetString());
+        Assert.Equal("binary body", json.GetProperty("body").GetString());
+        Assert.Equal("203.0.113.7", json.GetProperty("remoteIp").GetString());
+        Assert.Equal(invocation.RequestId, json.GetProperty("traceIdentifier").GetString());
+        Assert.Equal("True", json.GetProperty("canHaveBody").GetString());
+    }
+
+    [Fact]
+    public async Task The_invocation_feature_carries_the_Runtime_API_headers_and_the_raw_event()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", (HttpContext context) =>
+        {
+            var lambda = context.GetLambdaInvocation()!;
+            return Results.Json(new Dictionary<string, object?>
+            {
+                ["requestId"] = lambda.AwsRequestId,
+                ["deadline"] = lambda.Deadline.ToUnixTimeMilliseconds(),
+                ["remainingPositive"] = lambda.RemainingTime > TimeSpan.Zero && lambda.RemainingTime <= TimeSpan.FromMinutes(2),
+                ["arn"] = lambda.InvokedFunctionArn,
+                ["trace"] = lambda.TraceId,
+                ["clientContext"] = lambda.ClientContext,
+                ["cognito"] = lambda.CognitoIdentity,
+                ["tenant"] = lambda.TenantId,
+                ["source"] = lambda.EventSource.ToString(),
+                ["rawEvent"] = Encoding.UTF8.GetString(lambda.RawEvent.Span),
+            });
+        }));
+
+        var deadline = DateTimeOffset.UtcNow.AddMinutes(2);
+        var eventJson = TestEvents.FunctionUrl();
+        var invocation = _api.Enqueue(eventJson, "request-1", deadline, new Dictionary<string, string>
+        {
+            ["Lambda-Runtime-Trace-Id"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            ["Lambda-Runtime-Client-Context"] = """{"client":{"app_title":"t"}}""",
+            ["Lambda-Runtime-Cognito-Identity"] = """{"cognitoIdentityId":"id"}""",
+            ["Lambda-Runtime-Aws-Tenant-Id"] = "tenant-7",
+        });
+        var answer = await invocation.Answer.Within();
+        await answer.ReadPreludeAsync().Within();
+        var json = JsonDocument.Parse(await answer.ReadBodyToEndAsync().Within()).RootElement;
+
+        Assert.Equal("request-1", json.GetProperty("requestId").GetString());
+        Assert.Equal(deadline.ToUnixTimeMilliseconds(), json.GetProperty("deadline").GetInt64());
+        Assert.True(json.GetProperty("remainingPositive").GetBoolean());
+        Assert.Equal("arn:aws:lambda:eu-west-1:123456789012:function:test", json.GetProperty("arn").GetString());
+        Assert.Equal("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1", json.GetProperty("trace").GetString());
+        Assert.Equal("""{"client":{"app_title":"t"}}""", json.GetProperty("clientContext").GetString());
+        Assert.Equal("""{"cognitoIdentityId":"id"}""", json.GetProperty("cognito").GetString());
+        Assert.Equal("tenant-7", json.GetProperty("tenant").GetString());
+        Assert.Equal("FunctionUrl", json.GetProperty("source").GetString());
+        Assert.Equal(eventJson, json.GetProperty("rawEvent").GetString());
+    }
+
+    [Fact]
+    public async Task RequestAborted_fires_the_margin_before_the_deadline()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async (HttpContext context) =>
+        {
+            await context.Response.WriteAsync("started;");
+            try
+            {
+                await Task.Delay(Timeout.Infinite, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            var left = context.GetLambdaInvocation()!.RemainingTime;
+            await context.Response.WriteAsync($"stopped with {(int)left.TotalMilliseconds} ms left");
+        }), options => options.DeadlineMargin = TimeSpan.FromSeconds(2));
+
+        var answer = await _api.Enqueue(TestEvents.FunctionUrl(), deadline: DateTimeOffset.UtcNow.AddSeconds(3)).Answer.Within();
+        await answer.ReadPreludeAsync().Within();
+        var body = Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within());
+
+        var left = int.Parse(body.Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(left, 1, 2100);
+        Assert.Empty(answer.Trailers);
+    }
+
+    [Fact]
+    public async Task Abort_before_the_start_answers_with_an_invocation_error()
+    {
+        _app = await TestApp.StartAsync(_api, app =>
+        {
+            MapOk(app);
+            app.MapGet("/abort", (HttpContext context) => context.Abort());
+        });
+
+        var invocation = _api.Enqueue(TestEvents.FunctionUrl(path: "/abort"));
+        var answer = await invocation.Answer.Within();
+        await answer.Completed.Within();
+
+        Assert.Equal("error", answer.Action);
+        Assert.Equal("LambdaStreaming.RequestAborted", answer.Request.Headers["Lambda-Runtime-Function-Error-Type"]);
+        await AssertNextInvocationSucceedsAsync();
+    }
+
+    [Fact]
+    public async Task Abort_after_the_start_ends_the_stream_with_the_error_trailers()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async (HttpContext context) =>
+        {
+            await context.Response.WriteAsync("partial;");
+            context.Abort();
+            await context.Response.WriteAsync("dropped");
+        }));
+
+        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.ReadPreludeAsync().Within();
+        Assert.Equal("partial;", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
+        await answer.Completed.Within();
+        Assert.Equal("LambdaStreaming.RequestAborted", answer.Trailers["Lambda-Runtime-Function-Error-Type"]);
+    }
+
+    [Theory]
+    [InlineData("{not json", "LambdaStreaming.InvalidEventJson")]
+    [InlineData("""{"version":"2.0","routeKey":"$default","rawPath":42,"requestContext":{"http":{"method":"GET"}}}""", "LambdaStreaming.InvalidEventField")]
+    [InlineData("""{"hello":"world"}""", "LambdaStreaming.UnknownEventShape")]
+    [InlineData("[1,2,3]", "LambdaStreaming.UnknownEventShape")]
+    public async Task A_malformed_event_becomes_an_error_and_the_next_invocation_succeeds(string eventJson, string errorType)
+    {
+        _app = await TestApp.StartAsync(_api, MapOk, logs: _logs);
+
+        var bad = _api.Enqueue(eventJson);
+        var answer = await bad.Answer.Within();
+        await answer.Completed.Within();
+
+        Assert.Equal("error", answer.Action);
+        Assert.Equal(errorType, answer.Request.Headers["Lambda-Runtime-Function-Error-Type"]);
+        var error = JsonDocument.Parse(answer.Request.Body).RootElement;
+        Assert.Equal(errorType, error.GetProperty("errorType").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("errorMessage").GetString()));
+        await AssertNextInvocationSucceedsAsync();
+    }
+
+    [Fact]
+    public async Task Bad_base64_becomes_an_error_and_the_next_invocation_succeeds()
+    {
+        _app = await TestApp.StartAsync(_api, MapOk);
+
+        var answer = await _api.Enqueue(TestEvents.FunctionUrl("POST", body: "!!not base64!!", base64: true)).Answer.Within();
+        await answer.Completed.Within();
+
+        Assert.Equal("LambdaStreaming.InvalidEventBase64", answer.Request.Headers["Lambda-Runtime-Function-Error-Type"]);
+        await AssertNextInvocationSucceedsAsync();
+    }
+
+    [Fact]
+    public async Task A_refused_answer_is_logged_and_the_loop_goes_on()
+    {
+        _app = await TestApp.StartAsync(_api, MapOk, logs: _logs);
+
+        var refused = _api.Enqueue(TestEvents.FunctionUrl());
+        refused.ReplyStatus = 400;
+        await (await refused.Answer.Within()).Completed.Within();
+
+        await AssertNextInvocationSucceedsAsync();
+        Assert.Contains(_logs.Entries, e => e.Message.Contains("400", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_request_scope_is_disposed_after_the_answer_was_read_and_before_the_next_invocation()
+    {
+        var disposals = new List<string>();
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", (ScopedProbe probe, HttpContext context) =>
+        {
+            context.Response.OnCompleted(() =>
+            {
+                lock (disposals)
+                {
+                    disposals.Add($"completed:{_api.NextRequests}");
+                }
+
+                return Task.CompletedTask;
+            });
+            probe.OnDispose = () =>
+            {
+                lock (disposals)
+                {
+                    disposals.Add($"disposed:{_api.NextRequests}");
+                }
+            };
+            return "ok";
+        }), services: services => services.AddScoped<ScopedProbe>());
+
+        var first = _api.Enqueue(TestEvents.FunctionUrl());
+        var answer = await first.Answer.Within();
+        await answer.Completed.Within();
+        await AssertNextInvocationSucceedsAsync();
+        await _api.WaitForNextRequestsAsync(3).Within();
+
+        // Both ran while the first invocation's /next was the last one requested (before the next /next).
+        lock (disposals)
+        {
+            Assert.Equal(["completed:1", "disposed:1", "completed:2", "disposed:2"], disposals);
+        }
+    }
+
+    [Fact]
+    public async Task Trace_id_environment_variable_is_set_per_invocation_when_enabled()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () => Environment.GetEnvironmentVariable("_X_AMZN_TRACE_ID") ?? "unset"),
+            settings: new LambdaStreamingHosting.Server.LambdaServerSettings { RuntimeApiEndpoint = _api.Endpoint, SetTraceIdEnvironmentVariable = true });
+
+        var answer = await _api.Enqueue(TestEvents.FunctionUrl(), headers: new Dictionary<string, string> { ["Lambda-Runtime-Trace-Id"] = "Root=1-abc;Sampled=0" }).Answer.Within();
+        await answer.ReadPreludeAsync().Within();
+        Assert.Equal("Root=1-abc;Sampled=0", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
+    }
+
+    private static void MapOk(WebApplication app) => app.MapGet("/", () => "ok");
+
+    private async Task AssertNextInvocationSucceedsAsync()
+    {
+        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        var prelude = await answer.ReadPreludeAsync().Within();
+        Assert.Equal(200, prelude.GetProperty("statusCode").GetInt32());
+        Assert.Equal("ok", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
+    }
+
+    private sealed class ScopedProbe : IDisposable
+    {
+        public Action? OnDispose { get; set; }
+
+        public void Dispose() => OnDispose?.Invoke();
+    }
+}

@@ -1,0 +1,107 @@
+using System.Text;
+using LambdaStreamingHosting.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace LambdaStreamingHosting.Tests.Server;
+
+[CollectionDefinition(nameof(MemoryTests), DisableParallelization = true)]
+public sealed class MemoryTestsCollection;
+
+/// <summary>
+/// Leak checks (not timing tests): memory and handles stay flat over many invocations, and a 200 MB body streams
+/// through a small, constant amount of memory. They run alone so other tests' allocations do not blur them.
+/// </summary>
+[Collection(nameof(MemoryTests))]
+public sealed class MemoryTests : IAsyncLifetime
+{
+    private readonly FakeRuntimeApi _api = new();
+    private WebApplication? _app;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        await _api.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_thousand_sequential_invocations_leave_memory_and_handles_flat()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async context =>
+        {
+            context.Response.Headers["X-Id"] = context.TraceIdentifier;
+            await context.Response.WriteAsync(new string('x', 2000));
+        }));
+
+        await RunAsync(100);
+        var heapBefore = SettledHeap();
+        var handlesBefore = OpenHandles();
+
+        await RunAsync(1000);
+        var heapGrowth = SettledHeap() - heapBefore;
+        var handleGrowth = OpenHandles() - handlesBefore;
+
+        Assert.True(heapGrowth < 8 * 1024 * 1024, $"heap grew by {heapGrowth:N0} bytes over 1,000 invocations");
+        Assert.True(handleGrowth < 10, $"{handleGrowth} more open handles after 1,000 invocations");
+        Assert.Equal(1, _api.ConnectionCount);
+    }
+
+    [Fact]
+    public async Task A_200_MB_body_written_through_Response_Body_streams_in_constant_memory()
+    {
+        const long total = 200L * 1024 * 1024;
+        long peakHeap = 0;
+        long heapBefore = 0;
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async context =>
+        {
+            var block = new byte[64 * 1024];
+            Random.Shared.NextBytes(block);
+            heapBefore = SettledHeap();
+            for (long written = 0; written < total; written += block.Length)
+            {
+                await context.Response.Body.WriteAsync(block);
+                if (written % (8 * 1024 * 1024) == 0)
+                {
+                    peakHeap = Math.Max(peakHeap, GC.GetTotalMemory(false));
+                }
+            }
+        }));
+
+        var invocation = _api.Enqueue(TestEvents.FunctionUrl());
+        invocation.DiscardBody = true;
+        var answer = await invocation.Answer.Within();
+        await answer.Completed.WaitAsync(TimeSpan.FromMinutes(3));
+
+        var prelude = Encoding.UTF8.GetBytes("""{"statusCode":200}""").Length + 8;
+        Assert.Equal(total + prelude, answer.DiscardedBytes);
+        Assert.Empty(answer.Trailers);
+        var growth = peakHeap - heapBefore;
+        Assert.True(growth < 32 * 1024 * 1024, $"the heap grew by {growth:N0} bytes while streaming 200 MB");
+    }
+
+    private async Task RunAsync(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+            await answer.Completed.Within();
+        }
+    }
+
+    private static long SettledHeap()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return GC.GetTotalMemory(true);
+    }
+
+    private static int OpenHandles() => Directory.GetFiles("/proc/self/fd").Length;
+}

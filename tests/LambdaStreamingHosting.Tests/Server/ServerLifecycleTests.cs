@@ -1,0 +1,322 @@
+using System.Collections.Concurrent;
+using System.Text;
+using LambdaStreamingHosting.Lifecycle;
+using LambdaStreamingHosting.Server;
+using LambdaStreamingHosting.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace LambdaStreamingHosting.Tests.Server;
+
+/// <summary>Activation, options, the Runtime API's failure replies, lifecycle hooks, concurrency and buffered answers.</summary>
+public sealed class ServerLifecycleTests : IAsyncLifetime
+{
+    private readonly FakeRuntimeApi _api = new();
+    private WebApplication? _app;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        await _api.DisposeAsync();
+    }
+
+    [Fact]
+    public void Outside_Lambda_AddLambdaStreaming_keeps_the_server()
+    {
+        Assert.Null(Environment.GetEnvironmentVariable("AWS_LAMBDA_RUNTIME_API"));
+        var builder = WebApplication.CreateSlimBuilder();
+        var before = builder.Services.Last(d => d.ServiceType == typeof(IServer)).ImplementationType;
+        builder.Services.AddLambdaStreaming();
+
+        Assert.Equal(before, builder.Services.Last(d => d.ServiceType == typeof(IServer)).ImplementationType);
+        Assert.DoesNotContain(builder.Services, d => d.ImplementationType == typeof(LambdaServer));
+    }
+
+    [Fact]
+    public void Options_bind_from_the_LambdaStreaming_section_then_the_delegate()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration["LambdaStreaming:InvokeMode"] = "Buffered";
+        builder.Configuration["LambdaStreaming:DeadlineMargin"] = "00:00:02";
+        builder.Configuration["LambdaStreaming:ResponseBufferSize"] = "2048";
+        builder.Services.AddLambdaStreaming(options => options.ResponseBufferSize = 4096);
+        using var app = builder.Build();
+
+        var options = app.Services.GetRequiredService<IOptions<LambdaStreamingOptions>>().Value;
+        Assert.Equal(LambdaInvokeMode.Buffered, options.InvokeMode);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.DeadlineMargin);
+        Assert.Equal(4096, options.ResponseBufferSize);
+    }
+
+    [Theory]
+    [InlineData(LambdaEventSource.ApplicationLoadBalancer, "LambdaStreaming:InvokeMode must be Buffered when LambdaStreaming:EventSource is ApplicationLoadBalancer")]
+    [InlineData(LambdaEventSource.HttpApi, "LambdaStreaming:InvokeMode must be Buffered when LambdaStreaming:EventSource is HttpApi")]
+    public async Task A_source_that_cannot_stream_with_ResponseStream_fails_at_startup(LambdaEventSource source, string message)
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() =>
+            TestApp.StartAsync(_api, _ => { }, options => options.EventSource = source));
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Invalid_options_fail_at_startup_with_what_to_change()
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestApp.StartAsync(_api, _ => { }, options =>
+        {
+            options.ResponseBufferSize = 10;
+            options.DeadlineMargin = TimeSpan.FromSeconds(-1);
+            options.MaxConcurrency = 0;
+        }));
+        Assert.Contains("LambdaStreaming:ResponseBufferSize must be from 1024", error.Message, StringComparison.Ordinal);
+        Assert.Contains("LambdaStreaming:DeadlineMargin must be at least", error.Message, StringComparison.Ordinal);
+        Assert.Contains("LambdaStreaming:MaxConcurrency must be at least 1", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_500_from_the_Runtime_API_stops_the_host()
+    {
+        _api.NextStatus = 500;
+        _app = await TestApp.StartAsync(_api, _ => { });
+        var stopping = new TaskCompletionSource();
+        _app.Lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
+
+        await stopping.Task.Within();
+    }
+
+    [Fact]
+    public async Task An_endpoint_with_a_path_prefix_is_accepted()
+    {
+        await using var prefixed = new FakeRuntimeApi("/fn");
+        _app = await TestApp.StartAsync(prefixed, app => app.MapGet("/", () => "ok"));
+
+        var invocation = prefixed.Enqueue(TestEvents.FunctionUrl());
+        var answer = await invocation.Answer.Within();
+        await answer.Completed.Within();
+
+        Assert.Equal($"/fn/2018-06-01/runtime/invocation/{invocation.RequestId}/response", answer.Request.Path);
+        Assert.Contains("GET /fn/2018-06-01/runtime/invocation/next", prefixed.RequestLines);
+        await _app.StopAsync();
+    }
+
+    [Fact]
+    public async Task Sequential_invocations_share_one_keep_alive_connection()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () => "ok"));
+        for (var i = 0; i < 5; i++)
+        {
+            await (await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        }
+
+        await _api.WaitForNextRequestsAsync(6).Within();
+        Assert.Equal(1, _api.ConnectionCount);
+    }
+
+    [Fact]
+    public async Task Lifecycle_hooks_run_in_order_around_invocations()
+    {
+        var observer = new RecordingObserver();
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () =>
+        {
+            observer.Events.Enqueue("request");
+            return "ok";
+        }), services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer));
+
+        Assert.Equal(["init"], observer.Events);
+        await (await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await (await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await _api.WaitForNextRequestsAsync(3).Within();
+
+        Assert.Equal(["init", "request", "freezing", "thaw", "request", "freezing"], observer.Events);
+    }
+
+    [Fact]
+    public async Task A_failing_init_hook_is_reported_to_init_error_and_fails_the_start()
+    {
+        var observer = new RecordingObserver { FailInit = true };
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            TestApp.StartAsync(_api, _ => { }, services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer)));
+
+        var report = await _api.InitError.Task.Within();
+        Assert.Equal("System.InvalidOperationException", report.Headers["Lambda-Runtime-Function-Error-Type"]);
+        Assert.Contains("init failed on purpose", report.BodyText, StringComparison.Ordinal);
+        Assert.Equal("init failed on purpose", error.Message);
+        Assert.Equal(0, _api.NextRequests);
+    }
+
+    [Fact]
+    public async Task SnapStart_runs_the_snapshot_hooks_around_restore_next()
+    {
+        var observer = new RecordingObserver();
+        var start = TestApp.StartAsync(_api, app => app.MapGet("/", () => "ok"),
+            services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer),
+            settings: new LambdaServerSettings { RuntimeApiEndpoint = _api.Endpoint, InitializationType = "snap-start" });
+
+        await _api.RestoreRequested.Task.Within();
+        Assert.Equal(["init", "before-snapshot"], observer.Events);
+        _api.Restore.SetResult();
+        _app = await start;
+
+        Assert.Equal(["init", "before-snapshot", "after-restore"], observer.Events);
+        await (await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+    }
+
+    [Fact]
+    public async Task Four_concurrent_loops_interleave_and_answer_each_invocation_correctly()
+    {
+        var started = new ConcurrentDictionary<string, TaskCompletionSource>();
+        var release = new ConcurrentDictionary<string, TaskCompletionSource>();
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/{name}", async (HttpContext context, string name) =>
+        {
+            await context.Response.WriteAsync($"{name}:start;");
+            started.GetOrAdd(name, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).SetResult();
+            await release.GetOrAdd(name, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task.Within();
+            await context.Response.WriteAsync($"{name}:end:{context.GetLambdaInvocation()!.AwsRequestId}");
+        }), options => options.MaxConcurrency = 4);
+
+        var names = new[] { "a", "b", "c", "d" };
+        var invocations = names.ToDictionary(n => n, n => _api.Enqueue(TestEvents.FunctionUrl(path: "/" + n)));
+        foreach (var name in names)
+        {
+            await started.GetOrAdd(name, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task.Within();
+        }
+
+        // All four are in flight at once; finish them in reverse order.
+        foreach (var name in names.Reverse())
+        {
+            release.GetOrAdd(name, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).SetResult();
+            var answer = await invocations[name].Answer.Within();
+            await answer.ReadPreludeAsync().Within();
+            Assert.Equal($"{name}:start;{name}:end:{invocations[name].RequestId}", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
+        }
+
+        Assert.Equal(4, _api.ConnectionCount);
+    }
+
+    [Fact]
+    public async Task Buffered_mode_posts_one_JSON_document()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", (HttpContext context) =>
+        {
+            context.Response.Cookies.Append("a", "1");
+            return Results.Text("hello", "text/plain");
+        }), options => options.InvokeMode = LambdaInvokeMode.Buffered);
+
+        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        Assert.False(answer.IsStreaming);
+        Assert.False(answer.Request.Headers.ContainsKey("Transfer-Encoding"));
+        var document = System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement;
+        Assert.Equal(200, document.GetProperty("statusCode").GetInt32());
+        Assert.Equal("hello", document.GetProperty("body").GetString());
+        Assert.False(document.GetProperty("isBase64Encoded").GetBoolean());
+        Assert.Equal(["a=1; path=/"], document.GetProperty("cookies").EnumerateArray().Select(c => c.GetString()));
+    }
+
+    [Fact]
+    public async Task Buffered_mode_answers_an_exception_with_a_clean_500()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async (HttpContext context) =>
+        {
+            await context.Response.WriteAsync("partial");
+            throw new InvalidOperationException("boom");
+        }), options => options.InvokeMode = LambdaInvokeMode.Buffered);
+
+        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        var document = System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement;
+        Assert.Equal(500, document.GetProperty("statusCode").GetInt32());
+        Assert.DoesNotContain("partial", answer.Request.BodyText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Buffered_mode_reports_a_response_that_is_too_large()
+    {
+        _app = await TestApp.StartAsync(_api, app =>
+        {
+            app.MapGet("/", async (HttpContext context) =>
+            {
+                var block = new byte[1024 * 1024];
+                for (var i = 0; i < 7; i++)
+                {
+                    await context.Response.Body.WriteAsync(block);
+                }
+            });
+            app.MapGet("/ok", () => "ok");
+        }, options => options.InvokeMode = LambdaInvokeMode.Buffered);
+
+        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        Assert.Equal("error", answer.Action);
+        Assert.Equal("LambdaStreaming.ResponseTooLarge", answer.Request.Headers["Lambda-Runtime-Function-Error-Type"]);
+        var next = await _api.Enqueue(TestEvents.FunctionUrl(path: "/ok")).Answer.Within();
+        await next.Completed.Within();
+        Assert.Equal("response", next.Action);
+    }
+
+    [Fact]
+    public async Task A_load_balancer_event_while_streaming_gets_a_buffered_answer()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () => "from alb"));
+
+        var answer = await _api.Enqueue(TestEvents.Alb()).Answer.Within();
+        await answer.Completed.Within();
+
+        Assert.False(answer.IsStreaming);
+        var document = System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement;
+        Assert.Equal(200, document.GetProperty("statusCode").GetInt32());
+        Assert.Equal("from alb", document.GetProperty("body").GetString());
+        Assert.Equal("200 OK", document.GetProperty("statusDescription").GetString());
+    }
+
+    private sealed class RecordingObserver : ILambdaLifecycleObserver
+    {
+        public ConcurrentQueue<string> Events { get; } = new();
+
+        public bool FailInit { get; init; }
+
+        public ValueTask OnInitAsync(CancellationToken cancellationToken)
+        {
+            Events.Enqueue("init");
+            return FailInit ? throw new InvalidOperationException("init failed on purpose") : ValueTask.CompletedTask;
+        }
+
+        public ValueTask OnThawAsync(TimeSpan idleTime, CancellationToken cancellationToken)
+        {
+            Assert.True(idleTime >= TimeSpan.Zero);
+            Events.Enqueue("thaw");
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask OnFreezingAsync(CancellationToken cancellationToken)
+        {
+            Events.Enqueue("freezing");
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask OnBeforeSnapshotAsync(CancellationToken cancellationToken)
+        {
+            Events.Enqueue("before-snapshot");
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask OnAfterRestoreAsync(CancellationToken cancellationToken)
+        {
+            Events.Enqueue("after-restore");
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using System.Globalization;
+using LambdaStreamingHosting;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Services.AddLambdaStreaming();
+var app = builder.Build();
+
+app.MapGet("/", () => $"hello from {Environment.GetEnvironmentVariable("AWS_LAMBDA_FUNCTION_NAME")}");
+
+// The process that served the request: tells a warm invocation from a cold start.
+app.MapGet("/pid", () => Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+
+app.MapGet("/env/{name}", (string name) => Environment.GetEnvironmentVariable(name) ?? "(unset)");
+
+// Streams "first", then waits until the test writes to the named pipe at `gate`, then sends "second": the test sees the
+// first line while the response is still open, without relying on timing.
+app.MapGet("/stream", async (HttpContext context, string gate) =>
+{
+    context.Response.ContentType = "text/plain";
+    await context.Response.WriteAsync("first\n", context.RequestAborted);
+    await context.Response.Body.FlushAsync(context.RequestAborted);
+    await File.ReadAllTextAsync(gate, context.RequestAborted);
+    await context.Response.WriteAsync("second\n", context.RequestAborted);
+});
+
+// Hangs, ignoring RequestAborted as a stuck dependency would: lets a test drive the emulator's timeout and reset.
+app.MapGet("/hang", async () =>
+{
+    await Task.Delay(Timeout.Infinite);
+    return "unreachable";
+});
+
+app.Run();
