@@ -7,24 +7,32 @@ public sealed class ServerSentEventsTests(StreamingApiFactory factory) : IClassF
     [Fact]
     public async Task Each_token_reaches_the_client_before_the_next_one_is_generated()
     {
+        string[] tokens = ["Streaming ", "is ", "fast."];
         using var client = factory.CreateClient();
-        using var response = await client.GetAsync("/tokens?prompt=hello", HttpCompletionOption.ResponseHeadersRead);
+
+        // The generator only produces a token when the test writes it. Like Kestrel, the app sends its headers with the
+        // first event, so the first token is produced before the response is awaited.
+        var responseTask = client.GetAsync("/tokens?prompt=hello", HttpCompletionOption.ResponseHeadersRead);
+        factory.Tokens.Produce(tokens[0]);
+        using var response = await responseTask.WaitAsync(Wait.Timeout);
         response.EnsureSuccessStatusCode();
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
 
         await using var body = await response.Content.ReadAsStreamAsync();
         await using var events = SseParser.Create(body).EnumerateAsync().GetAsyncEnumerator();
 
-        // The generator only produces a token when the test writes it, so each event read here was sent by the
-        // server while the next token did not exist yet: the events arrive one by one, not all at the end.
-        string[] tokens = ["Streaming ", "is ", "fast."];
+        // Each event is read here while the next token does not exist yet: the events arrive one by one, as they are
+        // generated, not all together at the end.
         for (var i = 0; i < tokens.Length; i++)
         {
-            factory.Tokens.Produce(tokens[i]);
             Assert.True(await events.MoveNextAsync().AsTask().WaitAsync(Wait.Timeout), $"the stream ended before token {i + 1}");
             Assert.Equal("token", events.Current.EventType);
             Assert.Equal(tokens[i], events.Current.Data);
             Assert.Equal((i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), events.Current.EventId);
+            if (i + 1 < tokens.Length)
+            {
+                factory.Tokens.Produce(tokens[i + 1]);
+            }
         }
 
         factory.Tokens.Complete();

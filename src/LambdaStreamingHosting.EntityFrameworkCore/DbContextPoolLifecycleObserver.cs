@@ -128,7 +128,14 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
             // Reported by the caller.
         }
 
-        await ReleaseAsync(leases).ConfigureAwait(false);
+        try
+        {
+            await ReleaseAsync(leases).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The opens outlived the warm-up timeout and the host has stopped since: nothing is left to return.
+        }
     }
 
     private static async Task ReleaseAsync(List<(AsyncServiceScope Scope, DatabaseFacade Database)> leases)
@@ -163,7 +170,7 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
     [LoggerMessage(1, LogLevel.Information, "Opened {Count} warm database connection(s) for {Context}.")]
     private static partial void LogWarmedUp(ILogger logger, int count, string context);
 
-    [LoggerMessage(2, LogLevel.Warning, "Could not open warm database connections for {Context} within {TimeoutSeconds} s; requests will connect on first use.")]
+    [LoggerMessage(2, LogLevel.Warning, "Could not open warm database connections for {Context} (warm-up timeout {TimeoutSeconds} s); requests will connect on first use.")]
     private static partial void LogWarmUpFailed(ILogger logger, string context, double timeoutSeconds, Exception exception);
 
     [LoggerMessage(3, LogLevel.Debug, "Closed the idle pooled database connections of {Context} {When}.")]

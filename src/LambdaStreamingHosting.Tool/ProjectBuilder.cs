@@ -16,17 +16,25 @@ internal static class ProjectBuilder
 
         var configurationProperty = $"-p:Configuration={configuration}";
         await log.WriteLineAsync($"lambda-streaming: building {projectPath} ({configuration})").ConfigureAwait(false);
-        var build = await RunDotnetAsync(["build", projectPath, configurationProperty, "-nologo", "-v:q", "-clp:NoSummary"], cancellationToken).ConfigureAwait(false);
+        // The build writes its errors straight to our console. No build servers: they would outlive the build holding
+        // our output open, and a tool should leave no processes behind.
+        var build = await RunDotnetAsync(
+            ["build", projectPath, configurationProperty, "--disable-build-servers", "-nologo", "-v:q", "-clp:NoSummary"],
+            captureOutput: false,
+            cancellationToken).ConfigureAwait(false);
         if (build.ExitCode != 0)
         {
-            throw new ToolException($"dotnet build {projectPath} failed (exit code {build.ExitCode}):{Environment.NewLine}{build.Output.TrimEnd()}");
+            throw new ToolException($"dotnet build {projectPath} failed (exit code {build.ExitCode}): see the errors above.");
         }
 
-        var query = await RunDotnetAsync(["msbuild", projectPath, configurationProperty, "-getProperty:TargetPath", "-nologo"], cancellationToken).ConfigureAwait(false);
+        var query = await RunDotnetAsync(
+            ["msbuild", projectPath, configurationProperty, "-getProperty:TargetPath", "-nodeReuse:false", "-nologo"],
+            captureOutput: true,
+            cancellationToken).ConfigureAwait(false);
         var targetPath = query.Output.Trim();
         if (query.ExitCode != 0 || targetPath.Length == 0)
         {
-            throw new ToolException($"Could not read the output path of {projectPath} (exit code {query.ExitCode}):{Environment.NewLine}{query.Output.TrimEnd()}");
+            throw new ToolException($"Could not read the output path of {projectPath} (exit code {query.ExitCode}):{Environment.NewLine}{targetPath}");
         }
 
         if (!targetPath.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) || !File.Exists(targetPath))
@@ -37,25 +45,23 @@ internal static class ProjectBuilder
         return targetPath;
     }
 
-    private static async Task<(int ExitCode, string Output)> RunDotnetAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    private static async Task<(int ExitCode, string Output)> RunDotnetAsync(IReadOnlyList<string> arguments, bool captureOutput, CancellationToken cancellationToken)
     {
         var startInfo = new ProcessStartInfo("dotnet")
         {
             UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
+            RedirectStandardOutput = captureOutput,
         };
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
         }
 
-        // Telemetry and first-run banners would mix into the output we parse.
+        // Telemetry notices and first-run banners would mix into the output.
         startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         startInfo.Environment["DOTNET_NOLOGO"] = "1";
         using var process = Process.Start(startInfo) ?? throw new ToolException("Could not start 'dotnet': is the .NET SDK on the PATH?");
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
+        var output = captureOutput ? process.StandardOutput.ReadToEndAsync(cancellationToken) : Task.FromResult(string.Empty);
         try
         {
             await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
@@ -66,7 +72,7 @@ internal static class ProjectBuilder
             throw;
         }
 
-        return (process.ExitCode, await output.ConfigureAwait(false) + await error.ConfigureAwait(false));
+        return (process.ExitCode, await output.ConfigureAwait(false));
     }
 }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using LambdaStreamingHosting.Testing;
+using Microsoft.AspNetCore.Connections;
 
 namespace LambdaStreamingHosting.Tool;
 
@@ -85,7 +86,7 @@ internal static class RunCommand
                 },
                 stopping).ConfigureAwait(false);
         }
-        catch (IOException exception)
+        catch (IOException exception) when (exception.InnerException is AddressInUseException)
         {
             await function.DisposeAsync().ConfigureAwait(false);
             throw new ToolException($"Could not listen on port {settings.Port.ToString(CultureInfo.InvariantCulture)} ({exception.Message}): choose another with --port, or --port 0 for any free port.");

@@ -94,6 +94,30 @@ public sealed class FrozenFunctionTests(PostgresServer postgres)
         Assert.Equal(warm, await postgres.BackendPidsAsync(name));
     }
 
+    [Fact]
+    public async Task On_Managed_Instances_a_long_gap_clears_nothing_because_the_environment_is_never_frozen()
+    {
+        var name = $"lsh-managed-{Guid.NewGuid():N}";
+        var database = await postgres.CreateDatabaseAsync($"managed_{Guid.NewGuid():N}");
+        var app = ExampleApp(postgres.ConnectionString(name), database, integrationEnabled: true, freeze: false);
+        app.Environment["AWS_LAMBDA_MAX_CONCURRENCY"] = "2";
+        app.Environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = "lambda-managed-instances";
+        await using var function = new FunctionProcess(app);
+        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Environment = function, MaxConcurrency = 2 });
+        function.Start(emulator.RuntimeApiEndpoint);
+        await function.WaitUntilInitializedAsync(Generous);
+        using var client = new HttpClient { BaseAddress = emulator.FunctionUrl, Timeout = Generous };
+        var warm = await postgres.BackendPidsAsync(name);
+        Assert.Equal(2, warm.Count);
+        Assert.Contains(ParsePid(await GetBackendPidAsync(client)), warm);
+
+        // A gap longer than the threshold: on the default Lambda this clears the idle connections (see the tests above).
+        await Task.Delay(ThawClearThreshold + TimeSpan.FromMilliseconds(500));
+
+        Assert.Contains(ParsePid(await GetBackendPidAsync(client)), warm);
+        Assert.Equal(warm, await postgres.BackendPidsAsync(name));
+    }
+
     private async Task<FreezeResult> FreezeBreakAndThawAsync(Breakage breakage, bool integrationEnabled)
     {
         var name = $"lsh-freeze-{Guid.NewGuid():N}";

@@ -23,7 +23,7 @@ public sealed class PostgresServer : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _binDirectory = (await RunAsync("pg_config", "--bindir")).Trim();
+        _binDirectory = await FindBinDirectoryAsync();
         // Created by the user the server runs as, so that user owns it (initdb requires that).
         _directory = (await RunAsServerUserAsync("mktemp", "-d", "/tmp/lsh-efcore-pg-XXXXXX")).Trim();
         await RunAsServerUserAsync(Binary("initdb"), "-D", DataDirectory, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C");
@@ -125,6 +125,30 @@ public sealed class PostgresServer : IAsyncLifetime
     }
 
     private string Binary(string name) => Path.Combine(_binDirectory, name);
+
+    private static async Task<string> FindBinDirectoryAsync()
+    {
+        try
+        {
+            var fromPgConfig = (await RunAsync("pg_config", "--bindir")).Trim();
+            if (File.Exists(Path.Combine(fromPgConfig, "initdb")))
+            {
+                return fromPgConfig;
+            }
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            // No pg_config on the PATH: look where Debian and Ubuntu install the server.
+        }
+
+        return Directory.Exists("/usr/lib/postgresql")
+            ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb"))).Order().LastOrDefault()
+                ?? throw MissingServer()
+            : throw MissingServer();
+
+        static InvalidOperationException MissingServer() => new(
+            "These tests start their own PostgreSQL server and need its binaries (initdb, pg_ctl): apt-get install postgresql-15 (.ci/run does).");
+    }
 
     private static int FreePort()
     {

@@ -59,6 +59,7 @@ public sealed partial class NativeAotTests
         // IAsyncEnumerable JSON through source-generated serialization.
         using (var feed = await client.GetAsync("feed?count=3&intervalMs=0"))
         {
+            Assert.True(feed.IsSuccessStatusCode, $"GET /feed answered {(int)feed.StatusCode}: {await feed.Content.ReadAsStringAsync()}\n{function.RecentOutput}");
             var items = await feed.Content.ReadFromJsonAsync<JsonElement>();
             Assert.Equal(3, items.GetArrayLength());
         }

@@ -137,6 +137,15 @@ internal sealed class RawRuntimeClient(string endpoint)
     public static string ErrorTrailerBody(string errorType, string message) =>
         Convert.ToBase64String(Encoding.UTF8.GetBytes($"{{\"errorMessage\":\"{message}\",\"errorType\":\"{errorType}\",\"stackTrace\":[]}}"));
 
+    /// <summary>Sends a hand-written HTTP/1.1 request (e.g. with repeated header lines) and reads the reply.</summary>
+    public async Task<Reply> SendRawAsync(string request)
+    {
+        await using var socket = await ConnectAsync();
+        await socket.WriteAsync(Encoding.ASCII.GetBytes(request));
+        await socket.FlushAsync();
+        return await ReadHttpReplyAsync(socket, default);
+    }
+
     private async Task<NetworkStream> ConnectAsync()
     {
         var colon = endpoint.LastIndexOf(':');

@@ -83,6 +83,16 @@ internal sealed class ClientAnswer(Invocation invocation, bool streaming)
 
         foreach (var header in headers.EnumerateObject())
         {
+            // Payload 2.0 has 'cookies'; a Set-Cookie header there is joined with others and breaks.
+            if (document.TryGetProperty("cookies", out _) || invocation.Door is PayloadV2Door)
+            {
+                if (header.Name.Equals("Set-Cookie", StringComparison.OrdinalIgnoreCase) &&
+                    Flag("Set-Cookie was sent in headers; send each cookie as an entry of 'cookies' instead (Lambda joins header values and breaks cookies).") is { } failure)
+                {
+                    return failure;
+                }
+            }
+
             if (header.Value.ValueKind == JsonValueKind.String)
             {
                 Headers.Add(new(header.Name, header.Value.GetString()!));
@@ -212,12 +222,6 @@ internal sealed class ClientAnswer(Invocation invocation, bool streaming)
             {
                 headers.Add(new("x-amzn-Remapped-" + name, value));
                 continue;
-            }
-
-            if (name.Equals("Set-Cookie", StringComparison.OrdinalIgnoreCase) &&
-                Flag("Set-Cookie was sent in headers; send each cookie as an entry of 'cookies' instead (Lambda joins header values and breaks cookies).") is { } failure)
-            {
-                return failure;
             }
 
             headers.Add(new(name, value));

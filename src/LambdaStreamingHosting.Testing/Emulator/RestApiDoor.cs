@@ -13,6 +13,13 @@ namespace LambdaStreamingHosting.Testing;
 internal sealed class RestApiDoor(LambdaEmulatorOptions options, RuntimeApi runtimeApi, InvocationLog log)
     : FrontDoor(LambdaFrontDoor.RestApi, options, runtimeApi, log)
 {
+    /// <summary>Identity fields API Gateway sends as null for an unauthenticated caller.</summary>
+    private static readonly string[] UnauthenticatedIdentityFields =
+    [
+        "cognitoIdentityPoolId", "accountId", "cognitoIdentityId", "caller", "apiKey", "apiKeyId", "accessKey",
+        "cognitoAuthenticationType", "cognitoAuthenticationProvider", "userArn", "user",
+    ];
+
     public override string BasePath => $"/{Options.RestApiStage}/";
 
     public override bool Streams => Options.RestApiStreaming;
@@ -109,6 +116,11 @@ internal sealed class RestApiDoor(LambdaEmulatorOptions options, RuntimeApi runt
             json.WriteString("extendedRequestId", requestId);
             json.WriteString("httpMethod", request.Method);
             json.WriteStartObject("identity");
+            foreach (var unknown in UnauthenticatedIdentityFields)
+            {
+                json.WriteNull(unknown);
+            }
+
             json.WriteString("sourceIp", ClientIp(client));
             json.WriteString("userAgent", request.Headers.UserAgent.ToString());
             json.WriteEndObject();

@@ -21,12 +21,12 @@ internal static class EventMapper
         ArgumentNullException.ThrowIfNull(options);
         var evt = EventParser.Parse(eventJson);
         var source = EventParser.Detect(evt, options.EventSource, eventJson);
-        return source switch
+        if (EventParser.IsPayloadV2(evt))
         {
-            LambdaEventSource.FunctionUrl or LambdaEventSource.HttpApi => MapPayloadV2(evt, source, options),
-            LambdaEventSource.RestApi => MapRestApi(evt, options),
-            _ => MapAlb(evt),
-        };
+            return MapPayloadV2(evt, source, options);
+        }
+
+        return source == LambdaEventSource.ApplicationLoadBalancer ? MapAlb(evt) : MapPayloadV1(evt, source, options);
     }
 
     private static LambdaHttpRequest MapPayloadV2(HttpEvent evt, LambdaEventSource source, LambdaStreamingOptions options)
@@ -59,23 +59,24 @@ internal static class EventMapper
             context.Http.Protocol, context.Http.SourceIp, options, context.Authentication?.ClientCert?.ClientCertPem);
     }
 
-    private static LambdaHttpRequest MapRestApi(HttpEvent evt, LambdaStreamingOptions options)
+    /// <summary>API Gateway REST, or an HTTP API sending payload 1.0: answered the REST way.</summary>
+    private static LambdaHttpRequest MapPayloadV1(HttpEvent evt, LambdaEventSource source, LambdaStreamingOptions options)
     {
         var context = evt.RequestContext!;
-        var method = evt.HttpMethod ?? throw EventErrors.MissingField("$.httpMethod", "an API Gateway REST event");
+        var method = evt.HttpMethod!; // detection requires it
         var path = string.IsNullOrEmpty(evt.Path) ? "/" : evt.Path;
         var fullPath = string.IsNullOrEmpty(context.Path) ? path : context.Path;
         var pathBase = RestPathBase(fullPath, path, context.Stage);
         var headers = evt.MultiValueHeaders is { Count: > 0 } ? MultiValueHeaders(evt.MultiValueHeaders) : SingleValueHeaders(evt.Headers);
         AddHostIfMissing(headers, context.DomainName);
         var query = QueryString(evt, encode: true);
-        return Build(evt, LambdaEventSource.RestApi, ResponseShape.RestApi, method, pathBase, path, pathBase + path + query, query,
+        return Build(evt, source, ResponseShape.RestApi, method, pathBase, path, pathBase + path + query, query,
             headers, context.Protocol, context.Identity?.SourceIp, options, context.Identity?.ClientCert?.ClientCertPem);
     }
 
     private static LambdaHttpRequest MapAlb(HttpEvent evt)
     {
-        var method = evt.HttpMethod ?? throw EventErrors.MissingField("$.httpMethod", "an ALB event");
+        var method = evt.HttpMethod!; // detection requires it
         var path = string.IsNullOrEmpty(evt.Path) ? "/" : evt.Path;
         var multiValue = evt.MultiValueHeaders is not null;
         var headers = multiValue ? MultiValueHeaders(evt.MultiValueHeaders) : SingleValueHeaders(evt.Headers);
@@ -128,10 +129,11 @@ internal static class EventMapper
         }
 
         // The two can differ in encoding; the stage is then the only base we can be sure of.
-        if (!string.IsNullOrEmpty(stage) && fullPath.StartsWith("/" + stage + "/", StringComparison.Ordinal)
-            && !path.StartsWith("/" + stage + "/", StringComparison.Ordinal))
+        var stagePath = "/" + stage;
+        if (!string.IsNullOrEmpty(stage) && !path.StartsWith(stagePath + "/", StringComparison.Ordinal)
+            && (fullPath == stagePath || fullPath.StartsWith(stagePath + "/", StringComparison.Ordinal)))
         {
-            return "/" + stage;
+            return stagePath;
         }
 
         return "";

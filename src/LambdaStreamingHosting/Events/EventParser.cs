@@ -26,7 +26,7 @@ internal static class EventParser
 
     /// <summary>
     /// The event's source: the shape of the event, narrowed to the pinned <paramref name="pinned"/> source when it is
-    /// one of the same shape (Function URL and HTTP API share payload 2.0).
+    /// one of the same shape (Function URL and HTTP API share payload 2.0; REST and HTTP API share payload 1.0).
     /// </summary>
     public static LambdaEventSource Detect(HttpEvent evt, LambdaEventSource pinned, ReadOnlyMemory<byte> eventJson)
     {
@@ -38,21 +38,27 @@ internal static class EventParser
             return detected;
         }
 
-        if (IsPayloadV2(pinned) && IsPayloadV2(detected))
+        var sameShape = IsPayloadV2(evt)
+            ? pinned is LambdaEventSource.FunctionUrl or LambdaEventSource.HttpApi
+            : evt.Version == "1.0" && pinned is LambdaEventSource.RestApi or LambdaEventSource.HttpApi;
+        if (sameShape)
         {
             return pinned;
         }
 
         throw new InvalidEventException(EventErrors.SourceMismatch,
-            $"LambdaStreaming:EventSource is {pinned}, but the event is {Describe(detected)}. Set LambdaStreaming:EventSource " +
+            $"LambdaStreaming:EventSource is {pinned}, but the event is {Describe(detected, evt)}. Set LambdaStreaming:EventSource " +
             $"(environment variable LambdaStreaming__EventSource) to {detected} or to Auto, or check which front end invokes this function.");
     }
 
+    /// <summary>Whether the event is payload 2.0 (Function URL or HTTP API).</summary>
+    public static bool IsPayloadV2(HttpEvent evt) => evt.Version == "2.0" && evt.RequestContext?.Http is not null;
+
     private static LambdaEventSource? DetectShape(HttpEvent evt)
     {
-        if (evt.Version == "2.0" && evt.RequestContext?.Http is not null)
+        if (IsPayloadV2(evt))
         {
-            return IsFunctionUrl(evt.RequestContext) ? LambdaEventSource.FunctionUrl : LambdaEventSource.HttpApi;
+            return IsFunctionUrl(evt.RequestContext!) ? LambdaEventSource.FunctionUrl : LambdaEventSource.HttpApi;
         }
 
         if (evt.HttpMethod is not null && evt.RequestContext?.Elb is not null)
@@ -62,7 +68,8 @@ internal static class EventParser
 
         if (evt.HttpMethod is not null && evt.RequestContext is not null)
         {
-            return LambdaEventSource.RestApi;
+            // HTTP APIs can send payload 1.0 too, marked with a version (REST events have none). They never stream.
+            return evt.Version == "1.0" ? LambdaEventSource.HttpApi : LambdaEventSource.RestApi;
         }
 
         return null;
@@ -93,12 +100,10 @@ internal static class EventParser
             || (System.Net.IPAddress.TryParse(domain.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
     }
 
-    private static bool IsPayloadV2(LambdaEventSource source) => source is LambdaEventSource.FunctionUrl or LambdaEventSource.HttpApi;
-
-    private static string Describe(LambdaEventSource source) => source switch
+    private static string Describe(LambdaEventSource source, HttpEvent evt) => source switch
     {
         LambdaEventSource.FunctionUrl => "a Function URL event (payload 2.0)",
-        LambdaEventSource.HttpApi => "an API Gateway HTTP API event (payload 2.0)",
+        LambdaEventSource.HttpApi => $"an API Gateway HTTP API event (payload {evt.Version})",
         LambdaEventSource.RestApi => "an API Gateway REST event (payload 1.0)",
         _ => "an Application Load Balancer event",
     };

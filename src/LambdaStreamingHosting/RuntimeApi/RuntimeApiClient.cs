@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace LambdaStreamingHosting.RuntimeApi;
@@ -111,10 +112,15 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         try
         {
             var head = Head(method, path, headers, method == "GET" ? null : body.Length);
-            await connection.SendAsync(head, cancellationToken).ConfigureAwait(false);
-            if (!body.IsEmpty)
+            if (body.IsEmpty)
             {
-                await connection.SendAsync(body, cancellationToken).ConfigureAwait(false);
+                await connection.SendAsync(head, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // Head and body in one write: a second small segment would otherwise wait on the peer's delayed ACK.
+                var segment = MemoryMarshal.TryGetArray(body, out var array) ? array : new ArraySegment<byte>(body.ToArray());
+                await connection.SendAsync(head, segment, cancellationToken).ConfigureAwait(false);
             }
 
             var reply = await connection.ReadReplyAsync(cancellationToken).ConfigureAwait(false);

@@ -142,4 +142,56 @@ public class RestApiMappingTests
         Assert.Equal("/dev", request.PathBase);
         Assert.Equal("/files/a b%2Fc", request.Path);
     }
+
+    [Theory]
+    [InlineData("/prod/", "/", "/prod")]
+    [InlineData("/prod", "/", "/prod")]
+    [InlineData("/", "/", "")]
+    [InlineData("/prod/prod/x", "/prod/x", "/prod")]
+    public void Root_and_repeated_stage_paths_split_correctly(string contextPath, string path, string expectedBase)
+    {
+        var request = GoldenEvents.MapJson(
+            "{\"path\":\"" + path + "\",\"httpMethod\":\"GET\",\"requestContext\":{\"path\":\"" + contextPath + "\",\"stage\":\"prod\"}}");
+
+        Assert.Equal(expectedBase, request.PathBase);
+        Assert.Equal(path, request.Path);
+    }
+}
+
+public class HttpApiPayloadV1Tests
+{
+    [Fact]
+    public void Http_api_payload_1_is_an_http_api_answered_the_rest_way()
+    {
+        var request = GoldenEvents.Map("http_api_payload_v1.json", new LambdaStreamingOptions { MapIdentityToUser = true });
+
+        Assert.Equal(LambdaEventSource.HttpApi, request.Source);
+        Assert.Equal(ResponseShape.RestApi, request.ResponseShape);
+        Assert.Equal("/my/path", request.Path);
+        Assert.Equal("", request.PathBase);
+        Assert.Equal("?parameter1=value1&parameter1=value2&parameter2=value", request.QueryString);
+        Assert.Equal(new string?[] { "value1", "value2" }, request.Headers["header2"].ToArray());
+        Assert.Equal("Hello from Lambda!", request.BodyText());
+        Assert.Null(request.User);
+    }
+
+    [Theory]
+    [InlineData(LambdaEventSource.RestApi)]
+    [InlineData(LambdaEventSource.HttpApi)]
+    public void Payload_1_events_may_be_pinned_to_rest_or_http_api(LambdaEventSource pinned)
+    {
+        var request = GoldenEvents.Map("http_api_payload_v1.json", new LambdaStreamingOptions { EventSource = pinned });
+
+        Assert.Equal(pinned, request.Source);
+    }
+
+    [Fact]
+    public void Payload_1_event_pinned_to_function_url_is_a_mismatch()
+    {
+        var ex = Assert.Throws<InvalidEventException>(() =>
+            GoldenEvents.Map("http_api_payload_v1.json", new LambdaStreamingOptions { EventSource = LambdaEventSource.FunctionUrl }));
+
+        Assert.Equal("LambdaStreaming.EventSourceMismatch", ex.ErrorType);
+        Assert.Contains("HTTP API event (payload 1.0)", ex.Message, StringComparison.Ordinal);
+    }
 }

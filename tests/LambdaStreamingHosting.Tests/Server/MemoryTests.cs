@@ -1,4 +1,3 @@
-using System.Text;
 using LambdaStreamingHosting.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -6,7 +5,7 @@ using Microsoft.AspNetCore.Http;
 namespace LambdaStreamingHosting.Tests.Server;
 
 [CollectionDefinition(nameof(MemoryTests), DisableParallelization = true)]
-public sealed class MemoryTestsCollection;
+public sealed class MemoryTestsRunAlone;
 
 /// <summary>
 /// Leak checks (not timing tests): memory and handles stay flat over many invocations, and a 200 MB body streams
@@ -34,6 +33,7 @@ public sealed class MemoryTests : IAsyncLifetime
     [Fact]
     public async Task A_thousand_sequential_invocations_leave_memory_and_handles_flat()
     {
+        _api.KeepHistory = false;
         _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async context =>
         {
             context.Response.Headers["X-Id"] = context.TraceIdentifier;
@@ -79,8 +79,8 @@ public sealed class MemoryTests : IAsyncLifetime
         var answer = await invocation.Answer.Within();
         await answer.Completed.WaitAsync(TimeSpan.FromMinutes(3));
 
-        var prelude = Encoding.UTF8.GetBytes("""{"statusCode":200}""").Length + 8;
-        Assert.Equal(total + prelude, answer.DiscardedBytes);
+        // The body plus a prelude of a few dozen bytes (and its 8-byte delimiter) reached the Runtime API.
+        Assert.InRange(answer.DiscardedBytes - total, 8 + 2, 200);
         Assert.Empty(answer.Trailers);
         var growth = peakHeap - heapBefore;
         Assert.True(growth < 32 * 1024 * 1024, $"the heap grew by {growth:N0} bytes while streaming 200 MB");

@@ -63,6 +63,9 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
     /// <summary>Status the next <c>/next</c> gets instead of an event (e.g. 500), when set.</summary>
     public int? NextStatus { get; set; }
 
+    /// <summary>Whether answered invocations and request lines are kept (off for leak checks, so the fake holds nothing).</summary>
+    public bool KeepHistory { get; set; } = true;
+
     /// <summary>Every request line received, in order.</summary>
     public ConcurrentQueue<string> RequestLines { get; } = new();
 
@@ -116,6 +119,7 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
         while (!_stop.IsCancellationRequested)
         {
             var socket = await _listener.AcceptSocketAsync(_stop.Token);
+            socket.NoDelay = true;
             Interlocked.Increment(ref _connectionCount);
             lock (_connections)
             {
@@ -138,7 +142,11 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
                     return;
                 }
 
-                RequestLines.Enqueue(request.Method + " " + request.Path);
+                if (KeepHistory)
+                {
+                    RequestLines.Enqueue(request.Method + " " + request.Path);
+                }
+
                 if (!request.Path.StartsWith(PathPrefix + "/2018-06-01/", StringComparison.Ordinal))
                 {
                     await request.ReadBodyAsync(reader, null, _stop.Token);
@@ -190,8 +198,7 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
             }
 
             head.Append("Content-Length: ").Append(invocation.Event.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n\r\n");
-            await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()));
-            await stream.WriteAsync(invocation.Event);
+            await stream.WriteAsync((byte[])[.. Encoding.ASCII.GetBytes(head.ToString()), .. invocation.Event]);
             invocation.HandedOut.TrySetResult();
             return;
         }
@@ -219,6 +226,11 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
             target.AnswerArrived(answer);
             await request.ReadBodyAsync(reader, answer, _stop.Token);
             answer.Complete();
+            if (!KeepHistory)
+            {
+                _invocations.TryRemove(target.RequestId, out _);
+            }
+
             await ReplyAsync(stream, target.ReplyStatus, target.ReplyStatus == 202 ? """{"status":"OK"}""" : """{"errorMessage":"refused","errorType":"Test.Refused"}""");
             return;
         }
@@ -231,8 +243,7 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
     {
         var bytes = Encoding.UTF8.GetBytes(body);
         var head = $"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {bytes.Length}\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
-        await stream.WriteAsync(bytes);
+        await stream.WriteAsync((byte[])[.. Encoding.ASCII.GetBytes(head), .. bytes]);
     }
 }
 
