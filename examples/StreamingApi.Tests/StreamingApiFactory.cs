@@ -11,7 +11,7 @@ namespace StreamingApi.Tests;
 /// The example app behind the Lambda emulator's Function URL (RESPONSE_STREAM), with its slow parts replaced by gates
 /// the tests open, and its own SQLite file.
 /// </summary>
-public sealed class StreamingApiFactory : LambdaApplicationFactory<Program>
+public class StreamingApiFactory : LambdaApplicationFactory<Program>
 {
     private readonly string _databasePath = Path.Combine(Path.GetTempPath(), $"streamingapi-tests-{Guid.NewGuid():N}.db");
 

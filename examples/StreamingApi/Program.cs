@@ -1,5 +1,6 @@
 using LambdaStreamingHosting;
 using StreamingApi;
+using StreamingApi.Benchmarks;
 using StreamingApi.Streaming;
 #if !NATIVE_AOT
 using StreamingApi.Components;
@@ -31,6 +32,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 
 app.MapStreamingExamples();
+app.MapBenchmarkEndpoints(); // only with Benchmarks:Enabled=true (bench/EndToEnd)
 
 #if !NATIVE_AOT
 await app.CreateNotesSchemaAsync();

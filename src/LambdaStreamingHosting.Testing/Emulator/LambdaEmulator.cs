@@ -84,6 +84,7 @@ public sealed class LambdaEmulator : IAsyncDisposable
             kestrel.Limits.MinRequestBodyDataRate = null;      // a function may stream slowly (server-sent events)
             kestrel.Limits.MinResponseDataRate = null;         // a client may read slowly
             kestrel.Limits.KeepAliveTimeout = TimeSpan.FromHours(1); // the runtime's connection idles while it works
+
         });
         var listeners = new (LambdaFrontDoor? Door, int Port)[]
         {
@@ -102,6 +103,11 @@ public sealed class LambdaEmulator : IAsyncDisposable
                 kestrel.Listen(IPAddress.Loopback, listeners[i].Port, listen =>
                 {
                     listen.Protocols = HttpProtocols.Http1;
+                    if (listeners[index].Door is not null)
+                    {
+                        GracefulCutConnection.Use(listen);
+                    }
+
                     listenOptions[index] = listen;
                 });
             }

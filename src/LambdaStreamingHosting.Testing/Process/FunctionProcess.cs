@@ -398,6 +398,9 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
     /// <summary>One start of the process: it lives until it exits or is killed by a reset.</summary>
     private sealed class Instance
     {
+        // Set by Kill on the emulator's or the disposer's thread, read when the exit is observed.
+        private volatile bool _killedOnPurpose;
+
         public Instance(Process process, FunctionProcess owner)
         {
             Process = process;
@@ -413,11 +416,9 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
 
         public Task<int> Exit { get; }
 
-        public bool KilledOnPurpose { get; private set; }
-
         public void Kill()
         {
-            KilledOnPurpose = true;
+            _killedOnPurpose = true;
             try
             {
                 Process.Kill(entireProcessTree: true);
@@ -449,7 +450,14 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
             }
 
             var code = Process.ExitCode;
-            Initialized.TrySetException(new InvalidOperationException(KilledOnPurpose
+            if (!_killedOnPurpose)
+            {
+                owner.OnOutput(
+                    $"lambda-streaming: the function process {Id.ToString(CultureInfo.InvariantCulture)} exited with code {code.ToString(CultureInfo.InvariantCulture)}",
+                    owner._options.StandardError);
+            }
+
+            Initialized.TrySetException(new InvalidOperationException(_killedOnPurpose
                 ? "The function process was killed (reset or disposed) before it asked for its first event."
                 : $"The function process exited with code {code.ToString(CultureInfo.InvariantCulture)} before it asked for its first event. {owner.DescribeOutput()}"));
             return code;

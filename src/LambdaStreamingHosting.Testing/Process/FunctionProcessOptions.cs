@@ -46,8 +46,8 @@ public sealed class FunctionProcessOptions
     public Action<string>? StandardOutput { get; set; }
 
     /// <summary>
-    /// Receives each line the function writes to standard error, and a line for each reset. Default: none (lines are only
-    /// kept for diagnostics).
+    /// Receives each line the function writes to standard error, and a line when the process is reset or exits by itself.
+    /// Default: none (lines are only kept for diagnostics).
     /// </summary>
     public Action<string>? StandardError { get; set; }
 

@@ -40,7 +40,7 @@ internal static class EventParser
 
         var sameShape = IsPayloadV2(evt)
             ? pinned is LambdaEventSource.FunctionUrl or LambdaEventSource.HttpApi
-            : evt.Version == "1.0" && pinned is LambdaEventSource.RestApi or LambdaEventSource.HttpApi;
+            : evt.Version == "1.0" && pinned is (LambdaEventSource.RestApi or LambdaEventSource.HttpApi);
         if (sameShape)
         {
             return pinned;

@@ -106,7 +106,6 @@ internal static class ResponseHeadWriter
             }
 
             var values = header.Value;
-
             var isSetCookie = string.Equals(header.Key, HeaderNames.SetCookie, StringComparison.OrdinalIgnoreCase);
             if (isSetCookie && cookiesSeparately)
             {

@@ -59,8 +59,16 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         var document = new ArrayBufferWriter<byte>((int)Math.Min(Buffer.Length + 1024, MaxResponseBytes));
         try
         {
-            var body = IsBodyless ? ReadOnlySequence<byte>.Empty : Buffer.AsSequence();
-            BufferedResponseWriter.Write(document, _shape, Response.StatusCode, Response.Headers, body, Options);
+            WriteDocument(document);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // A header or status the app set cannot be sent (CR/LF, NUL, a status outside 100-599): answer 500 instead.
+            Log.ApplicationError(_logger, ex);
+            ReplaceWithServerError(ex);
+            Response.MarkStarted();
+            document.Clear();
+            WriteDocument(document);
         }
         catch (ResponseTooLargeException ex)
         {
@@ -69,6 +77,12 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         }
 
         return await _client.PostResponseAsync(_requestId, document.WrittenMemory, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void WriteDocument(ArrayBufferWriter<byte> document)
+    {
+        var body = IsBodyless ? ReadOnlySequence<byte>.Empty : Buffer.AsSequence();
+        BufferedResponseWriter.Write(document, _shape, Response.StatusCode, Response.Headers, body, Options);
     }
 
     protected override void OnAdvanced()

@@ -14,6 +14,9 @@ namespace LambdaStreamingHosting.Server;
 internal sealed class InvocationLoop<TContext>
     where TContext : notnull
 {
+    /// <summary>The <c>errorType</c> of an event whose mapping failed unexpectedly.</summary>
+    public const string EventMappingFailedErrorType = "LambdaStreaming.EventMappingFailed";
+
     private const string TraceIdVariable = "_X_AMZN_TRACE_ID";
     private readonly LambdaServer _server;
     private readonly IHttpApplication<TContext> _application;
@@ -64,10 +67,14 @@ internal sealed class InvocationLoop<TContext>
         {
             request = EventMapper.Map(invocation.Event, options);
         }
-        catch (InvalidEventException ex)
+        catch (Exception ex) when (ex is InvalidEventException or not RuntimeApiFatalException)
         {
-            Log.InvalidEvent(_logger, ex.ErrorType, ex.Message);
-            var reply = await _client.PostErrorAsync(invocation.RequestId, new LambdaError(ex.ErrorType, ex.Message), CancellationToken.None).ConfigureAwait(false);
+            // A mapping failure (even an unexpected one) costs this invocation only; the loop goes on.
+            var error = ex is InvalidEventException invalid
+                ? new LambdaError(invalid.ErrorType, invalid.Message)
+                : new LambdaError(EventMappingFailedErrorType, "The event could not be mapped to a request: " + ex.Message);
+            Log.InvalidEvent(_logger, error.ErrorType, error.ErrorMessage);
+            var reply = await _client.PostErrorAsync(invocation.RequestId, error, CancellationToken.None).ConfigureAwait(false);
             LogUnexpected(reply, "/error");
             return;
         }

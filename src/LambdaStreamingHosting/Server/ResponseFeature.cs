@@ -11,7 +11,7 @@ namespace LambdaStreamingHosting.Server;
 /// </summary>
 internal sealed class ResponseFeature : IHttpResponseFeature
 {
-    private readonly HeaderDictionary _headers = new();
+    private IHeaderDictionary _headers = new HeaderDictionary();
     private List<(Func<object, Task> Callback, object State)>? _onStarting;
     private List<(Func<object, Task> Callback, object State)>? _onCompleted;
     private int _statusCode = StatusCodes.Status200OK;
@@ -40,7 +40,12 @@ internal sealed class ResponseFeature : IHttpResponseFeature
     public IHeaderDictionary Headers
     {
         get => _headers;
-        set => throw new NotSupportedException("The response headers cannot be replaced; change their values instead.");
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            ThrowIfStarted(nameof(Headers));
+            _headers = value;
+        }
     }
 
     /// <summary>The body stream (kept for the obsolete <c>IHttpResponseFeature.Body</c>; apps use <c>IHttpResponseBodyFeature</c>).</summary>
@@ -76,7 +81,7 @@ internal sealed class ResponseFeature : IHttpResponseFeature
     public void MarkStarted()
     {
         HasStarted = true;
-        _headers.IsReadOnly = true;
+        SetReadOnly(true);
     }
 
     /// <summary>
@@ -86,7 +91,7 @@ internal sealed class ResponseFeature : IHttpResponseFeature
     public void ResetForError(int statusCode)
     {
         HasStarted = false;
-        _headers.IsReadOnly = false;
+        SetReadOnly(false);
         _headers.Clear();
         _statusCode = statusCode;
         _reasonPhrase = null;
@@ -110,6 +115,15 @@ internal sealed class ResponseFeature : IHttpResponseFeature
             {
                 Log.OnCompletedFailed(logger, ex);
             }
+        }
+    }
+
+    /// <summary>Freezes or thaws the headers (a dictionary the app put in place of ours cannot be frozen).</summary>
+    private void SetReadOnly(bool readOnly)
+    {
+        if (_headers is HeaderDictionary headers)
+        {
+            headers.IsReadOnly = readOnly;
         }
     }
 

@@ -70,6 +70,7 @@ internal sealed class EndToEndHost : IAsyncDisposable
             await request.Body.CopyToAsync(body);
             var user = context.User.Identity is { IsAuthenticated: true } identity ? identity.AuthenticationType + ":" + identity.Name : "";
             var lines = new StringBuilder()
+                .Append("source=").Append(context.GetLambdaInvocation()?.EventSource).Append('\n')
                 .Append("method=").Append(request.Method).Append('\n')
                 .Append("pathBase=").Append(request.PathBase.Value).Append('\n')
                 .Append("path=").Append(request.Path.Value).Append('\n')

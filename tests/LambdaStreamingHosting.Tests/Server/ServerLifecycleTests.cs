@@ -268,6 +268,23 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Buffered_mode_answers_an_injected_header_with_a_500()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", (HttpContext context) =>
+        {
+            context.Response.Headers["X-Bad"] = "a\r\nSet-Cookie: injected=1";
+            return "body";
+        }), options => options.InvokeMode = LambdaInvokeMode.Buffered);
+
+        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        var document = System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement;
+        Assert.Equal(500, document.GetProperty("statusCode").GetInt32());
+        Assert.DoesNotContain("injected", answer.Request.BodyText, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_load_balancer_event_while_streaming_gets_a_buffered_answer()
     {
         _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () => "from alb"));

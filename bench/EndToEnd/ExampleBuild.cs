@@ -1,0 +1,87 @@
+using System.Diagnostics;
+
+namespace LambdaStreamingHosting.EndToEnd;
+
+/// <summary>How the example app is compiled.</summary>
+internal enum BuildFlavor
+{
+    /// <summary>Plain IL, compiled at run time (Lambda's managed dotnet10 runtime).</summary>
+    Jit,
+
+    /// <summary>IL plus precompiled native code (<c>PublishReadyToRun</c>).</summary>
+    ReadyToRun,
+
+    /// <summary>One native executable named <c>bootstrap</c> (Lambda's provided.al2023 runtime).</summary>
+    NativeAot,
+}
+
+/// <summary>A published build of examples/StreamingApi and the command line that starts it.</summary>
+internal sealed record ExampleBuild(BuildFlavor Flavor, string Directory, string FileName, IReadOnlyList<string> Arguments)
+{
+    private const string Project = "examples/StreamingApi/StreamingApi.csproj";
+
+    public string Label => Flavor switch
+    {
+        BuildFlavor.Jit => "JIT",
+        BuildFlavor.ReadyToRun => "ReadyToRun",
+        _ => "Native AOT",
+    };
+
+    /// <summary>
+    /// Publishes the example as <paramref name="flavor"/> under <paramref name="workRoot"/> (own artifacts folder, no
+    /// build servers left behind), or reuses an earlier publish when <paramref name="reuse"/> is set and one exists.
+    /// </summary>
+    public static async Task<ExampleBuild> PublishAsync(string repositoryRoot, string workRoot, BuildFlavor flavor, bool reuse)
+    {
+        var output = Path.Combine(workRoot, flavor.ToString());
+        var build = flavor == BuildFlavor.NativeAot
+            ? new ExampleBuild(flavor, output, Path.Combine(output, "bootstrap"), [])
+            : new ExampleBuild(flavor, output, "dotnet", [Path.Combine(output, "StreamingApi.dll")]);
+        var entryPoint = flavor == BuildFlavor.NativeAot ? build.FileName : build.Arguments[0];
+        if (reuse && File.Exists(entryPoint))
+        {
+            Console.WriteLine($"  {build.Label}: reusing {output}");
+            return build;
+        }
+
+        List<string> arguments =
+        [
+            "publish", Path.Combine(repositoryRoot, Project), "-c", "Release", "-o", output,
+            "--artifacts-path", Path.Combine(workRoot, "artifacts-" + flavor), "--disable-build-servers", "-nologo", "-v:q",
+        ];
+        arguments.AddRange(flavor switch
+        {
+            BuildFlavor.ReadyToRun => ["-r", "linux-x64", "--self-contained", "false", "-p:PublishReadyToRun=true"],
+            BuildFlavor.NativeAot => ["-r", "linux-x64", "-p:PublishAot=true"],
+            _ => [],
+        });
+
+        Console.WriteLine($"  {build.Label}: dotnet {string.Join(' ', arguments)}");
+        var started = Stopwatch.GetTimestamp();
+        var (exitCode, log) = await RunAsync("dotnet", arguments);
+        if (exitCode != 0 || !File.Exists(entryPoint))
+        {
+            throw new InvalidOperationException($"Publishing the {build.Label} build failed (exit code {exitCode}):{Environment.NewLine}{log}");
+        }
+
+        Console.WriteLine($"  {build.Label}: published in {Stopwatch.GetElapsedTime(started).TotalSeconds:F0} s");
+        return build;
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> arguments)
+    {
+        var startInfo = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        startInfo.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(startInfo)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout + await stderr);
+    }
+}

@@ -1,0 +1,95 @@
+// The end-to-end benchmark: examples/StreamingApi served by Kestrel directly, under the emulator in streaming mode and
+// in buffered mode, driven by the same loopback HttpClient; then its cold start as JIT, ReadyToRun and Native AOT
+// builds. Writes the results table to the console and into docs/benchmarks.md. See docs/benchmarks.md for the command.
+using System.Diagnostics;
+using System.Net;
+using LambdaStreamingHosting;
+using LambdaStreamingHosting.EndToEnd;
+
+var settings = Settings.Parse(args);
+if (settings is null)
+{
+    Console.Error.WriteLine(Settings.Usage);
+    return 2;
+}
+
+var started = Stopwatch.GetTimestamp();
+var machine = Report.DescribeMachine();
+var repository = Settings.FindRepositoryRoot();
+Console.WriteLine($"Machine: {machine}");
+Console.WriteLine($"Publishing examples/StreamingApi into {settings.WorkDirectory}");
+var jit = await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, BuildFlavor.Jit, settings.ReuseBuilds);
+var coldStartBuilds = new List<ExampleBuild> { jit };
+if (settings.ColdStart)
+{
+    coldStartBuilds.Add(await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, BuildFlavor.ReadyToRun, settings.ReuseBuilds));
+    if (settings.NativeAot)
+    {
+        coldStartBuilds.Add(await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, BuildFlavor.NativeAot, settings.ReuseBuilds));
+    }
+}
+
+using var client = new HttpClient(new SocketsHttpHandler
+{
+    UseProxy = false,
+    AutomaticDecompression = DecompressionMethods.None,
+    PooledConnectionIdleTimeout = TimeSpan.FromMinutes(10),
+})
+{
+    Timeout = TimeSpan.FromMinutes(5),
+};
+
+var modes = new List<ModeResult>();
+foreach (var start in new Func<Task<AppUnderTest>>[]
+{
+    async () => await KestrelApp.StartAsync(jit, client),
+    async () => await EmulatedApp.StartAsync(jit, LambdaInvokeMode.ResponseStream),
+    async () => await EmulatedApp.StartAsync(jit, LambdaInvokeMode.Buffered),
+})
+{
+    await using var app = await start();
+    var result = new ModeResult(app.Name);
+    Console.WriteLine($"{app.Name}: small GET x {settings.SmallGets}");
+    result.SmallGet = await Measurements.SmallGetAsync(client, app, settings.SmallGetWarmup, settings.SmallGets);
+    Console.WriteLine($"{app.Name}: flush latency x {settings.FlushRuns}");
+    (result.FirstFlush, result.LaterFlush) = await Measurements.FlushLatencyAsync(client, app, settings.FlushRuns);
+    if (app.Streams)
+    {
+        // Memory first, on a process that has served only small requests so far.
+        Console.WriteLine($"{app.Name}: RSS while streaming {settings.MemoryMegabytes} MB");
+        result.Memory = await Measurements.StreamingMemoryAsync(client, app, settings.MemoryMegabytes);
+        Console.WriteLine($"{app.Name}: throughput of {settings.ThroughputMegabytes} MB x {settings.ThroughputRuns}");
+        result.Throughput = await Measurements.ThroughputAsync(client, app, settings.ThroughputMegabytes, settings.ThroughputRuns);
+    }
+    else
+    {
+        result.Note = "a buffered answer is at most 6 MB and reaches the client in one piece, so the flush rows show the "
+            + "whole response time and the large-stream rows do not apply.";
+    }
+
+    modes.Add(result);
+}
+
+var coldStarts = new List<ColdStartResult>();
+if (settings.ColdStart)
+{
+    foreach (var build in coldStartBuilds)
+    {
+        Console.WriteLine($"Cold start of the {build.Label} build x {settings.ColdStartRuns}");
+        var (init, firstByte) = await ColdStart.MeasureAsync(build, client, settings.ColdStartRuns);
+        coldStarts.Add(new ColdStartResult(build.Label, init, firstByte));
+    }
+}
+
+var results = Report.Render(modes, coldStarts, settings, machine, Stopwatch.GetElapsedTime(started));
+Console.WriteLine();
+Console.WriteLine(results);
+if (settings.DocumentPath is { } document)
+{
+    var path = Path.Combine(repository, document);
+    Console.WriteLine(Report.UpdateDocument(path, results)
+        ? $"Updated {path}."
+        : $"{path} has no result markers ({Report.BeginMarker} ... {Report.EndMarker}): not updated.");
+}
+
+return 0;

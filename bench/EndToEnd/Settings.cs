@@ -1,0 +1,100 @@
+namespace LambdaStreamingHosting.EndToEnd;
+
+/// <summary>The harness's command line.</summary>
+internal sealed class Settings
+{
+    public const string Usage = """
+        Usage: dotnet run -c Release --project bench/EndToEnd -- [options]
+          --quick          fewer samples (about a third of the time)
+          --reuse-builds   reuse the example builds of an earlier run when present
+          --no-cold-start  skip the cold-start measurements (and the ReadyToRun and Native AOT publishes)
+          --no-aot         skip the Native AOT build
+          --no-doc         only print the results; do not update docs/benchmarks.md
+          --work DIR       where the example builds go (default: $TMPDIR/lambda-streaming-bench)
+        """;
+
+    public int SmallGetWarmup { get; private init; } = 200;
+
+    public int SmallGets { get; private init; } = 1000;
+
+    public int FlushRuns { get; private init; } = 30;
+
+    public int ThroughputMegabytes => 100;
+
+    public int ThroughputRuns { get; private init; } = 3;
+
+    public int MemoryMegabytes => 200;
+
+    public int ColdStartRuns { get; private init; } = 5;
+
+    public bool ColdStart { get; private init; } = true;
+
+    public bool NativeAot { get; private init; } = true;
+
+    public bool ReuseBuilds { get; private init; }
+
+    public string? DocumentPath { get; private init; } = "docs/benchmarks.md";
+
+    public string WorkDirectory { get; private init; } = Path.Combine(Path.GetTempPath(), "lambda-streaming-bench");
+
+    public string CommandLine { get; private init; } = "";
+
+    /// <summary>Reads the arguments; null when they are not understood.</summary>
+    public static Settings? Parse(string[] args)
+    {
+        var quick = args.Contains("--quick");
+        var work = Array.IndexOf(args, "--work");
+        var known = new[] { "--quick", "--reuse-builds", "--no-cold-start", "--no-aot", "--no-doc", "--work" };
+        if (args.Where((a, i) => i != work + 1 || work < 0).Any(a => !known.Contains(a)) || (work >= 0 && work == args.Length - 1))
+        {
+            return null;
+        }
+
+        var settings = new Settings
+        {
+            SmallGetWarmup = quick ? 100 : 200,
+            SmallGets = quick ? 300 : 1000,
+            FlushRuns = quick ? 10 : 30,
+            ThroughputRuns = quick ? 2 : 3,
+            ColdStartRuns = quick ? 3 : 5,
+            ColdStart = !args.Contains("--no-cold-start"),
+            NativeAot = !args.Contains("--no-aot"),
+            ReuseBuilds = args.Contains("--reuse-builds"),
+            DocumentPath = args.Contains("--no-doc") ? null : "docs/benchmarks.md",
+            CommandLine = ("dotnet run -c Release --project bench/EndToEnd -- " + string.Join(' ', args)).TrimEnd(' ', '-'),
+        };
+        return work >= 0 ? settings.WithWorkDirectory(Path.GetFullPath(args[work + 1])) : settings;
+    }
+
+    /// <summary>The checkout this harness runs in: the first folder up from here that holds the solution.</summary>
+    public static string FindRepositoryRoot()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+            {
+                if (File.Exists(Path.Combine(directory.FullName, "LambdaStreamingHosting.sln")))
+                {
+                    return directory.FullName;
+                }
+            }
+        }
+
+        throw new InvalidOperationException("Run the harness from inside the LambdaStreamingHosting checkout (no LambdaStreamingHosting.sln found above the current folder).");
+    }
+
+    private Settings WithWorkDirectory(string directory) => new()
+    {
+        SmallGetWarmup = SmallGetWarmup,
+        SmallGets = SmallGets,
+        FlushRuns = FlushRuns,
+        ThroughputRuns = ThroughputRuns,
+        ColdStartRuns = ColdStartRuns,
+        ColdStart = ColdStart,
+        NativeAot = NativeAot,
+        ReuseBuilds = ReuseBuilds,
+        DocumentPath = DocumentPath,
+        CommandLine = CommandLine,
+        WorkDirectory = directory,
+    };
+}

@@ -1,0 +1,79 @@
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using BenchmarkDotNet.Attributes;
+using LambdaStreamingHosting.Events;
+using LambdaStreamingHosting.RuntimeApi;
+using LambdaStreamingHosting.Server;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LambdaStreamingHosting.Benchmarks;
+
+/// <summary>
+/// The streaming response body after the prelude went out: each operation is what an app's write (and flush) costs,
+/// framed as HTTP chunks and sent on a real loopback socket to a reader that drops the bytes. Target: no allocation
+/// per write.
+/// </summary>
+public class ChunkWriterBenchmarks
+{
+    private readonly byte[] _small = new byte[64];
+    private readonly byte[] _chunk = new byte[4096];
+    private readonly byte[] _large = new byte[64 * 1024];
+    private readonly byte[] _frame = new byte[ChunkFraming.HeaderReserve + 4096 + ChunkFraming.TrailerReserve];
+    private DiscardServer _sink = null!;
+    private RuntimeApiClient _client = null!;
+    private StreamingResponseBodyFeature _body = null!;
+    private Stream _stream = null!;
+    private PipeWriter _writer = null!;
+
+    [GlobalSetup]
+    public async Task SetupAsync()
+    {
+        Random.Shared.NextBytes(_chunk);
+        Random.Shared.NextBytes(_large);
+        _sink = new DiscardServer();
+        _client = new RuntimeApiClient(RuntimeApiEndpoint.Parse(_sink.Endpoint));
+        var request = await _client.BeginStreamingResponseAsync("benchmark-request", CancellationToken.None);
+        _body = new StreamingResponseBodyFeature(new ResponseFeature(), request, ResponseShape.PayloadV2, "GET", new LambdaStreamingOptions(), NullLogger.Instance);
+        _stream = _body.Stream;
+        _writer = _body.Writer;
+        await _body.StartAsync(); // the prelude and the request head go out here, once
+    }
+
+    [GlobalCleanup]
+    public async Task CleanupAsync()
+    {
+        _body.Dispose();
+        await _client.DisposeAsync();
+        await _sink.DisposeAsync();
+    }
+
+    [Benchmark(Description = "Frame a 4 KiB chunk in place")]
+    public int FrameInPlace() => ChunkFraming.FrameInPlace(_frame, ChunkFraming.HeaderReserve, 4096, appendEnd: false).Length;
+
+    [Benchmark(Description = "Response.Body 64 B write (buffered, no flush)")]
+    public ValueTask SmallWrite() => _stream.WriteAsync(_small);
+
+    [Benchmark(Description = "Response.Body 4 KiB write + flush")]
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask WriteAndFlush()
+    {
+        await _stream.WriteAsync(_chunk);
+        await _stream.FlushAsync();
+    }
+
+    [Benchmark(Description = "Response.Body 64 KiB write + flush")]
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask LargeWriteAndFlush()
+    {
+        await _stream.WriteAsync(_large);
+        await _stream.FlushAsync();
+    }
+
+    [Benchmark(Description = "BodyWriter 4 KiB GetSpan/Advance + FlushAsync")]
+    public ValueTask<FlushResult> PipeWriteAndFlush()
+    {
+        _chunk.CopyTo(_writer.GetSpan(_chunk.Length));
+        _writer.Advance(_chunk.Length);
+        return _writer.FlushAsync();
+    }
+}

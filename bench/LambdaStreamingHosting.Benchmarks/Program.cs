@@ -1,0 +1,23 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Running;
+
+// Memory diagnoser on: it counts the bytes allocated on every thread of the process per operation. Unless told
+// otherwise on the command line, benchmarks run in this process (no generated project to build, which matters on a busy
+// machine) with BenchmarkDotNet's short job; any BenchmarkDotNet option (--filter, --job, ...) can be given.
+var defaults = new List<string>();
+if (!args.Contains("--job") && !args.Contains("-j"))
+{
+    defaults.AddRange(["--job", "short"]);
+}
+
+if (!args.Contains("--inProcess") && !args.Contains("--runtimes") && !args.Contains("-r"))
+{
+    defaults.Add("--inProcess");
+}
+
+var config = DefaultConfig.Instance
+    .AddDiagnoser(MemoryDiagnoser.Default)
+    .WithOptions(ConfigOptions.JoinSummary);
+
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run([.. args, .. defaults], config);
