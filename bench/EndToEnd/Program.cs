@@ -56,10 +56,10 @@ foreach (var start in new Func<Task<AppUnderTest>>[]
     if (app.Streams)
     {
         // Memory first, on a process that has served only small requests so far.
-        Console.WriteLine($"{app.Name}: RSS while streaming {settings.MemoryMegabytes} MB");
-        result.Memory = await Measurements.StreamingMemoryAsync(client, app, settings.MemoryMegabytes);
-        Console.WriteLine($"{app.Name}: throughput of {settings.ThroughputMegabytes} MB x {settings.ThroughputRuns}");
-        result.Throughput = await Measurements.ThroughputAsync(client, app, settings.ThroughputMegabytes, settings.ThroughputRuns);
+        Console.WriteLine($"{app.Name}: RSS while streaming {Settings.MemoryMegabytes} MB");
+        result.Memory = await Measurements.StreamingMemoryAsync(client, app, Settings.MemoryMegabytes);
+        Console.WriteLine($"{app.Name}: throughput of {Settings.ThroughputMegabytes} MB x {settings.ThroughputRuns}");
+        result.Throughput = await Measurements.ThroughputAsync(client, app, Settings.ThroughputMegabytes, settings.ThroughputRuns);
     }
     else
     {

@@ -19,11 +19,11 @@ internal sealed class Settings
 
     public int FlushRuns { get; private init; } = 30;
 
-    public int ThroughputMegabytes => 100;
+    public const int ThroughputMegabytes = 100;
 
     public int ThroughputRuns { get; private init; } = 3;
 
-    public int MemoryMegabytes => 200;
+    public const int MemoryMegabytes = 200;
 
     public int ColdStartRuns { get; private init; } = 5;
 
@@ -35,7 +35,7 @@ internal sealed class Settings
 
     public string? DocumentPath { get; private init; } = "docs/benchmarks.md";
 
-    public string WorkDirectory { get; private init; } = Path.Combine(Path.GetTempPath(), "lambda-streaming-bench");
+    public string WorkDirectory { get; private init; } = "";
 
     public string CommandLine { get; private init; } = "";
 
@@ -50,7 +50,7 @@ internal sealed class Settings
             return null;
         }
 
-        var settings = new Settings
+        return new Settings
         {
             SmallGetWarmup = quick ? 100 : 200,
             SmallGets = quick ? 300 : 1000,
@@ -62,8 +62,8 @@ internal sealed class Settings
             ReuseBuilds = args.Contains("--reuse-builds"),
             DocumentPath = args.Contains("--no-doc") ? null : "docs/benchmarks.md",
             CommandLine = ("dotnet run -c Release --project bench/EndToEnd -- " + string.Join(' ', args)).TrimEnd(' ', '-'),
+            WorkDirectory = work >= 0 ? Path.GetFullPath(args[work + 1]) : Path.Combine(Path.GetTempPath(), "lambda-streaming-bench"),
         };
-        return work >= 0 ? settings.WithWorkDirectory(Path.GetFullPath(args[work + 1])) : settings;
     }
 
     /// <summary>The checkout this harness runs in: the first folder up from here that holds the solution.</summary>
@@ -82,19 +82,4 @@ internal sealed class Settings
 
         throw new InvalidOperationException("Run the harness from inside the LambdaStreamingHosting checkout (no LambdaStreamingHosting.sln found above the current folder).");
     }
-
-    private Settings WithWorkDirectory(string directory) => new()
-    {
-        SmallGetWarmup = SmallGetWarmup,
-        SmallGets = SmallGets,
-        FlushRuns = FlushRuns,
-        ThroughputRuns = ThroughputRuns,
-        ColdStartRuns = ColdStartRuns,
-        ColdStart = ColdStart,
-        NativeAot = NativeAot,
-        ReuseBuilds = ReuseBuilds,
-        DocumentPath = DocumentPath,
-        CommandLine = CommandLine,
-        WorkDirectory = directory,
-    };
 }

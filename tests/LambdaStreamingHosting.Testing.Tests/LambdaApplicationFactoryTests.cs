@@ -1,0 +1,70 @@
+using System.Net;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using SampleApp;
+
+namespace LambdaStreamingHosting.Testing.Tests;
+
+/// <summary>Factory behaviours beyond the sample: emulator options per factory, timeouts, buffered mode, disposal.</summary>
+public class LambdaApplicationFactoryTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Buffered_emulator_options_switch_the_app_to_buffered_answers()
+    {
+        await using var factory = new LambdaApplicationFactory<Program>();
+        factory.EmulatorOptions.InvokeMode = LambdaInvokeMode.Buffered;
+        using var client = factory.CreateClient();
+        using var response = await client.GetAsync("/cookies");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("two cookies", await response.Content.ReadAsStringAsync());
+        Assert.Equal(2, response.Headers.GetValues("Set-Cookie").Count());
+        var record = Assert.Single(factory.Emulator.Invocations);
+        Assert.False(record.Streamed);
+        Assert.Empty(factory.Emulator.ProtocolViolations);
+    }
+
+    [Fact]
+    public async Task An_app_that_runs_past_the_timeout_gets_502_and_serves_the_next_request()
+    {
+        await using var factory = new LambdaApplicationFactory<Program>().WithWebHostBuilder(web =>
+            web.ConfigureTestServices(services => services.AddSingleton<ITicks, NeverTicks>()));
+        factory.EmulatorOptions.Timeout = TimeSpan.FromSeconds(1);
+        using var client = factory.CreateClient();
+
+        using var slow = await client.GetAsync("/ticks?count=1");
+        Assert.Equal(HttpStatusCode.BadGateway, slow.StatusCode);
+        Assert.Equal("Sandbox.Timeout", Assert.Single(factory.Emulator.Invocations).ErrorType);
+
+        using var next = await client.GetAsync("/hello").WaitAsync(Patience);
+        Assert.Equal("Hello from Lambda", await next.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Services_come_from_the_app_running_in_lambda_mode()
+    {
+        await using var factory = new LambdaApplicationFactory<Program>();
+        var server = factory.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>();
+        Assert.Equal("LambdaServer", server.GetType().Name);
+        Assert.Equal(factory.Emulator.FunctionUrl, factory.ClientOptions.BaseAddress);
+    }
+
+    [Fact]
+    public async Task Disposing_the_factory_stops_its_emulator()
+    {
+        var factory = new LambdaApplicationFactory<Program>();
+        using var client = factory.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/hello")).StatusCode);
+        var functionUrl = factory.Emulator.FunctionUrl;
+        await factory.DisposeAsync();
+        using var probe = new HttpClient();
+        await Assert.ThrowsAsync<HttpRequestException>(() => probe.GetAsync(new Uri(functionUrl, "/hello")));
+    }
+
+    /// <summary>A pace that never comes: the request runs until the function's timeout.</summary>
+    private sealed class NeverTicks : ITicks
+    {
+        public Task NextAsync(CancellationToken cancellationToken) => Task.Delay(Timeout.Infinite, cancellationToken);
+    }
+}
