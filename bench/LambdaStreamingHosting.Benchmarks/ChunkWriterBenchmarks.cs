@@ -21,6 +21,7 @@ public class ChunkWriterBenchmarks
     private readonly byte[] _frame = new byte[ChunkFraming.HeaderReserve + 4096 + ChunkFraming.TrailerReserve];
     private DiscardServer _sink = null!;
     private RuntimeApiClient _client = null!;
+    private StreamingResponseRequest _request = null!;
     private StreamingResponseBodyFeature _body = null!;
     private Stream _stream = null!;
     private PipeWriter _writer = null!;
@@ -32,8 +33,8 @@ public class ChunkWriterBenchmarks
         Random.Shared.NextBytes(_large);
         _sink = new DiscardServer();
         _client = new RuntimeApiClient(RuntimeApiEndpoint.Parse(_sink.Endpoint));
-        var request = await _client.BeginStreamingResponseAsync("benchmark-request", CancellationToken.None);
-        _body = new StreamingResponseBodyFeature(new ResponseFeature(), request, ResponseShape.PayloadV2, "GET", new LambdaStreamingOptions(), NullLogger.Instance);
+        _request = await _client.BeginStreamingResponseAsync("benchmark-request", CancellationToken.None);
+        _body = new StreamingResponseBodyFeature(new ResponseFeature(), _request, ResponseShape.PayloadV2, "GET", new LambdaStreamingOptions(), NullLogger.Instance);
         _stream = _body.Stream;
         _writer = _body.Writer;
         await _body.StartAsync(); // the prelude and the request head go out here, once
@@ -43,6 +44,7 @@ public class ChunkWriterBenchmarks
     public async Task CleanupAsync()
     {
         _body.Dispose();
+        await _request.AbandonAsync(); // the stream never ends: drop its connection
         await _client.DisposeAsync();
         await _sink.DisposeAsync();
     }

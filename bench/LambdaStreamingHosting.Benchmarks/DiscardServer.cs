@@ -12,6 +12,7 @@ internal sealed class DiscardServer : IAsyncDisposable
 {
     private readonly Socket _listener = new(SocketType.Stream, ProtocolType.Tcp);
     private readonly byte[] _buffer = new byte[1024 * 1024];
+    private Socket? _connection;
     private Task? _reading;
     private long _bytesReceived;
 
@@ -31,6 +32,7 @@ internal sealed class DiscardServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _listener.Dispose();
+        _connection?.Dispose();
         if (_reading is { } reading)
         {
             _reading = null;
@@ -41,7 +43,7 @@ internal sealed class DiscardServer : IAsyncDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask DiscardAsync()
     {
-        using var connection = await _listener.AcceptAsync().ConfigureAwait(false);
+        var connection = _connection = await _listener.AcceptAsync().ConfigureAwait(false);
         while (true)
         {
             var read = await connection.ReceiveAsync(_buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false);

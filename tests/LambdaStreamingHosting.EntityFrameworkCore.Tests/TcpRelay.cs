@@ -17,6 +17,7 @@ public sealed class TcpRelay : IAsyncDisposable
     private readonly List<RelayedConnection> _connections = [];
     private readonly Task _acceptLoop;
     private int _connectionsToReset;
+    private int _acceptedConnections;
 
     public TcpRelay(int targetPort)
     {
@@ -29,7 +30,7 @@ public sealed class TcpRelay : IAsyncDisposable
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     /// <summary>How many connections were accepted so far (reset ones included).</summary>
-    public int AcceptedConnections { get; private set; }
+    public int AcceptedConnections => Volatile.Read(ref _acceptedConnections);
 
     /// <summary>Silences every connection relayed so far.</summary>
     public void Silence()
@@ -77,7 +78,7 @@ public sealed class TcpRelay : IAsyncDisposable
         while (!_stopping.IsCancellationRequested)
         {
             var client = await _listener.AcceptSocketAsync(_stopping.Token);
-            AcceptedConnections++;
+            Interlocked.Increment(ref _acceptedConnections);
             if (Interlocked.Decrement(ref _connectionsToReset) >= 0)
             {
                 client.LingerState = new LingerOption(true, 0);

@@ -26,10 +26,11 @@ public class LambdaApplicationFactoryTests
     }
 
     [Fact]
-    public async Task An_app_that_runs_past_the_timeout_gets_502_and_serves_the_next_request()
+    public async Task An_app_that_runs_past_the_timeout_gets_502_and_its_late_answer_is_refused()
     {
+        var stuck = new StuckTicks();
         await using var factory = new LambdaApplicationFactory<Program>().WithWebHostBuilder(web =>
-            web.ConfigureTestServices(services => services.AddSingleton<ITicks, NeverTicks>()));
+            web.ConfigureTestServices(services => services.AddSingleton<ITicks>(stuck)));
         factory.EmulatorOptions.Timeout = TimeSpan.FromSeconds(1);
         using var client = factory.CreateClient();
 
@@ -37,6 +38,7 @@ public class LambdaApplicationFactoryTests
         Assert.Equal(HttpStatusCode.BadGateway, slow.StatusCode);
         Assert.Equal("Sandbox.Timeout", Assert.Single(factory.Emulator.Invocations).ErrorType);
 
+        stuck.Release(); // the app finally answers; the emulator refuses it (410) and the server goes on
         using var next = await client.GetAsync("/hello").WaitAsync(Patience);
         Assert.Equal("Hello from Lambda", await next.Content.ReadAsStringAsync());
     }
@@ -62,9 +64,13 @@ public class LambdaApplicationFactoryTests
         await Assert.ThrowsAsync<HttpRequestException>(() => probe.GetAsync(new Uri(functionUrl, "/hello")));
     }
 
-    /// <summary>A pace that never comes: the request runs until the function's timeout.</summary>
-    private sealed class NeverTicks : ITicks
+    /// <summary>A pace that ignores cancellation and comes only when the test says so.</summary>
+    private sealed class StuckTicks : ITicks
     {
-        public Task NextAsync(CancellationToken cancellationToken) => Task.Delay(Timeout.Infinite, cancellationToken);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Release() => _released.TrySetResult();
+
+        public Task NextAsync(CancellationToken cancellationToken) => _released.Task;
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Microsoft.Extensions.Logging;
 using static LambdaStreamingHosting.Testing.Tests.TestSupport;
 
 namespace LambdaStreamingHosting.Testing.Tests;
@@ -274,5 +275,61 @@ public class RuntimeApiTests
         Assert.Contains("LambdaEmulatorOptions.Timeout must be more than 0 and at most 15 minutes", error.Message);
         error = await Assert.ThrowsAsync<ArgumentException>(() => LambdaEmulator.StartAsync(new LambdaEmulatorOptions { RestApiStage = "a/b" }));
         Assert.Contains("LambdaEmulatorOptions.RestApiStage", error.Message);
+    }
+
+    [Fact]
+    public async Task With_max_concurrency_the_function_handles_several_invocations_at_once_and_is_never_frozen()
+    {
+        var environment = new RecordingEnvironment();
+        var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { MaxConcurrency = 2, Environment = environment, InvokeMode = LambdaInvokeMode.Buffered });
+        var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
+        using var http = Client(emulator.FunctionUrl);
+        var first = SendAsync(http, HttpMethod.Get, "/1");
+        var second = SendAsync(http, HttpMethod.Get, "/2");
+        var a = await runtime.NextAsync().WaitAsync(Patience);
+        var b = await runtime.NextAsync().WaitAsync(Patience); // both delivered before either is answered
+        Assert.NotEqual(a.RequestId, b.RequestId);
+        Assert.Equal(403, (await runtime.NextRawAsync().WaitAsync(Patience)).Status); // a third loop is one too many
+
+        await runtime.PostBufferedAsync(b.RequestId, """{"statusCode":200,"body":"b"}""");
+        await runtime.PostBufferedAsync(a.RequestId, """{"statusCode":200,"body":"a"}""");
+        using var firstResponse = await first;
+        using var secondResponse = await second;
+        Assert.Equal(["a", "b"], new[] { await firstResponse.Content.ReadAsStringAsync(), await secondResponse.Content.ReadAsStringAsync() }.Order());
+        Assert.Empty(environment.Calls);
+        await DisposeExpectingViolationsAsync(emulator);
+    }
+
+    [Fact]
+    public async Task A_logger_factory_receives_a_line_per_invocation_and_each_violation()
+    {
+        var sink = new ListLoggerProvider();
+        using var loggers = Microsoft.Extensions.Logging.LoggerFactory.Create(logging => logging.AddProvider(sink));
+        var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { LoggerFactory = loggers, InvokeMode = LambdaInvokeMode.Buffered });
+        var (_, response) = await RoundTripAsync(emulator, emulator.FunctionUrl, new HttpRequestMessage(HttpMethod.Get, "/logged"), Buffered("""{"statusCode":200,"multiValueHeaders":{}}"""));
+        await emulator.WaitForInvocationsAsync(1);
+        Assert.Contains(sink.Lines, l => l.Contains("GET /logged -> 502", StringComparison.Ordinal));
+        Assert.Contains(sink.Lines, l => l.StartsWith("Protocol violation:", StringComparison.Ordinal) && l.Contains("multiValueHeaders", StringComparison.Ordinal));
+        await DisposeExpectingViolationsAsync(emulator);
+    }
+
+    private sealed class ListLoggerProvider : Microsoft.Extensions.Logging.ILoggerProvider, Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+        public IReadOnlyList<string> Lines => [.. _lines];
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _lines.Enqueue(formatter(state, exception));
+
+        public void Dispose()
+        {
+        }
     }
 }

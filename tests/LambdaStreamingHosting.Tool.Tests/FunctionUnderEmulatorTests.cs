@@ -63,12 +63,16 @@ public sealed class FunctionUnderEmulatorTests
         using var hung = await client.GetAsync("hang");
 
         Assert.Equal(HttpStatusCode.BadGateway, hung.StatusCode);
-        var secondPid = int.Parse(await client.GetStringAsync("pid"), CultureInfo.InvariantCulture);
+        using var afterReset = await client.GetAsync("pid");
+        Assert.True(afterReset.IsSuccessStatusCode, $"{afterReset.StatusCode}; log: {string.Join(" | ", emulator.Invocations)}; output: {string.Join(Environment.NewLine, output.Lines)}");
+        var secondPid = int.Parse(await afterReset.Content.ReadAsStringAsync(), CultureInfo.InvariantCulture);
         Assert.NotEqual(firstPid, secondPid);
         Assert.Equal(secondPid, function.ProcessId);
         Assert.Equal(2, function.StartCount);
         Assert.True(ProcessInspector.IsGone(firstPid));
         Assert.Equal("Sandbox.Timeout", emulator.Invocations[0].ErrorType);
         Assert.Contains(output.Lines, line => line.Contains("resetting the function (Sandbox.Timeout)", StringComparison.Ordinal));
+        await Task.Delay(3000);
+        Assert.Fail($"DEBUG starts={function.StartCount} {string.Join(" | ", emulator.Invocations)} :: {string.Join(Environment.NewLine, output.Lines.Where(l => l.StartsWith("lambda-streaming", StringComparison.Ordinal)))}");
     }
 }

@@ -1,7 +1,9 @@
+using Microsoft.Extensions.Logging;
+
 namespace LambdaStreamingHosting.Testing;
 
 /// <summary>The emulator's record of finished invocations and protocol violations; thread-safe.</summary>
-internal sealed class InvocationLog(TimeProvider timeProvider)
+internal sealed partial class InvocationLog(TimeProvider timeProvider, ILogger? logger)
 {
     private readonly Lock _sync = new();
     private readonly List<LambdaInvocationRecord> _records = [];
@@ -33,6 +35,11 @@ internal sealed class InvocationLog(TimeProvider timeProvider)
             }
         }
 
+        if (logger is not null)
+        {
+            LogInvocation(logger, record.ToString());
+        }
+
         Completed?.Invoke(Owner, record);
         foreach (var waiter in ready)
         {
@@ -46,7 +53,18 @@ internal sealed class InvocationLog(TimeProvider timeProvider)
         {
             _violations.Add(message);
         }
+
+        if (logger is not null)
+        {
+            LogViolation(logger, message);
+        }
     }
+
+    [LoggerMessage(1, LogLevel.Information, "{Invocation}")]
+    private static partial void LogInvocation(ILogger logger, string invocation);
+
+    [LoggerMessage(2, LogLevel.Warning, "Protocol violation: {Violation}")]
+    private static partial void LogViolation(ILogger logger, string violation);
 
     public IReadOnlyList<LambdaInvocationRecord> Snapshot()
     {

@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace LambdaStreamingHosting.Testing;
 
@@ -113,15 +112,16 @@ public sealed class LambdaEmulator : IAsyncDisposable
             }
         });
 
-        if (System.Environment.GetEnvironmentVariable("LAMBDA_EMULATOR_DEBUG") == "1")
+        if (options.LoggerFactory is { } loggerFactory)
         {
-            builder.Services.AddLogging(logging => logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Debug));
+            builder.Services.AddSingleton(loggerFactory);
         }
 
         var app = builder.Build();
-        var log = new InvocationLog(options.TimeProvider);
+        var log = new InvocationLog(options.TimeProvider, options.LoggerFactory?.CreateLogger("LambdaStreamingHosting.Testing.LambdaEmulator"));
         var runtimeApi = new RuntimeApi(options, log);
         var emulator = new LambdaEmulator(options, app, log, runtimeApi);
+        log.Owner = emulator;
         app.Run(emulator.DispatchAsync);
         await app.StartAsync(cancellationToken);
 

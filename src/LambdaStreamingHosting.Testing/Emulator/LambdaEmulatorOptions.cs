@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace LambdaStreamingHosting.Testing;
 
 /// <summary>
@@ -133,6 +135,12 @@ public sealed class LambdaEmulatorOptions
 
     /// <summary>The account id used in ARNs and events. Default: <c>123456789012</c>.</summary>
     public string AccountId { get; set; } = "123456789012";
+
+    /// <summary>
+    /// Where the emulator logs: a line per finished invocation (information), each protocol violation (warning) and
+    /// its web server's own messages. Default: <see langword="null"/>, no logging.
+    /// </summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
 
     /// <summary>The clock for deadlines, timeouts, pacing and the log. Default: <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;

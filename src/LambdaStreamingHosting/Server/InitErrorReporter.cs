@@ -10,11 +10,11 @@ namespace LambdaStreamingHosting.Server;
 internal static class InitErrorReporter
 {
     private static readonly TimeSpan ReportTimeout = TimeSpan.FromSeconds(2);
-    private static int s_registered;
+    private static int _registered;
 
     public static void Register(LambdaServerSettings settings)
     {
-        if (Interlocked.Exchange(ref s_registered, 1) == 1)
+        if (Interlocked.Exchange(ref _registered, 1) == 1)
         {
             return;
         }

@@ -14,7 +14,7 @@ namespace LambdaStreamingHosting.Server;
 /// instead of a socket. Start-up runs the init hooks (and SnapStart's snapshot/restore), then starts one invocation
 /// loop per allowed concurrent invocation. A broken Runtime API stops the host with exit code 1.
 /// </summary>
-internal sealed partial class LambdaServer : IServer
+internal sealed class LambdaServer : IServer
 {
     private readonly LambdaServerSettings _settings;
     private readonly IHostApplicationLifetime _lifetime;

@@ -14,6 +14,9 @@ namespace LambdaStreamingHosting.Server;
 /// </summary>
 internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBodyControlFeature, IDisposable
 {
+    /// <summary>The <c>errorType</c> of an invocation the app aborted with <c>HttpContext.Abort()</c>.</summary>
+    public const string AbortedErrorType = "LambdaStreaming.RequestAborted";
+
     private static readonly byte[] DiscardedBytes = new byte[4096];
     private readonly bool _isHead;
     private long _sendThreshold;
@@ -215,9 +218,6 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         _ when aborted => new LambdaError(AbortedErrorType, "The application aborted the request."),
         _ => new LambdaError(LambdaError.UnhandledErrorType, "The application failed."),
     };
-
-    /// <summary>The <c>errorType</c> of an invocation the app aborted with <c>HttpContext.Abort()</c>.</summary>
-    public const string AbortedErrorType = "LambdaStreaming.RequestAborted";
 
     private bool Discarding => Aborted || (_isHead && Response.HasStarted) || (_isHead && BodyEnded);
 

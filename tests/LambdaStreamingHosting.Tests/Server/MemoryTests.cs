@@ -86,6 +86,40 @@ public sealed class MemoryTests : IAsyncLifetime
         Assert.True(growth < 32 * 1024 * 1024, $"the heap grew by {growth:N0} bytes while streaming 200 MB");
     }
 
+    [Fact]
+    public async Task A_stalled_reader_holds_the_writer_back_instead_of_growing_memory()
+    {
+        const long total = 64L * 1024 * 1024;
+        var blocked = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async context =>
+        {
+            var block = new byte[64 * 1024];
+            for (long written = 0; written < total; written += block.Length)
+            {
+                var write = context.Response.Body.WriteAsync(block);
+                if (!write.IsCompleted)
+                {
+                    // The socket is full: this write waits for the reader.
+                    blocked.TrySetResult(written);
+                }
+
+                await write;
+            }
+        }));
+
+        var invocation = _api.Enqueue(TestEvents.FunctionUrl());
+        invocation.DiscardBody = true;
+        invocation.HoldBody();
+        var answer = await invocation.Answer.Within();
+
+        var writtenWhenBlocked = await blocked.Task.Within();
+        Assert.True(writtenWhenBlocked < 32 * 1024 * 1024, $"{writtenWhenBlocked:N0} bytes were accepted while nothing was read");
+
+        invocation.ReleaseBody();
+        await answer.Completed.WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.InRange(answer.DiscardedBytes - total, 10, 200);
+    }
+
     private async Task RunAsync(int count)
     {
         for (var i = 0; i < count; i++)

@@ -76,6 +76,23 @@ public sealed class StreamingWireTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DisableBuffering_sends_each_write_as_it_comes()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async context =>
+        {
+            context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()!.DisableBuffering();
+            await context.Response.Body.WriteAsync("one;"u8.ToArray());
+            await context.Response.Body.WriteAsync("two;"u8.ToArray());
+            await context.Response.Body.WriteAsync("three"u8.ToArray());
+        }));
+
+        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        Assert.Equal([4, 4, 5], answer.ChunkSizes.Skip(1));
+    }
+
+    [Fact]
     public async Task A_body_larger_than_the_buffer_goes_out_in_buffer_sized_chunks()
     {
         const int total = 100_000;

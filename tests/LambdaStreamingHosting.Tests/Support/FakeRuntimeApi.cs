@@ -224,6 +224,7 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
         {
             var answer = new FakeAnswer(request, action);
             target.AnswerArrived(answer);
+            await target.BodyGate.WaitAsync(_stop.Token);
             await request.ReadBodyAsync(reader, answer, _stop.Token);
             answer.Complete();
             if (!KeepHistory)
@@ -273,6 +274,16 @@ public sealed class FakeInvocation
 
     /// <summary>Whether streamed body bytes are only counted, not kept (for very large bodies).</summary>
     public bool DiscardBody { get; set; }
+
+    private TaskCompletionSource? _bodyHold;
+
+    /// <summary>Makes the fake stop reading this invocation's answer after its head, as a stalled client would.</summary>
+    public void HoldBody() => _bodyHold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Lets the fake read the answer's body again.</summary>
+    public void ReleaseBody() => _bodyHold?.TrySetResult();
+
+    internal Task BodyGate => _bodyHold?.Task ?? Task.CompletedTask;
 
     /// <summary>Completes when <c>/next</c> handed this event out.</summary>
     public TaskCompletionSource HandedOut { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,3 +1,4 @@
+using LambdaStreamingHosting;
 using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
