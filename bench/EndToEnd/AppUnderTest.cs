@@ -128,14 +128,15 @@ internal sealed class EmulatedApp : AppUnderTest
     private readonly LambdaEmulator _emulator;
     private readonly LambdaInvokeMode _mode;
 
-    private EmulatedApp(FunctionProcess function, LambdaEmulator emulator, LambdaInvokeMode mode)
+    private EmulatedApp(FunctionProcess function, LambdaEmulator emulator, LambdaInvokeMode mode, string? name)
     {
         _function = function;
         _emulator = emulator;
         _mode = mode;
+        Name = name ?? (mode == LambdaInvokeMode.ResponseStream ? "Lambda streaming (emulator)" : "Lambda buffered (emulator)");
     }
 
-    public override string Name => _mode == LambdaInvokeMode.ResponseStream ? "Lambda streaming (emulator)" : "Lambda buffered (emulator)";
+    public override string Name { get; }
 
     public override Uri BaseAddress => _emulator.FunctionUrl;
 
@@ -144,24 +145,21 @@ internal sealed class EmulatedApp : AppUnderTest
     public override bool Streams => _mode == LambdaInvokeMode.ResponseStream;
 
     /// <summary>Starts an emulator and the function under it, and waits until the function asks for its first event.</summary>
-    public static async Task<EmulatedApp> StartAsync(ExampleBuild build, LambdaInvokeMode mode)
+    public static async Task<EmulatedApp> StartAsync(FunctionProcessOptions options, LambdaInvokeMode mode, string? name = null)
     {
-        var (function, emulator) = await CreateAsync(build, mode);
+        var (function, emulator) = await CreateAsync(options, mode);
         function.Start(emulator.RuntimeApiEndpoint);
         await function.WaitUntilInitializedAsync(TimeSpan.FromSeconds(60));
-        return new EmulatedApp(function, emulator, mode);
+        return new EmulatedApp(function, emulator, mode, name);
     }
 
-    /// <summary>An emulator with the function as its environment, the function not started yet.</summary>
-    public static async Task<(FunctionProcess Function, LambdaEmulator Emulator)> CreateAsync(ExampleBuild build, LambdaInvokeMode mode)
+    /// <summary>
+    /// An emulator with the function as its environment, the function not started yet; the function's
+    /// <c>LambdaStreaming__InvokeMode</c> is set to <paramref name="mode"/>, the Function URL's mode.
+    /// </summary>
+    public static async Task<(FunctionProcess Function, LambdaEmulator Emulator)> CreateAsync(FunctionProcessOptions options, LambdaInvokeMode mode)
     {
-        var options = new FunctionProcessOptions
-        {
-            FileName = build.FileName,
-            Arguments = [.. build.Arguments],
-            WorkingDirectory = build.Directory,
-            Environment = new Dictionary<string, string?>(AppEnvironment) { ["LambdaStreaming__InvokeMode"] = mode.ToString() },
-        };
+        options.Environment["LambdaStreaming__InvokeMode"] = mode.ToString();
         var function = new FunctionProcess(options);
         try
         {

@@ -15,7 +15,7 @@ internal static class ColdStart
         var firstByte = new Samples("ms");
         for (var run = 0; run < runs + 1; run++)
         {
-            var (function, emulator) = await EmulatedApp.CreateAsync(build, LambdaInvokeMode.ResponseStream);
+            var (function, emulator) = await EmulatedApp.CreateAsync(build.FunctionOptions(), LambdaInvokeMode.ResponseStream);
             await using (function)
             await using (emulator)
             {

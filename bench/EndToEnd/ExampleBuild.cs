@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LambdaStreamingHosting.Testing;
 
 namespace LambdaStreamingHosting.EndToEnd;
 
@@ -25,6 +26,15 @@ internal sealed record ExampleBuild(BuildFlavor Flavor, string Directory, string
         BuildFlavor.Jit => "JIT",
         BuildFlavor.ReadyToRun => "ReadyToRun",
         _ => "Native AOT",
+    };
+
+    /// <summary>How <see cref="FunctionProcess"/> starts this build, with the benchmark environment.</summary>
+    public FunctionProcessOptions FunctionOptions() => new()
+    {
+        FileName = FileName,
+        Arguments = [.. Arguments],
+        WorkingDirectory = Directory,
+        Environment = new Dictionary<string, string?>(AppUnderTest.AppEnvironment),
     };
 
     /// <summary>

@@ -8,6 +8,9 @@ namespace LambdaStreamingHosting.EndToEnd;
 /// <summary>The measurements, each driven by the same loopback <see cref="HttpClient"/> whatever serves the app.</summary>
 internal static class Measurements
 {
+    /// <summary>Lines (flushes) per <c>/bench/flush-then-wait</c> response: the first, then the mid-stream ones.</summary>
+    public const int FlushLines = 4;
+
     private const double Megabyte = 1024 * 1024;
 
     /// <summary>Latency of <c>GET /</c> (a small text answer), whole response read, in milliseconds.</summary>
@@ -42,10 +45,9 @@ internal static class Measurements
     /// </summary>
     public static async Task<(Samples First, Samples Later)> FlushLatencyAsync(HttpClient client, AppUnderTest app, int runs)
     {
-        const int Lines = 4;
         var first = new Samples("ms");
         var later = new Samples("ms");
-        var uri = new Uri(app.BaseAddress, $"bench/flush-then-wait?lines={Lines}&waitMs=25");
+        var uri = new Uri(app.BaseAddress, $"bench/flush-then-wait?lines={FlushLines}&waitMs=25");
         var buffer = new byte[4096];
         for (var run = 0; run < runs + 1; run++)
         {
@@ -84,9 +86,9 @@ internal static class Measurements
                 }
             }
 
-            if (line != Lines)
+            if (line != FlushLines)
             {
-                throw new InvalidOperationException($"{app.Name}: {uri.PathAndQuery} sent {line} lines instead of {Lines}.");
+                throw new InvalidOperationException($"{app.Name}: {uri.PathAndQuery} sent {line} lines instead of {FlushLines}.");
             }
         }
 

@@ -5,6 +5,14 @@ using System.Diagnostics;
 using System.Net;
 using LambdaStreamingHosting;
 using LambdaStreamingHosting.EndToEnd;
+using LambdaStreamingHosting.Testing;
+
+const string EmulatorFloor = "Emulator alone (no-op function, streaming)";
+
+if (args is [NullFunction.Argument])
+{
+    return await NullFunction.RunAsync();
+}
 
 var settings = Settings.Parse(args);
 if (settings is null)
@@ -43,14 +51,24 @@ var modes = new List<ModeResult>();
 foreach (var start in new Func<Task<AppUnderTest>>[]
 {
     async () => await KestrelApp.StartAsync(jit, client),
-    async () => await EmulatedApp.StartAsync(jit, LambdaInvokeMode.ResponseStream),
-    async () => await EmulatedApp.StartAsync(jit, LambdaInvokeMode.Buffered),
+    async () => await EmulatedApp.StartAsync(jit.FunctionOptions(), LambdaInvokeMode.ResponseStream),
+    async () => await EmulatedApp.StartAsync(jit.FunctionOptions(), LambdaInvokeMode.Buffered),
+    async () => await EmulatedApp.StartAsync(NullFunctionOptions(), LambdaInvokeMode.ResponseStream, EmulatorFloor),
 })
 {
     await using var app = await start();
     var result = new ModeResult(app.Name);
     Console.WriteLine($"{app.Name}: small GET x {settings.SmallGets}");
     result.SmallGet = await Measurements.SmallGetAsync(client, app, settings.SmallGetWarmup, settings.SmallGets);
+    if (app.Name == EmulatorFloor)
+    {
+        result.Note = "a no-op function (this harness started with --null-function, a plain HttpClient loop answering "
+            + "every event with the same 700-byte text) behind the same emulator: the part of the Lambda columns' small-GET "
+            + "time that is the emulator and its extra hops, not the adapter.";
+        modes.Add(result);
+        continue;
+    }
+
     Console.WriteLine($"{app.Name}: flush latency x {settings.FlushRuns}");
     (result.FirstFlush, result.LaterFlush) = await Measurements.FlushLatencyAsync(client, app, settings.FlushRuns);
     if (app.Streams)
@@ -93,3 +111,9 @@ if (settings.DocumentPath is { } document)
 }
 
 return 0;
+
+static FunctionProcessOptions NullFunctionOptions() => new()
+{
+    FileName = "dotnet",
+    Arguments = [typeof(NullFunction).Assembly.Location, NullFunction.Argument],
+};

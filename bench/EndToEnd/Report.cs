@@ -43,7 +43,7 @@ internal static class Report
         Row(text, $"Small `GET /`, median (p99), ms — {settings.SmallGets} requests", modes, m => Pair(m.SmallGet));
         Row(text, "Small `GET /`, median ratio to Kestrel direct", modes, m => Ratio(m.SmallGet, kestrel?.SmallGet));
         Row(text, $"First flush → client receipt (TTFB), median (p99), ms — {settings.FlushRuns} runs", modes, m => Pair(m.FirstFlush));
-        Row(text, $"Later flush → client receipt, median (p99), ms — {3 * settings.FlushRuns} flushes", modes, m => Pair(m.LaterFlush));
+        Row(text, $"Later flush → client receipt, median (p99), ms — {(Measurements.FlushLines - 1) * settings.FlushRuns} flushes", modes, m => Pair(m.LaterFlush));
         Row(text, $"Throughput of a {Settings.ThroughputMegabytes} MB stream, median of {settings.ThroughputRuns}, MB/s", modes, m => Single(m.Throughput?.Median, "F0"));
         Row(text, $"RSS growth while streaming {Settings.MemoryMegabytes} MB, MB", modes, m => m.Memory is { } memory ? "+" + memory.GrowthMegabytes.ToString("F1", CultureInfo.InvariantCulture) : "n/a");
         Row(text, $"RSS before → peak while streaming {Settings.MemoryMegabytes} MB, MB", modes, m => m.Memory is { } memory ? $"{memory.BeforeMegabytes:F0} → {memory.PeakMegabytes:F0}" : "n/a");

@@ -23,6 +23,8 @@ builder.AddNotesDatabase();
 
 // A page rendered with streaming rendering (Components/). Razor components are not Native AOT compatible.
 builder.Services.AddRazorComponents();
+// Serve _framework/blazor.web.js from a build output too (lambda-streaming run); published output needs nothing.
+builder.WebHost.UseStaticWebAssets();
 builder.Services.AddSingleton<IReportSource, SimulatedReportSource>();
 #endif
 

@@ -35,7 +35,7 @@ public class LambdaApplicationFactory<TEntryPoint> : WebApplicationFactory<TEntr
     {
         _parent = parent;
         _configuration = configuration;
-        EmulatorOptions = parent.EmulatorOptions;
+        EmulatorOptions = parent.EmulatorOptions.Clone();
     }
 
     /// <summary>
@@ -56,7 +56,8 @@ public class LambdaApplicationFactory<TEntryPoint> : WebApplicationFactory<TEntr
     }
 
     /// <summary>
-    /// Creates a factory whose app is further configured by <paramref name="configuration"/>, with its own emulator.
+    /// Creates a factory whose app is further configured by <paramref name="configuration"/>, with its own emulator
+    /// (its <see cref="EmulatorOptions"/> start as a copy of this factory's).
     /// </summary>
     /// <param name="configuration">Configures the web host, e.g. to replace services.</param>
     /// <returns>The new factory; disposed with this one.</returns>

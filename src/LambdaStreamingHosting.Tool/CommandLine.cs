@@ -17,6 +17,7 @@ internal static class CommandLine
         Options:
           --project <path>            Build the project (dotnet build) and run its output with dotnet.
           -c, --configuration <name>  Build configuration for --project. Default: Release.
+          --artifacts-path <path>     Build output folder for --project. Default: the project's bin and obj folders.
           --port <number>             Function URL port (0 = any free port). Default: 5050.
           --freeze                    Freeze the app (SIGSTOP) while idle and thaw it (SIGCONT) per event, as Lambda does.
           --timeout <duration>        Function timeout, e.g. 30s, 500ms, 2m (1 ms to 15m). Default: 30s.
@@ -52,6 +53,7 @@ internal static class CommandLine
 
         string? project = null;
         var configuration = "Release";
+        string? artifactsPath = null;
         var port = RunSettings.DefaultPort;
         var freeze = false;
         var buffered = false;
@@ -77,6 +79,9 @@ internal static class CommandLine
                     break;
                 case "-c" or "--configuration":
                     configuration = Value();
+                    break;
+                case "--artifacts-path":
+                    artifactsPath = Value();
                     break;
                 case "--port":
                     port = ParsePort(Value());
@@ -111,6 +116,11 @@ internal static class CommandLine
             throw new CommandLineException("Give either --project or a command after '--', not both.");
         }
 
+        if (project is null && (artifactsPath is not null || configuration != "Release"))
+        {
+            throw new CommandLineException("--configuration and --artifacts-path apply to --project only.");
+        }
+
         if (string.IsNullOrWhiteSpace(configuration))
         {
             throw new CommandLineException("Option '--configuration' needs a name such as Release or Debug.");
@@ -120,6 +130,7 @@ internal static class CommandLine
         {
             ProjectPath = project,
             Configuration = configuration,
+            ArtifactsPath = artifactsPath,
             Command = command,
             Port = port,
             Freeze = freeze,

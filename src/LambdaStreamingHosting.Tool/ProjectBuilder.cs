@@ -7,19 +7,24 @@ internal static class ProjectBuilder
 {
     /// <summary>Builds <paramref name="projectPath"/> and returns the full path of its output assembly.</summary>
     /// <exception cref="ToolException">The project does not exist, does not build, or has no output assembly.</exception>
-    public static async Task<string> BuildAsync(string projectPath, string configuration, TextWriter log, CancellationToken cancellationToken)
+    public static async Task<string> BuildAsync(string projectPath, string configuration, string? artifactsPath, TextWriter log, CancellationToken cancellationToken)
     {
         if (!File.Exists(projectPath) && !Directory.Exists(projectPath))
         {
             throw new ToolException($"--project '{projectPath}' does not exist: give a project file or a folder that contains one.");
         }
 
-        var configurationProperty = $"-p:Configuration={configuration}";
+        List<string> properties = [$"-p:Configuration={configuration}"];
+        if (artifactsPath is not null)
+        {
+            properties.Add($"-p:ArtifactsPath={Path.GetFullPath(artifactsPath)}");
+        }
+
         await log.WriteLineAsync($"lambda-streaming: building {projectPath} ({configuration})").ConfigureAwait(false);
         // The build writes its errors straight to our console. No build servers: they would outlive the build holding
         // our output open, and a tool should leave no processes behind.
         var build = await RunDotnetAsync(
-            ["build", projectPath, configurationProperty, "--disable-build-servers", "-nologo", "-v:q", "-clp:NoSummary"],
+            ["build", projectPath, .. properties, "--disable-build-servers", "-nologo", "-v:q", "-clp:NoSummary"],
             captureOutput: false,
             cancellationToken).ConfigureAwait(false);
         if (build.ExitCode != 0)
@@ -28,7 +33,7 @@ internal static class ProjectBuilder
         }
 
         var query = await RunDotnetAsync(
-            ["msbuild", projectPath, configurationProperty, "-getProperty:TargetPath", "-nodeReuse:false", "-nologo"],
+            ["msbuild", projectPath, .. properties, "-getProperty:TargetPath", "-nodeReuse:false", "-nologo"],
             captureOutput: true,
             cancellationToken).ConfigureAwait(false);
         var targetPath = query.Output.Trim();

@@ -132,7 +132,7 @@ internal static class RunCommand
         string? workingDirectory = null;
         if (settings.ProjectPath is { } project)
         {
-            var assembly = await ProjectBuilder.BuildAsync(project, settings.Configuration, output, stopping).ConfigureAwait(false);
+            var assembly = await ProjectBuilder.BuildAsync(project, settings.Configuration, settings.ArtifactsPath, output, stopping).ConfigureAwait(false);
             fileName = "dotnet";
             arguments = [assembly];
             // The project folder is the content root, as with dotnet run (wwwroot, appsettings.json).

@@ -12,6 +12,9 @@ internal sealed class RunSettings
     /// <summary>The build configuration for <see cref="ProjectPath"/>.</summary>
     public string Configuration { get; init; } = "Release";
 
+    /// <summary>Where the build of <see cref="ProjectPath"/> writes its output (MSBuild <c>ArtifactsPath</c>), when given.</summary>
+    public string? ArtifactsPath { get; init; }
+
     /// <summary>The command that starts the app (after <c>--</c>), when no project is given.</summary>
     public IReadOnlyList<string> Command { get; init; } = [];
 

@@ -371,4 +371,25 @@ public class FunctionUrlStreamingTests
         var record = Assert.Single(await emulator.WaitForInvocationsAsync(1));
         Assert.Equal("Runtime.ExitError", record.ErrorType);
     }
+
+    [Fact]
+    public async Task A_body_after_status_204_is_dropped_and_flagged()
+    {
+        var emulator = await LambdaEmulator.StartAsync();
+        var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
+        using var http = Client(emulator.FunctionUrl);
+        var function = Task.Run(async () =>
+        {
+            var invocation = await runtime.NextAsync();
+            await using var answer = await runtime.BeginStreamAsync(invocation.RequestId);
+            await answer.WriteChunkAsync([.. RawRuntimeClient.Prelude("""{"statusCode":204}"""), .. "not allowed"u8.ToArray()]);
+            return await answer.EndAsync();
+        });
+
+        using var response = await SendAsync(http, HttpMethod.Get, "/");
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal("", await response.Content.ReadAsStringAsync());
+        Assert.Equal(202, (await function.WaitAsync(Patience)).Status);
+        Assert.Contains("could not be sent to the client", Assert.Single(await DisposeExpectingViolationsAsync(emulator)));
+    }
 }

@@ -29,9 +29,10 @@ public class LambdaApplicationFactoryTests
     public async Task An_app_that_runs_past_the_timeout_gets_502_and_its_late_answer_is_refused()
     {
         var stuck = new StuckTicks();
-        await using var factory = new LambdaApplicationFactory<Program>().WithWebHostBuilder(web =>
-            web.ConfigureTestServices(services => services.AddSingleton<ITicks>(stuck)));
+        await using var parent = new LambdaApplicationFactory<Program>();
+        var factory = parent.WithWebHostBuilder(web => web.ConfigureTestServices(services => services.AddSingleton<ITicks>(stuck)));
         factory.EmulatorOptions.Timeout = TimeSpan.FromSeconds(1);
+        Assert.Equal(TimeSpan.FromSeconds(30), parent.EmulatorOptions.Timeout); // the child's options are its own
         using var client = factory.CreateClient();
 
         using var slow = await client.GetAsync("/ticks?count=1");

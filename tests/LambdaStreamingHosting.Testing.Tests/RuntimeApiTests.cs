@@ -211,7 +211,7 @@ public class RuntimeApiTests
     [Fact]
     public async Task A_timeout_after_the_response_started_aborts_the_client()
     {
-        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Timeout = TimeSpan.FromSeconds(1) });
+        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Timeout = TimeSpan.FromSeconds(2) });
         var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
         using var http = Client(emulator.FunctionUrl);
         var function = Task.Run(async () =>
@@ -331,5 +331,46 @@ public class RuntimeApiTests
         public void Dispose()
         {
         }
+    }
+
+    [Fact]
+    public async Task A_failing_environment_answers_500_and_frees_the_slot()
+    {
+        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Environment = new FailsToFreezeOnce(), InvokeMode = LambdaInvokeMode.Buffered });
+        var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
+        var failed = await runtime.NextRawAsync().WaitAsync(Patience);
+        Assert.Equal(500, failed.Status);
+        Assert.Contains("cannot stop the process", failed.Text);
+
+        using var http = Client(emulator.FunctionUrl);
+        var request = SendAsync(http, HttpMethod.Get, "/");
+        var invocation = await runtime.NextAsync().WaitAsync(Patience); // not 403: the failed poll left no slot taken
+        await runtime.PostBufferedAsync(invocation.RequestId, """{"statusCode":200}""");
+        using var response = await request;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Chosen_ports_are_used()
+    {
+        var port = FreePort();
+        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { FunctionUrlPort = port });
+        Assert.Equal(new Uri($"http://127.0.0.1:{port}/"), emulator.FunctionUrl);
+        Assert.Matches(@"^127\.0\.0\.1:\d+$", emulator.RuntimeApiEndpoint);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed class FailsToFreezeOnce : IFunctionEnvironment
+    {
+        private int _calls;
+
+        public ValueTask FreezeAsync(CancellationToken cancellationToken) =>
+            Interlocked.Increment(ref _calls) == 1 ? throw new InvalidOperationException("cannot stop the process") : ValueTask.CompletedTask;
     }
 }

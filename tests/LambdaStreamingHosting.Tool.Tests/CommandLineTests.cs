@@ -14,16 +14,18 @@ public sealed class CommandLineTests
         Assert.False(settings.Freeze);
         Assert.False(settings.Buffered);
         Assert.Empty(settings.Environment);
+        Assert.Null(settings.ArtifactsPath);
     }
 
     [Fact]
     public void Every_option_is_read_in_both_spellings()
     {
         var settings = CommandLine.Parse(
-            ["run", "--project", "examples/StreamingApi", "-c", "Debug", "--port=0", "--freeze", "--timeout", "2m", "--buffered", "-e", "A=1", "--env=B=x=y"])!;
+            ["run", "--project", "examples/StreamingApi", "-c", "Debug", "--artifacts-path", "/tmp/out", "--port=0", "--freeze", "--timeout", "2m", "--buffered", "-e", "A=1", "--env=B=x=y"])!;
 
         Assert.Equal("examples/StreamingApi", settings.ProjectPath);
         Assert.Equal("Debug", settings.Configuration);
+        Assert.Equal("/tmp/out", settings.ArtifactsPath);
         Assert.Equal(0, settings.Port);
         Assert.True(settings.Freeze);
         Assert.Equal(TimeSpan.FromMinutes(2), settings.Timeout);
@@ -65,6 +67,7 @@ public sealed class CommandLineTests
     [InlineData(new string[] { "run", "--freeze=yes", "--", "app" }, "Option '--freeze' takes no value")]
     [InlineData(new string[] { "run", "-e", "NOVALUE", "--", "app" }, "Invalid --env 'NOVALUE': use NAME=VALUE")]
     [InlineData(new string[] { "run", "-c", "", "--project", "a" }, "needs a name")]
+    [InlineData(new string[] { "run", "--artifacts-path", "out", "--", "app" }, "apply to --project only")]
     public void Mistakes_are_explained(string[] args, string message)
     {
         var exception = Assert.Throws<CommandLineException>(() => CommandLine.Parse(args));

@@ -48,11 +48,14 @@ public sealed partial class ToolEndToEndTests
     [Fact]
     public async Task The_tool_builds_a_project_runs_it_buffered_and_stops_cleanly_on_SIGTERM()
     {
+        using var artifacts = new TemporaryDirectory();
         using var tool = ToolProcess.Start(
-            "run", "--project", FunctionApp.ProjectDirectory, "--port", "0", "--buffered", "--timeout", "10s", "--env", "GREETING=hi");
+            "run", "--project", FunctionApp.ProjectDirectory, "--artifacts-path", artifacts.Path, "--port", "0", "--buffered", "--timeout", "10s", "--env", "GREETING=hi");
         var url = new Uri((await tool.Output.WaitForAsync(FunctionUrlLine(), timeout: TimeSpan.FromMinutes(4))).Groups[1].Value);
         Assert.Contains(tool.Output.Lines, line => line.Contains("(BUFFERED, timeout 10 s, freeze off)", StringComparison.Ordinal));
-        Assert.Contains(tool.Output.Lines, line => line.Contains(Path.Combine("bin", "Release"), StringComparison.Ordinal));
+        // Built in Release into the given artifacts folder, then run from there.
+        Assert.True(File.Exists(Path.Combine(artifacts.Path, "bin", "FunctionApp", "release", "FunctionApp.dll")));
+        Assert.Contains(tool.Output.Lines, line => line.StartsWith($"lambda-streaming: started dotnet {artifacts.Path}", StringComparison.Ordinal));
         using var client = new HttpClient { BaseAddress = url, Timeout = Generous };
 
         // The app was told the invoke mode, so app and Function URL agree; user variables reach it too.

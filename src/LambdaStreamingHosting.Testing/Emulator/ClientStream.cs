@@ -59,6 +59,12 @@ internal sealed class ClientStream(Invocation invocation, BandwidthShaper? shape
                 {
                     MarkGone();
                 }
+                catch (InvalidOperationException ex)
+                {
+                    // e.g. a body after status 204 or 304: the client cannot get it; the rest is dropped.
+                    invocation.Violation($"The response body could not be sent to the client: {ex.Message}");
+                    _gone = true;
+                }
             }
         }
     }

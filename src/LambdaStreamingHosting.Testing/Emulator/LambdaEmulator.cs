@@ -21,6 +21,7 @@ public sealed class LambdaEmulator : IAsyncDisposable
     private readonly RuntimeApi _runtimeApi;
     private readonly Dictionary<int, FrontDoor> _doorsByPort = [];
     private readonly InvocationLog _log;
+    private int _runtimePort;
     private int _disposed;
 
     private LambdaEmulator(LambdaEmulatorOptions options, WebApplication app, InvocationLog log, RuntimeApi runtimeApi)
@@ -75,16 +76,7 @@ public sealed class LambdaEmulator : IAsyncDisposable
         options ??= new LambdaEmulatorOptions();
         options.Validate();
 
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = null;          // limits are the emulator's, with Lambda's error replies
-            kestrel.Limits.MinRequestBodyDataRate = null;      // a function may stream slowly (server-sent events)
-            kestrel.Limits.MinResponseDataRate = null;         // a client may read slowly
-            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromHours(1); // the runtime's connection idles while it works
-
-        });
+        // One Kestrel server, one loopback listener per role; requests are routed by the port they arrived on.
         var listeners = new (LambdaFrontDoor? Door, int Port)[]
         {
             (null, options.RuntimeApiPort),
@@ -93,9 +85,15 @@ public sealed class LambdaEmulator : IAsyncDisposable
             (LambdaFrontDoor.HttpApi, options.HttpApiPort),
             (LambdaFrontDoor.ApplicationLoadBalancer, options.AlbPort),
         };
-        var listenOptions = new ListenOptions[listeners.Length];
-        builder.WebHost.ConfigureKestrel(kestrel =>
+        var bound = new ListenOptions[listeners.Length];
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = null;                // limits are the emulator's, with Lambda's replies
+            kestrel.Limits.MinRequestBodyDataRate = null;            // a function may stream slowly (server-sent events)
+            kestrel.Limits.MinResponseDataRate = null;               // a client may read slowly
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromHours(1); // the runtime's connection idles while it works
             for (var i = 0; i < listeners.Length; i++)
             {
                 var index = i;
@@ -107,11 +105,10 @@ public sealed class LambdaEmulator : IAsyncDisposable
                         GracefulCutConnection.Use(listen);
                     }
 
-                    listenOptions[index] = listen;
+                    bound[index] = listen;
                 });
             }
         });
-
         if (options.LoggerFactory is { } loggerFactory)
         {
             builder.Services.AddSingleton(loggerFactory);
@@ -123,13 +120,23 @@ public sealed class LambdaEmulator : IAsyncDisposable
         var emulator = new LambdaEmulator(options, app, log, runtimeApi);
         log.Owner = emulator;
         app.Run(emulator.DispatchAsync);
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            runtimeApi.Dispose();
+            throw;
+        }
 
-        var runtimePort = listenOptions[0].IPEndPoint!.Port;
-        emulator.RuntimeApiEndpoint = $"127.0.0.1:{runtimePort}";
+        // Port 0 means "any free port": the bound ports are known only now.
+        emulator._runtimePort = bound[0].IPEndPoint!.Port;
+        emulator.RuntimeApiEndpoint = $"127.0.0.1:{emulator._runtimePort}";
         for (var i = 1; i < listeners.Length; i++)
         {
-            var port = listenOptions[i].IPEndPoint!.Port;
+            var port = bound[i].IPEndPoint!.Port;
             var door = FrontDoor.Create(listeners[i].Door!.Value, options, runtimeApi, log);
             emulator._doorsByPort[port] = door;
             var url = new Uri($"http://127.0.0.1:{port}{door.BasePath}");
@@ -142,11 +149,8 @@ public sealed class LambdaEmulator : IAsyncDisposable
             }
         }
 
-        emulator._runtimePort = runtimePort;
         return emulator;
     }
-
-    private int _runtimePort;
 
     /// <summary>
     /// Waits until <paramref name="count"/> invocations have been logged, then returns the log.

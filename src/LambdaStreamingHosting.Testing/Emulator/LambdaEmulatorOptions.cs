@@ -55,8 +55,9 @@ public sealed class LambdaEmulatorOptions
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// How long an event may wait for the function to ask for it (start-up, or a previous invocation still running)
-    /// before the client gets 502 and the environment is reset. Default: 30 seconds.
+    /// Allowance for the function to ask for an event (start-up, or earlier invocations still running): an event not
+    /// picked up within <see cref="InitTimeout"/> plus <see cref="Timeout"/> gets the client a 502
+    /// (<c>Sandbox.Timeout</c>) and the environment is reset. Default: 30 seconds.
     /// </summary>
     public TimeSpan InitTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -147,6 +148,9 @@ public sealed class LambdaEmulatorOptions
 
     /// <summary>The invoked function's ARN, as sent in <c>Lambda-Runtime-Invoked-Function-Arn</c>.</summary>
     public string FunctionArn => $"arn:aws:lambda:{Region}:{AccountId}:function:{FunctionName}";
+
+    /// <summary>A copy, so a derived factory's changes do not leak into its parent's.</summary>
+    internal LambdaEmulatorOptions Clone() => (LambdaEmulatorOptions)MemberwiseClone();
 
     /// <summary>Checks the options, throwing an exception that says which setting to change.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>

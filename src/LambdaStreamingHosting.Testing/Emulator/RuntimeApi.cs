@@ -175,16 +175,22 @@ internal sealed class RuntimeApi : IDisposable
             await _reset.WaitAsync(context.RequestAborted);
             invocation = await TakeNextAsync(context.RequestAborted);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+#pragma warning disable CA1031 // Whatever failed (the poller left, the emulator stopped, the environment failed to freeze or thaw), the slot is freed.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
             lock (_sync)
             {
                 _waiting--;
             }
 
-            if (_stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            if (!context.RequestAborted.IsCancellationRequested)
             {
-                await RuntimeApiReplies.ErrorAsync(context, StatusCodes.Status500InternalServerError, "Emulator.Stopped", "The emulator is stopping: exit.");
+                // 500 tells a runtime its container is broken: it exits, and a runner starts it again.
+                var message = ex is OperationCanceledException or ChannelClosedException
+                    ? "The emulator is stopping: exit."
+                    : $"The execution environment failed: {ex.Message}";
+                await RuntimeApiReplies.ErrorAsync(context, StatusCodes.Status500InternalServerError, "Emulator.Unavailable", message);
             }
 
             return;
@@ -232,7 +238,16 @@ internal sealed class RuntimeApi : IDisposable
 
             if (frozen)
             {
-                await Environment!.ThawAsync(_stopping.Token);
+                try
+                {
+                    await Environment!.ThawAsync(_stopping.Token);
+                }
+                catch
+                {
+                    _queue.Writer.TryWrite(invocation); // not delivered: keep it for the next poller
+                    throw;
+                }
+
                 frozen = false;
             }
 
@@ -305,7 +320,7 @@ internal sealed class RuntimeApi : IDisposable
     /// <summary>Resets the environment (cold start next time); <c>/next</c> waits until the reset is done.</summary>
     public void ResetEnvironment(string reason)
     {
-        if (Environment is not { } environment)
+        if (Environment is not { } environment || _stopping.IsCancellationRequested)
         {
             return;
         }
@@ -403,7 +418,7 @@ internal sealed class RuntimeApi : IDisposable
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(invocation.AnswerCancellation.Token, context.RequestAborted, _stopping.Token);
         var answer = new AnswerReader(context, invocation, _options, reading.Token);
         var outcome = streaming ? await answer.ReadStreamedAsync() : await answer.ReadBufferedAsync();
-        if (outcome.Crashed)
+        if (outcome.Crashed && !invocation.TimedOut)
         {
             ResetEnvironment(outcome.Failure?.ErrorType ?? "Runtime.ExitError");
         }

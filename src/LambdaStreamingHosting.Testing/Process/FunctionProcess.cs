@@ -34,7 +34,8 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
     private readonly Queue<string> _outputTail = new();
     private string? _runtimeApiEndpoint;
     private Instance? _current;
-    private List<int> _frozen = [];
+    private List<int> _frozen = []; // every process SIGSTOP was sent to, so a thaw continues exactly those
+    private volatile bool _freezeConfirmed;
     private int _startCount;
     private bool _disposed;
 
@@ -58,8 +59,8 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
     /// <summary>The id of the running process, or <see langword="null"/> before <see cref="Start"/>.</summary>
     public int? ProcessId => _current?.Id;
 
-    /// <summary>Whether the process is frozen right now.</summary>
-    public bool IsFrozen => Volatile.Read(ref _frozen).Count > 0;
+    /// <summary>Whether the process is frozen right now: every thread was seen stopped (on Linux; elsewhere, signalled).</summary>
+    public bool IsFrozen => _freezeConfirmed;
 
     /// <summary>How many times the process was started: 1 after <see cref="Start"/>, one more for each reset (cold start).</summary>
     public int StartCount => Volatile.Read(ref _startCount);
@@ -103,6 +104,9 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
 
     /// <summary>
     /// Waits until the function has initialised: it asked the Runtime API for its first event since it was (re)started.
+    /// The emulator reports this by freezing the idle function (<see cref="FreezeAsync"/>), which it does when
+    /// <c>LambdaEmulatorOptions.MaxConcurrency</c> is 1, as Lambda does; with Managed Instances concurrency nothing is
+    /// frozen and this waits until the timeout.
     /// </summary>
     /// <param name="timeout">How long initialisation may take.</param>
     /// <param name="cancellationToken">Stops waiting.</param>
@@ -152,7 +156,7 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
 
             try
             {
-                if (_options.Freeze && !IsFrozen)
+                if (_options.Freeze && Volatile.Read(ref _frozen).Count == 0)
                 {
                     await StopProcessTreeAsync(instance, cancellationToken).ConfigureAwait(false);
                 }
@@ -208,7 +212,7 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
                 return;
             }
 
-            OnOutput($"lambda-streaming: resetting the function ({reason}): killing process {_current.Id} and starting it again", _options.StandardError);
+            Notify($"lambda-streaming: resetting the function ({reason}): killing process {_current.Id} and starting it again");
             await StopInstanceAsync(cancellationToken).ConfigureAwait(false);
             StartInstance();
         }
@@ -290,6 +294,7 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
         }
 
         instance.Kill();
+        _freezeConfirmed = false;
         Volatile.Write(ref _frozen, []);
         await instance.Exit.WaitAsync(cancellationToken).ConfigureAwait(false);
         instance.Process.Dispose();
@@ -297,6 +302,7 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
 
     private void ContinueFrozen()
     {
+        _freezeConfirmed = false;
         var frozen = Volatile.Read(ref _frozen);
         // Children first, so that nothing the parent does on waking finds a child still stopped.
         for (var index = frozen.Count - 1; index >= 0; index--)
@@ -326,6 +332,7 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
         Volatile.Write(ref _frozen, stopped);
         ThrowIfExited(instance, "freeze");
         await WaitUntilStoppedAsync(stopped, cancellationToken).ConfigureAwait(false);
+        _freezeConfirmed = true;
     }
 
     private async Task WaitUntilStoppedAsync(List<int> pids, CancellationToken cancellationToken)
@@ -365,12 +372,18 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
 
     private void OnOutput(string? line, Action<string>? forward)
     {
-        if (line is null)
+        if (line is not null)
         {
-            return;
+            AppendOutput(line);
+            Forward(line, forward);
         }
+    }
 
-        AppendOutput(line);
+    // A note about the process (reset, exit) for the standard error callback; not part of the function's own output.
+    private void Notify(string note) => Forward(note, _options.StandardError);
+
+    private static void Forward(string line, Action<string>? forward)
+    {
         try
         {
             forward?.Invoke(line);
@@ -452,9 +465,7 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
             var code = Process.ExitCode;
             if (!_killedOnPurpose)
             {
-                owner.OnOutput(
-                    $"lambda-streaming: the function process {Id.ToString(CultureInfo.InvariantCulture)} exited with code {code.ToString(CultureInfo.InvariantCulture)}",
-                    owner._options.StandardError);
+                owner.Notify($"lambda-streaming: the function process {Id.ToString(CultureInfo.InvariantCulture)} exited with code {code.ToString(CultureInfo.InvariantCulture)}");
             }
 
             Initialized.TrySetException(new InvalidOperationException(_killedOnPurpose

@@ -120,7 +120,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
             {
                 // Head and body in one write: a second small segment would otherwise wait on the peer's delayed ACK.
                 var segment = MemoryMarshal.TryGetArray(body, out var array) ? array : new ArraySegment<byte>(body.ToArray());
-                await connection.SendAsync(head, segment, cancellationToken).ConfigureAwait(false);
+                await connection.SendAsync([head, segment], cancellationToken).ConfigureAwait(false);
             }
 
             var reply = await connection.ReadReplyAsync(cancellationToken).ConfigureAwait(false);

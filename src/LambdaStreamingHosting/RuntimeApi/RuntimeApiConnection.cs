@@ -76,24 +76,31 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Writes two buffers with one system call (a request head and its first chunk).</summary>
-    public async ValueTask SendAsync(ArraySegment<byte> first, ArraySegment<byte> second, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes <paramref name="buffers"/> completely with one gather write (a request head with its body or first
+    /// chunks), so no part waits on the peer's delayed ACK.
+    /// </summary>
+    public async ValueTask SendAsync(IList<ArraySegment<byte>> buffers, CancellationToken cancellationToken)
     {
         try
         {
-            var total = first.Count + second.Count;
-            var sent = await _socket.SendAsync([first, second], SocketFlags.None).ConfigureAwait(false);
-            if (sent < total)
+            if (buffers.Count == 1)
             {
-                // A partial gather write: send what is left of each part in order.
-                var firstLeft = Math.Max(0, first.Count - sent);
-                if (firstLeft > 0)
-                {
-                    await _stream.WriteAsync(first.AsMemory(first.Count - firstLeft), cancellationToken).ConfigureAwait(false);
-                }
+                // The common mid-stream flush: one chunk, sent without the gather overload's per-call task.
+                await _stream.WriteAsync(buffers[0].AsMemory(), cancellationToken).ConfigureAwait(false);
+                return;
+            }
 
-                var secondSent = Math.Max(0, sent - first.Count);
-                await _stream.WriteAsync(second.AsMemory(secondSent), cancellationToken).ConfigureAwait(false);
+            var sent = await _socket.SendAsync(buffers, SocketFlags.None).ConfigureAwait(false);
+            foreach (var buffer in buffers)
+            {
+                // After a partial gather write, send what is left of each buffer in order.
+                var done = Math.Min(sent, buffer.Count);
+                sent -= done;
+                if (done < buffer.Count)
+                {
+                    await _stream.WriteAsync(buffer.AsMemory(done), cancellationToken).ConfigureAwait(false);
+                }
             }
         }
         catch

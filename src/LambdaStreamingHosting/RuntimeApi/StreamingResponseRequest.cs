@@ -34,22 +34,26 @@ internal sealed class StreamingResponseRequest
     public bool Broken { get; private set; }
 
     /// <summary>
-    /// Frames <paramref name="dataLength"/> bytes at <paramref name="dataOffset"/> of <paramref name="buffer"/> in place
-    /// (see <see cref="ChunkFraming"/> for the room it needs around them) and sends the chunk; with
-    /// <paramref name="end"/> the last chunk follows in the same write.
+    /// Frames each data range of <paramref name="chunks"/> in place as one chunk (see <see cref="ChunkFraming"/> for the
+    /// room it needs around the data) and sends them all with one write; with <paramref name="end"/> the last chunk
+    /// follows in the same write. The list is changed.
     /// </summary>
-    public ValueTask SendChunkAsync(byte[] buffer, int dataOffset, int dataLength, bool end)
+    public ValueTask SendChunksAsync(List<ArraySegment<byte>> chunks, bool end)
     {
-        var (offset, length) = ChunkFraming.FrameInPlace(buffer, dataOffset, dataLength, end);
-        Ended |= end;
-        return SendAsync(new ArraySegment<byte>(buffer, offset, length));
-    }
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            var data = chunks[i];
+            var (offset, length) = ChunkFraming.FrameInPlace(data.Array, data.Offset, data.Count, end && i == chunks.Count - 1);
+            chunks[i] = new ArraySegment<byte>(data.Array!, offset, length);
+        }
 
-    /// <summary>Sends the last chunk of a body that ended cleanly.</summary>
-    public ValueTask EndAsync()
-    {
-        Ended = true;
-        return SendAsync(EndBytes);
+        if (end && chunks.Count == 0)
+        {
+            chunks.Add(EndBytes);
+        }
+
+        Ended |= end;
+        return SendAsync(chunks);
     }
 
     /// <summary>Ends the body with the error trailers, so Lambda records the invocation as failed.</summary>
@@ -58,7 +62,7 @@ internal sealed class StreamingResponseRequest
         Ended = true;
         var output = new ArrayBufferWriter<byte>(512);
         ChunkFraming.WriteErrorEnd(output, error.ErrorType, error.ToJson());
-        await SendAsync(new ArraySegment<byte>(output.WrittenSpan.ToArray())).ConfigureAwait(false);
+        await SendAsync([new ArraySegment<byte>(output.WrittenSpan.ToArray())]).ConfigureAwait(false);
     }
 
     /// <summary>Reads the Runtime API's reply to the finished request and releases the connection.</summary>
@@ -110,19 +114,17 @@ internal sealed class StreamingResponseRequest
 
     private static ArraySegment<byte> EndBytes { get; } = new(ChunkFraming.End.ToArray());
 
-    private async ValueTask SendAsync(ArraySegment<byte> framed)
+    private async ValueTask SendAsync(List<ArraySegment<byte>> framed)
     {
+        if (_head is { } head)
+        {
+            _head = null;
+            framed.Insert(0, head);
+        }
+
         try
         {
-            if (_head is { } head)
-            {
-                _head = null;
-                await _connection.SendAsync(head, framed, CancellationToken.None).ConfigureAwait(false);
-            }
-            else
-            {
-                await _connection.SendAsync(framed, CancellationToken.None).ConfigureAwait(false);
-            }
+            await _connection.SendAsync(framed, CancellationToken.None).ConfigureAwait(false);
         }
         catch
         {

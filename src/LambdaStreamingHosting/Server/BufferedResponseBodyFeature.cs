@@ -36,7 +36,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         {
             try
             {
-                await StartAsync(CancellationToken.None).ConfigureAwait(false);
+                await StartCoreAsync(sendNow: false).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -93,7 +93,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         }
     }
 
-    protected override ValueTask BeginAsync()
+    protected override ValueTask BeginAsync(bool sendNow)
     {
         Response.MarkStarted();
         if (IsBodyless)

@@ -60,23 +60,18 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
 
     public void DisableBuffering() => _sendThreshold = 1;
 
-    public async Task StartAsync(CancellationToken cancellationToken = default)
+    /// <summary>Starts the response and sends the prelude at once (an explicit <c>Response.StartAsync</c>).</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default)
     {
-        if (Response.HasStarted)
-        {
-            return;
-        }
-
         cancellationToken.ThrowIfCancellationRequested();
-        await Response.FireOnStartingAsync().ConfigureAwait(false);
-        await BeginAsync().ConfigureAwait(false);
+        return StartCoreAsync(sendNow: true);
     }
 
     public async Task CompleteAsync()
     {
         if (!BodyEnded)
         {
-            await StartAsync().ConfigureAwait(false);
+            await StartCoreAsync(sendNow: false).ConfigureAwait(false);
             await EndBodyAsync().ConfigureAwait(false);
         }
     }
@@ -147,7 +142,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     internal async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        await StartAsync(cancellationToken).ConfigureAwait(false);
+        await StartCoreAsync(sendNow: false).ConfigureAwait(false);
         if (!BodyEnded && !Aborted)
         {
             await SendAsync(end: false).ConfigureAwait(false);
@@ -187,8 +182,23 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>Sends what is buffered (streaming) or only marks the response started (buffered).</summary>
     protected abstract ValueTask SendAsync(bool end);
 
-    /// <summary>Starts the response after the <c>OnStarting</c> callbacks ran (the streaming body sends the prelude).</summary>
-    protected abstract ValueTask BeginAsync();
+    /// <summary>
+    /// Runs the <c>OnStarting</c> callbacks and starts the response, unless it started already. With
+    /// <paramref name="sendNow"/> the streaming body sends the prelude at once; otherwise it goes out with the next send.
+    /// </summary>
+    protected async Task StartCoreAsync(bool sendNow)
+    {
+        if (Response.HasStarted)
+        {
+            return;
+        }
+
+        await Response.FireOnStartingAsync().ConfigureAwait(false);
+        await BeginAsync(sendNow).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts the response after the <c>OnStarting</c> callbacks ran (the streaming body writes the prelude).</summary>
+    protected abstract ValueTask BeginAsync(bool sendNow);
 
     /// <summary>Ends the body before the app returned (<c>CompleteAsync</c>).</summary>
     protected abstract ValueTask EndBodyAsync();

@@ -18,6 +18,8 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
     private readonly ResponseShape _shape;
     private readonly ILogger _logger;
     private readonly SegmentBuffer _prelude = new(1024, ChunkFraming.HeaderReserve, ChunkFraming.TrailerReserve);
+    private readonly List<ArraySegment<byte>> _chunks = [];
+    private bool _preludeUnsent;
 
     public StreamingResponseBodyFeature(ResponseFeature response, StreamingResponseRequest request, ResponseShape shape, string method, LambdaStreamingOptions options, ILogger logger)
         : this(response, new SegmentBuffer(options.ResponseBufferSize, ChunkFraming.HeaderReserve, ChunkFraming.TrailerReserve), request, shape, method, options, logger)
@@ -41,7 +43,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
             {
                 try
                 {
-                    await StartAsync(CancellationToken.None).ConfigureAwait(false);
+                    await StartCoreAsync(sendNow: false).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (!_request.Broken)
                 {
@@ -65,7 +67,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
             else if (!Response.HasStarted)
             {
                 ReplaceWithServerError(error);
-                await BeginAsync().ConfigureAwait(false);
+                await BeginAsync(sendNow: false).ConfigureAwait(false);
                 if (!BodyEnded)
                 {
                     await SendAsync(end: true).ConfigureAwait(false);
@@ -98,57 +100,58 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
         base.Dispose();
     }
 
-    protected override async ValueTask BeginAsync()
+    protected override async ValueTask BeginAsync(bool sendNow)
     {
         _prelude.Clear();
         PreludeWriter.Write(_prelude, _shape, Response.StatusCode, Response.Headers);
         _prelude.Write(Delimiter);
         Response.MarkStarted();
+        _preludeUnsent = true;
         if (IsBodyless)
         {
             // 204, 304, HEAD: prelude, delimiter and the end of the stream at once, so nothing waits for a body.
             Buffer.Clear();
-            await SendSegmentsAsync(_prelude, end: true).ConfigureAwait(false);
+            await SendAsync(end: true).ConfigureAwait(false);
         }
-        else
+        else if (sendNow)
         {
-            await SendSegmentsAsync(_prelude, end: false).ConfigureAwait(false);
+            await SendAsync(end: false).ConfigureAwait(false);
         }
     }
 
-    protected override ValueTask SendAsync(bool end) => SendSegmentsAsync(Buffer, end);
+    /// <summary>
+    /// Sends the prelude (if not sent yet) and the buffered body as chunks, one per segment, all in one write; with
+    /// <paramref name="end"/> the last chunk follows.
+    /// </summary>
+    protected override async ValueTask SendAsync(bool end)
+    {
+        _chunks.Clear();
+        if (_preludeUnsent)
+        {
+            _preludeUnsent = false;
+            AddChunks(_prelude);
+        }
+
+        AddChunks(Buffer);
+        if (_chunks.Count > 0 || end)
+        {
+            await _request.SendChunksAsync(_chunks, end).ConfigureAwait(false);
+        }
+
+        Buffer.Clear();
+        BodyEnded |= end;
+    }
 
     protected override ValueTask EndBodyAsync() => SendAsync(end: true);
 
-    private async ValueTask SendSegmentsAsync(SegmentBuffer buffer, bool end)
+    private void AddChunks(SegmentBuffer buffer)
     {
-        // Each segment is one chunk, framed in place; the last one carries the end of the body when it comes.
-        SegmentBuffer.Segment? pending = null;
         for (var segment = buffer.First; segment is not null; segment = segment.NextSegment)
         {
-            if (segment.Count == 0)
+            if (segment.Count > 0)
             {
-                continue;
+                _chunks.Add(new ArraySegment<byte>(segment.Array, segment.DataOffset, segment.Count));
             }
-
-            if (pending is not null)
-            {
-                await _request.SendChunkAsync(pending.Array, pending.DataOffset, pending.Count, end: false).ConfigureAwait(false);
-            }
-
-            pending = segment;
         }
-
-        if (pending is not null)
-        {
-            await _request.SendChunkAsync(pending.Array, pending.DataOffset, pending.Count, end).ConfigureAwait(false);
-        }
-        else if (end)
-        {
-            await _request.EndAsync().ConfigureAwait(false);
-        }
-
-        buffer.Clear();
-        BodyEnded |= end;
     }
 }

@@ -59,7 +59,9 @@ public sealed class ProcessTests
 
     private static Process Start(string runtimeApi, bool failStart = false)
     {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "ProcessApp.dll")])
+        var app = Path.Combine(AppContext.BaseDirectory, "ProcessApp.dll");
+        Assert.True(File.Exists(app), $"{app} is missing: the test project builds it through its ProjectReference.");
+        var start = new ProcessStartInfo("dotnet", [app])
         {
             WorkingDirectory = AppContext.BaseDirectory,
             RedirectStandardOutput = true,

@@ -141,6 +141,39 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_several_loops_thaw_and_freeze_hooks_are_not_called()
+    {
+        var observer = new RecordingObserver();
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () => "ok"),
+            options => options.MaxConcurrency = 2,
+            services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer));
+
+        await (await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await (await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await _api.WaitForNextRequestsAsync(4).Within();
+
+        Assert.Equal(["init"], observer.Events);
+    }
+
+    [Fact]
+    public async Task Work_the_app_leaves_running_does_not_hold_the_invocation_open()
+    {
+        var background = new TaskCompletionSource();
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () =>
+        {
+            _ = Task.Run(async () => await background.Task);
+            return "answered";
+        }));
+
+        var first = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await first.Completed.Within();
+        await _api.WaitForNextRequestsAsync(2).Within();
+
+        Assert.False(background.Task.IsCompleted);
+        background.SetResult();
+    }
+
+    [Fact]
     public async Task A_failing_init_hook_is_reported_to_init_error_and_fails_the_start()
     {
         var observer = new RecordingObserver { FailInit = true };

@@ -1,7 +1,7 @@
-using LambdaStreamingHosting;
 using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
+using LambdaStreamingHosting;
 
 var builder = WebApplication.CreateBuilder(args);
 
