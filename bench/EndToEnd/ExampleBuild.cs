@@ -16,12 +16,20 @@ internal enum BuildFlavor
     NativeAot,
 }
 
-/// <summary>A published build of examples/StreamingApi and the command line that starts it.</summary>
-internal sealed record ExampleBuild(BuildFlavor Flavor, string Directory, string FileName, IReadOnlyList<string> Arguments)
+/// <summary>An app the harness publishes: its project, its assembly, and the path a cold start requests.</summary>
+internal sealed record PublishedApp(string Name, string Project, string AssemblyName, string ColdStartPath)
 {
-    private const string Project = "examples/StreamingApi/StreamingApi.csproj";
+    /// <summary>The example app, measured everywhere.</summary>
+    public static readonly PublishedApp Example = new("examples/StreamingApi", "examples/StreamingApi/StreamingApi.csproj", "StreamingApi", "/");
 
-    public string Label => Flavor switch
+    /// <summary>A minimal-API app without database or Razor (the tests' sample app), the cold-start reference.</summary>
+    public static readonly PublishedApp Minimal = new("tests/SampleApp (minimal API)", "tests/SampleApp/SampleApp.csproj", "SampleApp", "/hello");
+}
+
+/// <summary>A published build of an app and the command line that starts it.</summary>
+internal sealed record ExampleBuild(PublishedApp App, BuildFlavor Flavor, string Directory, string FileName, IReadOnlyList<string> Arguments)
+{
+    public string Label => App.Name + ", " + Flavor switch
     {
         BuildFlavor.Jit => "JIT",
         BuildFlavor.ReadyToRun => "ReadyToRun",
@@ -38,15 +46,15 @@ internal sealed record ExampleBuild(BuildFlavor Flavor, string Directory, string
     };
 
     /// <summary>
-    /// Publishes the example as <paramref name="flavor"/> under <paramref name="workRoot"/> (own artifacts folder, no
+    /// Publishes <paramref name="app"/> as <paramref name="flavor"/> under <paramref name="workRoot"/> (own artifacts folder, no
     /// build servers left behind), or reuses an earlier publish when <paramref name="reuse"/> is set and one exists.
     /// </summary>
-    public static async Task<ExampleBuild> PublishAsync(string repositoryRoot, string workRoot, BuildFlavor flavor, bool reuse)
+    public static async Task<ExampleBuild> PublishAsync(string repositoryRoot, string workRoot, PublishedApp app, BuildFlavor flavor, bool reuse)
     {
-        var output = Path.Combine(workRoot, flavor.ToString());
+        var output = Path.Combine(workRoot, app.AssemblyName + "-" + flavor);
         var build = flavor == BuildFlavor.NativeAot
-            ? new ExampleBuild(flavor, output, Path.Combine(output, "bootstrap"), [])
-            : new ExampleBuild(flavor, output, "dotnet", [Path.Combine(output, "StreamingApi.dll")]);
+            ? new ExampleBuild(app, flavor, output, Path.Combine(output, "bootstrap"), [])
+            : new ExampleBuild(app, flavor, output, "dotnet", [Path.Combine(output, app.AssemblyName + ".dll")]);
         var entryPoint = flavor == BuildFlavor.NativeAot ? build.FileName : build.Arguments[0];
         if (reuse && File.Exists(entryPoint))
         {
@@ -56,8 +64,8 @@ internal sealed record ExampleBuild(BuildFlavor Flavor, string Directory, string
 
         List<string> arguments =
         [
-            "publish", Path.Combine(repositoryRoot, Project), "-c", "Release", "-o", output,
-            "--artifacts-path", Path.Combine(workRoot, "artifacts-" + flavor), "--disable-build-servers", "-nologo", "-v:q",
+            "publish", Path.Combine(repositoryRoot, app.Project), "-c", "Release", "-o", output,
+            "--artifacts-path", Path.Combine(workRoot, "artifacts-" + app.AssemblyName + "-" + flavor), "--disable-build-servers", "-nologo", "-v:q",
         ];
         arguments.AddRange(flavor switch
         {

@@ -25,16 +25,18 @@ var started = Stopwatch.GetTimestamp();
 var machine = Report.DescribeMachine();
 var repository = Settings.FindRepositoryRoot();
 Console.WriteLine($"Machine: {machine}");
-Console.WriteLine($"Publishing examples/StreamingApi into {settings.WorkDirectory}");
-var jit = await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, BuildFlavor.Jit, settings.ReuseBuilds);
+Console.WriteLine($"Publishing the apps into {settings.WorkDirectory}");
+var jit = await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, PublishedApp.Example, BuildFlavor.Jit, settings.ReuseBuilds);
 var coldStartBuilds = new List<ExampleBuild> { jit };
 if (settings.ColdStart)
 {
-    coldStartBuilds.Add(await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, BuildFlavor.ReadyToRun, settings.ReuseBuilds));
+    coldStartBuilds.Add(await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, PublishedApp.Example, BuildFlavor.ReadyToRun, settings.ReuseBuilds));
     if (settings.NativeAot)
     {
-        coldStartBuilds.Add(await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, BuildFlavor.NativeAot, settings.ReuseBuilds));
+        coldStartBuilds.Add(await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, PublishedApp.Example, BuildFlavor.NativeAot, settings.ReuseBuilds));
     }
+
+    coldStartBuilds.Add(await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, PublishedApp.Minimal, BuildFlavor.Jit, settings.ReuseBuilds));
 }
 
 using var client = new HttpClient(new SocketsHttpHandler
@@ -94,8 +96,7 @@ if (settings.ColdStart)
     foreach (var build in coldStartBuilds)
     {
         Console.WriteLine($"Cold start of the {build.Label} build x {settings.ColdStartRuns}");
-        var (init, firstByte) = await ColdStart.MeasureAsync(build, client, settings.ColdStartRuns);
-        coldStarts.Add(new ColdStartResult(build.Label, init, firstByte));
+        coldStarts.Add(new ColdStartResult(build.Label, await ColdStart.MeasureAsync(build, client, settings.ColdStartRuns)));
     }
 }
 

@@ -17,13 +17,26 @@ public sealed partial class ProjectTemplateTests
     public async Task The_template_installs_instantiates_builds_and_its_tests_pass()
     {
         using var work = new TemporaryDirectory("lambda-streaming-template");
+
+        // A version no feed has, so the generated project restores exactly what was packed here (not a cached copy).
+        var version = string.Create(CultureInfo.InvariantCulture, $"1.0.0-templatetest.{DateTime.UtcNow:yyyyMMddHHmmss}.{Random.Shared.Next(1000, 9999)}");
+        try
+        {
+            await PackInstantiateAndTestAsync(work, version);
+        }
+        finally
+        {
+            DeleteFromGlobalPackagesFolder(version);
+        }
+    }
+
+    private static async Task PackInstantiateAndTestAsync(TemporaryDirectory work, string version)
+    {
         var feed = work.Combine("feed");
         var artifacts = work.Combine("artifacts");
         var hive = work.Combine("hive");
         var output = work.Combine("app");
 
-        // A version no feed has, so the generated project restores exactly what was packed here (not a cached copy).
-        var version = string.Create(CultureInfo.InvariantCulture, $"1.0.0-templatetest.{DateTime.UtcNow:yyyyMMddHHmmss}.{Random.Shared.Next(1000, 9999)}");
         foreach (var project in new[] { "LambdaStreamingHosting", "LambdaStreamingHosting.Testing", "LambdaStreamingHosting.Templates" })
         {
             (await DotNetCli.RunAsync(
@@ -65,6 +78,21 @@ public sealed partial class ProjectTemplateTests
         var test = (await DotNetCli.RunAsync(["test", $"{ProjectName}.slnx"], output, StepTimeout)).EnsureSuccess("dotnet test on the generated solution");
         var passed = TestsPassed().Match(test.Output);
         Assert.True(passed.Success && int.Parse(passed.Groups[1].Value, CultureInfo.InvariantCulture) >= 2, $"the generated tests did not run:\n{test.Output}");
+    }
+
+    // The restore of the generated projects extracted the test-only version into the machine's package cache.
+    private static void DeleteFromGlobalPackagesFolder(string version)
+    {
+        var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        foreach (var id in new[] { "lambdastreaminghosting", "lambdastreaminghosting.testing" })
+        {
+            var folder = Path.Combine(packages, id, version);
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
     }
 
     [Fact]

@@ -24,6 +24,8 @@ public class RuntimeApiTests
         var deadline = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(invocation.Reply.Header("Lambda-Runtime-Deadline-Ms"), CultureInfo.InvariantCulture));
         Assert.InRange(deadline, before.AddSeconds(19), DateTimeOffset.UtcNow.AddSeconds(21));
         Assert.Equal("2.0", invocation.Json.GetProperty("version").GetString());
+        var requestTrace = invocation.Json.GetProperty("headers").GetProperty("x-amzn-trace-id").GetString()!;
+        Assert.StartsWith(requestTrace + ";Parent=", invocation.Reply.Header("Lambda-Runtime-Trace-Id")); // one trace, end to end
 
         await using var answer = await runtime.BeginStreamAsync(invocation.RequestId);
         await answer.WriteChunkAsync(RawRuntimeClient.Prelude("{}"));

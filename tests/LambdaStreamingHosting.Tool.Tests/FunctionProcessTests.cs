@@ -34,6 +34,8 @@ public sealed partial class FunctionProcessTests
         Assert.True(function.IsFrozen);
         Assert.True(ProcessInspector.IsStopped(pid), $"process states: {string.Join(',', ProcessInspector.ThreadStates(pid))}");
         Assert.True(ProcessInspector.IsStopped(child), $"child states: {string.Join(',', ProcessInspector.ThreadStates(child))}");
+        // Including the short-lived "sleep 0.05" the loop was starting when the freeze came.
+        Assert.All(ProcessInspector.Children(pid), other => Assert.True(ProcessInspector.IsStopped(other) || ProcessInspector.IsGone(other), $"child {other} runs"));
 
         await function.ThawAsync(CancellationToken.None);
 

@@ -54,7 +54,7 @@ public sealed class FunctionUnderEmulatorTests
     {
         var output = new OutputLines();
         await using var function = new FunctionProcess(FunctionApp.ProcessOptions(freeze: true, output));
-        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Environment = function, Timeout = TimeSpan.FromSeconds(2) });
+        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Environment = function, Timeout = TimeSpan.FromSeconds(10) });
         function.Start(emulator.RuntimeApiEndpoint);
         await function.WaitUntilInitializedAsync(Generous);
         var firstPid = function.ProcessId!.Value;

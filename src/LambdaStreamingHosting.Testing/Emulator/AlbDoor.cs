@@ -27,7 +27,7 @@ internal sealed class AlbDoor(LambdaEmulatorOptions options, RuntimeApi runtimeA
         var (rawPath, rawQuery) = RawTarget(client);
         var query = ParseRawQuery(rawQuery);
         var headers = request.Headers.Select(h => new KeyValuePair<string, StringValues>(h.Key.ToLowerInvariant(), h.Value))
-            .Concat(AddedHeaders(client, now).Select(h => new KeyValuePair<string, StringValues>(h.Key, h.Value)))
+            .Concat(AddedHeaders(client).Select(h => new KeyValuePair<string, StringValues>(h.Key, h.Value)))
             .ToList();
         return WriteJson(json =>
         {

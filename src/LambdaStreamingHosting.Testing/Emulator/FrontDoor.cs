@@ -64,7 +64,14 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
         }
         else
         {
-            eventBytes = BuildEvent(client, body, requestId, log.TimeProvider.GetUtcNow());
+            // The front end traces every request; the same trace reaches the function in Lambda-Runtime-Trace-Id.
+            var now = log.TimeProvider.GetUtcNow();
+            if (client.Request.Headers[TraceIds.HeaderName].Count == 0)
+            {
+                client.Request.Headers[TraceIds.HeaderName] = TraceIds.NewRoot(now);
+            }
+
+            eventBytes = BuildEvent(client, body, requestId, now);
             if (eventBytes.Length > Options.MaxEventBytes)
             {
                 refused = new InvocationFailure("RequestEntityTooLarge", $"The event would be {eventBytes.Length} bytes; Lambda accepts at most {Options.MaxEventBytes}.", StatusCodes.Status413PayloadTooLarge);
@@ -160,17 +167,13 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
 
     protected static string ClientIp(HttpContext client) => client.Connection.RemoteIpAddress?.ToString() ?? "127.0.0.1";
 
-    /// <summary>The <c>x-forwarded-*</c> and <c>x-amzn-trace-id</c> headers the front end adds (lower-case names).</summary>
-    protected static IEnumerable<KeyValuePair<string, string>> AddedHeaders(HttpContext client, DateTimeOffset now)
+    /// <summary>The <c>x-forwarded-*</c> headers the front end adds (lower-case names).</summary>
+    protected static IEnumerable<KeyValuePair<string, string>> AddedHeaders(HttpContext client)
     {
         var forwardedFor = client.Request.Headers["X-Forwarded-For"].ToString();
         yield return new("x-forwarded-for", forwardedFor.Length > 0 ? $"{forwardedFor}, {ClientIp(client)}" : ClientIp(client));
         yield return new("x-forwarded-proto", client.Request.Scheme);
         yield return new("x-forwarded-port", client.Connection.LocalPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        if (client.Request.Headers["X-Amzn-Trace-Id"].Count == 0)
-        {
-            yield return new("x-amzn-trace-id", TraceIds.NewRoot(now));
-        }
     }
 
     protected static string RequestTime(DateTimeOffset now) =>

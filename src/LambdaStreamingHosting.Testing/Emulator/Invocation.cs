@@ -47,6 +47,7 @@ internal sealed class Invocation
         _log = log;
         _strict = strict;
         Method = client.Request.Method;
+        TraceId = TraceIds.ForFunction(client.Request.Headers[TraceIds.HeaderName].ToString() is { Length: > 0 } trace ? trace : TraceIds.NewRoot(log.TimeProvider.GetUtcNow()));
         Target = client.Request.Path + client.Request.QueryString;
         StartedAt = log.TimeProvider.GetUtcNow();
         _startTimestamp = log.TimeProvider.GetTimestamp();
@@ -62,6 +63,9 @@ internal sealed class Invocation
 
     /// <summary>The client's method (kept: the client's context is recycled once its response ends).</summary>
     public string Method { get; }
+
+    /// <summary>The <c>Lambda-Runtime-Trace-Id</c> the function gets: the request's trace, with a parent.</summary>
+    public string TraceId { get; }
 
     /// <summary>The client's path and query.</summary>
     public string Target { get; }

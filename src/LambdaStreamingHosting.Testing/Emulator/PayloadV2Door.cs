@@ -62,7 +62,7 @@ internal sealed class PayloadV2Door(LambdaFrontDoor kind, LambdaEmulatorOptions 
                 json.WriteString(header.Key.ToLowerInvariant(), string.Join(',', header.Value.ToArray()));
             }
 
-            foreach (var (name, value) in AddedHeaders(client, now))
+            foreach (var (name, value) in AddedHeaders(client))
             {
                 json.WriteString(name, value);
             }

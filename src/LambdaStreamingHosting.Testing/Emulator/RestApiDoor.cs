@@ -51,7 +51,7 @@ internal sealed class RestApiDoor(LambdaEmulatorOptions options, RuntimeApi runt
         var (_, rawQuery) = RawTarget(client);
         var query = QueryHelpers.ParseQuery(rawQuery);
         var headers = request.Headers.Select(h => new KeyValuePair<string, StringValues>(h.Key, h.Value))
-            .Concat(AddedHeaders(client, now).Select(h => new KeyValuePair<string, StringValues>(h.Key, h.Value)))
+            .Concat(AddedHeaders(client).Select(h => new KeyValuePair<string, StringValues>(h.Key, h.Value)))
             .ToList();
         return WriteJson(json =>
         {

@@ -203,9 +203,7 @@ internal sealed class RuntimeApi : IDisposable
         headers["Lambda-Runtime-Aws-Request-Id"] = invocation.RequestId;
         headers["Lambda-Runtime-Deadline-Ms"] = invocation.Deadline.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
         headers["Lambda-Runtime-Invoked-Function-Arn"] = _options.FunctionArn;
-        headers["Lambda-Runtime-Trace-Id"] = invocation.Client.Request.Headers["x-amzn-trace-id"].ToString() is { Length: > 0 } trace
-            ? trace
-            : TraceIds.NewTraceHeader(now);
+        headers["Lambda-Runtime-Trace-Id"] = invocation.TraceId;
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = invocation.Event.Length;
         try
@@ -417,7 +415,18 @@ internal sealed class RuntimeApi : IDisposable
 
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(invocation.AnswerCancellation.Token, context.RequestAborted, _stopping.Token);
         var answer = new AnswerReader(context, invocation, _options, reading.Token);
-        var outcome = streaming ? await answer.ReadStreamedAsync() : await answer.ReadBufferedAsync();
+        AnswerOutcome outcome;
+        try
+        {
+            outcome = streaming ? await answer.ReadStreamedAsync() : await answer.ReadBufferedAsync();
+        }
+        catch (Exception ex)
+        {
+            // A fault of the emulator itself: the client must not wait for the deadline.
+            invocation.Finish(new InvocationFailure("Emulator.InternalError", ex.ToString()));
+            throw;
+        }
+
         if (outcome.Crashed && !invocation.TimedOut)
         {
             ResetEnvironment(outcome.Failure?.ErrorType ?? "Runtime.ExitError");

@@ -321,17 +321,19 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
         }
 
         ThrowIfExited(instance, "freeze");
-        // The parent first, so it cannot start a child we would miss.
-        var stopped = new List<int>();
-        if (PosixProcessSignals.Stop(instance.Id))
+        // The parent first: once it is stopped it cannot start a child we would miss. Then its descendants, until a look
+        // at the process tree finds nothing new (a child may itself have started one while being stopped).
+        List<int> stopped = [];
+        Volatile.Write(ref _frozen, stopped);
+        List<int> fresh = PosixProcessSignals.Stop(instance.Id) ? [instance.Id] : [];
+        while (fresh.Count > 0)
         {
-            stopped.Add(instance.Id);
-            stopped.AddRange(PosixProcessSignals.GetDescendants(instance.Id).Where(PosixProcessSignals.Stop));
+            stopped.AddRange(fresh);
+            await WaitUntilStoppedAsync(fresh, cancellationToken).ConfigureAwait(false);
+            fresh = [.. PosixProcessSignals.GetDescendants(instance.Id).Where(pid => !stopped.Contains(pid) && PosixProcessSignals.Stop(pid))];
         }
 
-        Volatile.Write(ref _frozen, stopped);
         ThrowIfExited(instance, "freeze");
-        await WaitUntilStoppedAsync(stopped, cancellationToken).ConfigureAwait(false);
         _freezeConfirmed = true;
     }
 
