@@ -12,13 +12,11 @@ namespace LambdaStreamingHosting.Server;
 /// </summary>
 internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
 {
-    /// <summary>The most a buffered <c>/response</c> may carry.</summary>
-    public const long MaxResponseBytes = 6_291_556;
-
     private readonly RuntimeApiClient _client;
     private readonly string _requestId;
     private readonly ResponseShape _shape;
     private readonly ILogger _logger;
+    private readonly int _limit;
 
     public BufferedResponseBodyFeature(ResponseFeature response, RuntimeApiClient client, string requestId, ResponseShape shape, string method, LambdaStreamingOptions options, ILogger logger)
         : base(response, new SegmentBuffer(options.ResponseBufferSize), method, options, sendThreshold: long.MaxValue)
@@ -27,6 +25,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         _requestId = requestId;
         _shape = shape;
         _logger = logger;
+        _limit = BufferedResponseWriter.LimitOf(shape);
     }
 
     public override async Task<RuntimeApiReply?> FinishAsync(Exception? error, bool aborted, CancellationToken cancellationToken)
@@ -56,7 +55,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
             Response.MarkStarted();
         }
 
-        var document = new ArrayBufferWriter<byte>((int)Math.Min(Buffer.Length + 1024, MaxResponseBytes));
+        var document = new ArrayBufferWriter<byte>((int)Math.Min(Buffer.Length + 1024, _limit));
         try
         {
             WriteDocument(document);
@@ -87,9 +86,10 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
 
     protected override void OnAdvanced()
     {
-        if (Buffer.Length > MaxResponseBytes)
+        // The front end's limit applies to the whole JSON document; a body alone over it can never fit.
+        if (Buffer.Length > _limit)
         {
-            throw new ResponseTooLargeException($"The response body is larger than {MaxResponseBytes} bytes, the most a buffered Lambda response can carry. Stream it (LambdaStreaming:InvokeMode=ResponseStream with a RESPONSE_STREAM Function URL) or make it smaller.");
+            throw ResponseTooLargeException.For(_shape, Buffer.Length, _limit, bodyOnly: true);
         }
     }
 
