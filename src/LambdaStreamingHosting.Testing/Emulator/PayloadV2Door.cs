@@ -83,9 +83,12 @@ internal sealed class PayloadV2Door(LambdaFrontDoor kind, LambdaEmulatorOptions 
             json.WriteStartObject("requestContext");
             json.WriteString("accountId", Options.AccountId);
             json.WriteString("apiId", "emulator");
-            var host = request.Host.Host;
-            json.WriteString("domainName", host);
-            json.WriteString("domainPrefix", host.Split('.')[0]);
+            // The Host header stays the local one (links the app builds work locally); the request context names the
+            // domain the real front end would, which is how a function tells a Function URL from an HTTP API.
+            json.WriteString("domainName", IsFunctionUrl
+                ? $"emulator.lambda-url.{Options.Region}.on.aws"
+                : $"emulator.execute-api.{Options.Region}.amazonaws.com");
+            json.WriteString("domainPrefix", "emulator");
             json.WriteStartObject("http");
             json.WriteString("method", request.Method);
             json.WriteString("path", request.PathBase + request.Path);

@@ -23,6 +23,7 @@ internal sealed class LambdaServer : IServer
     private readonly List<RuntimeApiClient> _clients = [];
     private Task[] _loops = [];
     private int _warnedCannotStream;
+    private bool _disposed;
 
     public LambdaServer(
         IOptions<LambdaStreamingOptions> options,
@@ -76,6 +77,12 @@ internal sealed class LambdaServer : IServer
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_disposed)
+        {
+            // A host may stop a server it already disposed (for example after a failed start): nothing is left to stop.
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -89,6 +96,12 @@ internal sealed class LambdaServer : IServer
 
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         _stopping.Cancel();
         _stopping.Dispose();
         foreach (var client in _clients)

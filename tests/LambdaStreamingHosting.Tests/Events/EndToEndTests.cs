@@ -144,14 +144,12 @@ public class EndToEndTests
     }
 
     [Fact]
-    public async Task Http_api_default_stage_on_a_loopback_domain_is_told_apart_by_pinning()
+    public async Task Http_api_default_stage_is_detected_and_answered_buffered_while_the_function_streams()
     {
-        // On a loopback domain with the $default stage an HTTP API event looks like a Function URL's: pinning decides.
+        // $default route and stage look alike in both payload 2.0 sources: the request context's domain tells them
+        // apart, and an HTTP API never streams, so a streaming function answers it buffered.
         await using var host = await EndToEndHost.StartAsync(new LambdaEmulatorOptions(), options =>
-        {
-            options.EventSource = LambdaEventSource.HttpApi;
-            options.InvokeMode = LambdaInvokeMode.Buffered;
-        });
+            options.InvokeMode = LambdaInvokeMode.ResponseStream);
         using var client = Client(host.Emulator.HttpApiUrl);
 
         using var response = await client.SendAsync(Get("echo/x"));
