@@ -1,4 +1,3 @@
-using LambdaStreamingHosting;
 using StreamingApi;
 using StreamingApi.Benchmarks;
 using StreamingApi.Streaming;

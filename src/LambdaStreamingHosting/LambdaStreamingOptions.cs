@@ -3,7 +3,7 @@ namespace LambdaStreamingHosting;
 /// <summary>
 /// Options for running the app inside AWS Lambda. Bound from the <c>LambdaStreaming</c> configuration section
 /// (for example the environment variable <c>LambdaStreaming__InvokeMode=Buffered</c>), then from the delegate given to
-/// <see cref="LambdaStreamingServiceCollectionExtensions.AddLambdaStreaming"/>; validated when the host starts.
+/// <see cref="Microsoft.Extensions.DependencyInjection.LambdaStreamingServiceCollectionExtensions.AddLambdaStreaming"/>; validated when the host starts.
 /// </summary>
 public sealed class LambdaStreamingOptions
 {

@@ -1,12 +1,14 @@
 // Note for the Testing package: AddLambdaServer(services, runtimeApiEndpoint) below switches the Lambda server on
 // without the AWS_LAMBDA_RUNTIME_API environment variable (internal; InternalsVisibleTo LambdaStreamingHosting.Testing).
+using LambdaStreamingHosting;
 using LambdaStreamingHosting.Server;
 using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
-namespace LambdaStreamingHosting;
+// In the namespace of IServiceCollection, as ASP.NET Core's own Add* methods are, so that Program.cs needs no using:
+// the one line is the whole change.
+namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Adds LambdaStreamingHosting to an app.</summary>
 public static class LambdaStreamingServiceCollectionExtensions

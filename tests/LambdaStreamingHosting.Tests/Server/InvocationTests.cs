@@ -178,6 +178,67 @@ public sealed class InvocationTests : IAsyncLifetime
         Assert.Equal("LambdaStreaming.RequestAborted", answer.Trailers["Lambda-Runtime-Function-Error-Type"]);
     }
 
+    [Fact]
+    public async Task A_broken_Runtime_API_connection_fires_RequestAborted_and_drops_later_writes_as_Kestrel_does()
+    {
+        var outcome = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _app = await TestApp.StartAsync(_api, app =>
+        {
+            MapOk(app);
+            app.MapGet("/stream", async (HttpContext context) =>
+            {
+                try
+                {
+                    var block = new byte[1024];
+                    while (!context.RequestAborted.IsCancellationRequested)
+                    {
+                        await context.Response.Body.WriteAsync(block);
+                        await context.Response.Body.FlushAsync();
+                    }
+
+                    // Like Kestrel after the client went away: writes are dropped, nothing throws.
+                    await context.Response.WriteAsync("dropped");
+                    outcome.TrySetResult("RequestAborted fired");
+                }
+                catch (Exception ex)
+                {
+                    outcome.TrySetResult($"{ex.GetType().Name}: {ex.Message}");
+                    throw;
+                }
+            });
+        }, logs: _logs);
+
+        var invocation = _api.Enqueue(TestEvents.FunctionUrl(path: "/stream"));
+        invocation.BreakConnection();
+
+        Assert.Equal("RequestAborted fired", await outcome.Task.Within());
+        await AssertNextInvocationSucceedsAsync();
+        Assert.DoesNotContain(_logs.Entries, e => e.Message.Contains("application failed", StringComparison.Ordinal)
+            || e.Message.Contains("unhandled exception", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_request_body_is_not_seekable_like_Kestrel_and_EnableBuffering_rereads_it()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapPost("/", async (HttpContext context) =>
+        {
+            var canSeekBefore = context.Request.Body.CanSeek;
+            context.Request.EnableBuffering();
+            using var first = new StreamReader(context.Request.Body, leaveOpen: true);
+            var firstRead = await first.ReadToEndAsync();
+            var afterEnd = await context.Request.Body.ReadAsync(new byte[16]);
+            context.Request.Body.Position = 0;
+            using var second = new StreamReader(context.Request.Body);
+            var secondRead = await second.ReadToEndAsync();
+            return $"{canSeekBefore}|{firstRead}|{afterEnd}|{secondRead}";
+        }));
+
+        var answer = await _api.Enqueue(TestEvents.FunctionUrl("POST", body: "hello body")).Answer.Within();
+        await answer.ReadPreludeAsync().Within();
+
+        Assert.Equal("False|hello body|0|hello body", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
+    }
+
     [Theory]
     [InlineData("{not json", "LambdaStreaming.InvalidEventJson")]
     [InlineData("""{"version":"2.0","routeKey":"$default","rawPath":42,"requestContext":{"http":{"method":"GET"}}}""", "LambdaStreaming.InvalidEventField")]

@@ -224,6 +224,12 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
         {
             var answer = new FakeAnswer(request, action);
             target.AnswerArrived(answer);
+            if (target.BreaksConnection)
+            {
+                // Closing with the body unread resets the connection, as a crashed Runtime API would.
+                throw new IOException("The test broke the Runtime API connection.");
+            }
+
             await target.BodyGate.WaitAsync(_stop.Token);
             await request.ReadBodyAsync(reader, answer, _stop.Token);
             answer.Complete();
@@ -276,6 +282,11 @@ public sealed class FakeInvocation
     public bool DiscardBody { get; set; }
 
     private TaskCompletionSource? _bodyHold;
+
+    /// <summary>Makes the fake close the connection as soon as the answer's head arrived, without reading or replying.</summary>
+    public void BreakConnection() => BreaksConnection = true;
+
+    internal bool BreaksConnection { get; private set; }
 
     /// <summary>Makes the fake stop reading this invocation's answer after its head, as a stalled client would.</summary>
     public void HoldBody() => _bodyHold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
-using LambdaStreamingHosting;
 
 var builder = WebApplication.CreateBuilder(args);
 
