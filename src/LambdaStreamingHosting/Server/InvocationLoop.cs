@@ -90,6 +90,7 @@ internal sealed class InvocationLoop<TContext>
             ? new StreamingResponseBodyFeature(response, await _client.BeginStreamingResponseAsync(invocation.RequestId, CancellationToken.None).ConfigureAwait(false), request.ResponseShape, request.Method, options, _logger)
             : new BufferedResponseBodyFeature(response, _client, invocation.RequestId, request.ResponseShape, request.Method, options, _logger);
         using var lifetime = new RequestLifetimeFeature(invocation.Deadline, options.DeadlineMargin, _server.Time, body.Abort);
+        body.ConnectionLost = lifetime.ConnectionLost;
         try
         {
             var features = FeatureCollectionBuilder.Build(invocation, request, response, body, lifetime, _server.Time);

@@ -1,11 +1,10 @@
-using System.Runtime.InteropServices;
 using LambdaStreamingHosting.Events;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace LambdaStreamingHosting.Server;
 
-/// <summary>The request an event describes: method, path, query, headers and a read-only body stream over the decoded body.</summary>
+/// <summary>The request an event describes: method, path, query, headers and a read-once, non-seekable body stream over the decoded body.</summary>
 internal sealed class RequestFeature : IHttpRequestFeature, IHttpRequestBodyDetectionFeature
 {
     public RequestFeature(LambdaHttpRequest request)
@@ -19,9 +18,7 @@ internal sealed class RequestFeature : IHttpRequestFeature, IHttpRequestBodyDete
         RawTarget = request.RawTarget;
         Headers = request.Headers;
         CanHaveBody = !request.Body.IsEmpty;
-        Body = MemoryMarshal.TryGetArray(request.Body, out var segment)
-            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-            : new MemoryStream(request.Body.ToArray(), writable: false);
+        Body = new RequestBodyStream(request.Body);
     }
 
     public string Protocol { get; set; }

@@ -4,7 +4,8 @@ namespace LambdaStreamingHosting.Server;
 
 /// <summary>
 /// <c>HttpContext.RequestAborted</c> fires a margin before the invocation's deadline, so the app can stop cleanly
-/// before Lambda cuts it off, or when the app calls <c>HttpContext.Abort()</c> (the invocation then ends with an error).
+/// before Lambda cuts it off, when the Runtime API connection breaks, or when the app calls <c>HttpContext.Abort()</c>
+/// (the invocation then ends with an error).
 /// </summary>
 internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDisposable
 {
@@ -38,6 +39,12 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
         _onAbort();
         _aborted.Cancel();
     }
+
+    /// <summary>
+    /// The Runtime API connection broke mid-stream: <see cref="RequestAborted"/> fires, as on Kestrel when the client
+    /// disconnects (callbacks run off the writing thread, so none of them can fail the app's write).
+    /// </summary>
+    public void ConnectionLost() => _ = _aborted.CancelAsync();
 
     public void Dispose() => _aborted.Dispose();
 }

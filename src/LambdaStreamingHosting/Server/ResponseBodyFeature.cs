@@ -55,6 +55,9 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>The app aborted the request: further writes are dropped, as on Kestrel.</summary>
     protected bool Aborted { get; private set; }
 
+    /// <summary>Called when the Runtime API connection broke while the response was sent (fires <c>RequestAborted</c>).</summary>
+    public Action? ConnectionLost { get; set; }
+
     /// <summary>The exception the app completed the <see cref="Writer"/> with, if any.</summary>
     protected Exception? WriterError { get; private set; }
 
@@ -163,16 +166,44 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
 
         while (!source.IsEmpty)
         {
-            var memory = Buffer.GetMemory(1);
-            var count = Math.Min(memory.Length, source.Length);
-            source.Span[..count].CopyTo(memory.Span);
-            Buffer.Advance(count);
-            OnAdvanced();
-            source = source[count..];
+            source = source[CopyToBuffer(source.Span)..];
             if (Buffer.Length >= _sendThreshold)
             {
                 await FlushAsync(cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>Synchronous <c>Response.Body</c> writes (<c>AllowSynchronousIO</c>): as <see cref="WriteAsync"/>, blocking on sends.</summary>
+    internal void Write(ReadOnlySpan<byte> source)
+    {
+        ThrowIfBodyClosed();
+        if (Discarding)
+        {
+            return;
+        }
+
+        while (!source.IsEmpty)
+        {
+            source = source[CopyToBuffer(source)..];
+            if (Buffer.Length >= _sendThreshold)
+            {
+                Flush();
+            }
+        }
+    }
+
+    /// <summary>Synchronous flush: blocks until the socket took the bytes.</summary>
+    internal void Flush()
+    {
+        var flush = FlushAsync(CancellationToken.None);
+        if (flush.IsCompleted)
+        {
+            flush.GetAwaiter().GetResult();
+        }
+        else
+        {
+            flush.AsTask().GetAwaiter().GetResult();
         }
     }
 
@@ -228,6 +259,17 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         _ when aborted => new LambdaError(AbortedErrorType, "The application aborted the request."),
         _ => new LambdaError(LambdaError.UnhandledErrorType, "The application failed."),
     };
+
+    /// <summary>Copies what fits of <paramref name="source"/> into the buffer's current segment; returns the bytes taken.</summary>
+    private int CopyToBuffer(ReadOnlySpan<byte> source)
+    {
+        var span = Buffer.GetSpan(1);
+        var count = Math.Min(span.Length, source.Length);
+        source[..count].CopyTo(span);
+        Buffer.Advance(count);
+        OnAdvanced();
+        return count;
+    }
 
     private bool Discarding => Aborted || (_isHead && Response.HasStarted) || (_isHead && BodyEnded);
 

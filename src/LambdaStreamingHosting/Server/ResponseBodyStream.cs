@@ -37,13 +37,15 @@ internal sealed class ResponseBodyStream : Stream
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         ThrowIfSynchronousIODisallowed();
-        _body.WriteAsync(buffer.ToArray(), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        _body.Write(buffer);
     }
+
+    public override void WriteByte(byte value) => Write([value]);
 
     public override void Flush()
     {
         ThrowIfSynchronousIODisallowed();
-        _body.FlushAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        _body.Flush();
     }
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();

@@ -76,12 +76,23 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
             else if (!BodyEnded)
             {
                 await SendAsync(end: false).ConfigureAwait(false);
-                await _request.EndWithErrorAsync(ErrorFor(error, aborted)).ConfigureAwait(false);
+                if (!_request.Broken)
+                {
+                    await _request.EndWithErrorAsync(ErrorFor(error, aborted)).ConfigureAwait(false);
+                }
+
                 BodyEnded = true;
             }
             else if (error is not null)
             {
                 Log.ApplicationErrorAfterEnd(_logger, error);
+            }
+
+            if (_request.Broken)
+            {
+                // The break was logged when a send failed; no reply will come.
+                await _request.AbandonAsync().ConfigureAwait(false);
+                return null;
             }
 
             return await _request.ReadReplyAsync(cancellationToken).ConfigureAwait(false);
@@ -133,9 +144,19 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
         }
 
         AddChunks(Buffer);
-        if (_chunks.Count > 0 || end)
+        if (!_request.Broken && (_chunks.Count > 0 || end))
         {
-            await _request.SendChunksAsync(_chunks, end).ConfigureAwait(false);
+            try
+            {
+                await _request.SendChunksAsync(_chunks, end).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (_request.Broken)
+            {
+                // As on Kestrel when the client went away: RequestAborted fires, the app's later writes are dropped.
+                Log.StreamBroken(_logger, ex);
+                Abort();
+                ConnectionLost?.Invoke();
+            }
         }
 
         Buffer.Clear();

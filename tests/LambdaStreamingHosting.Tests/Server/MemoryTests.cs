@@ -1,6 +1,7 @@
 using LambdaStreamingHosting.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace LambdaStreamingHosting.Tests.Server;
 
@@ -118,6 +119,40 @@ public sealed class MemoryTests : IAsyncLifetime
         invocation.ReleaseBody();
         await answer.Completed.WaitAsync(TimeSpan.FromMinutes(2));
         Assert.InRange(answer.DiscardedBytes - total, 10, 200);
+    }
+
+    [Fact]
+    public async Task Synchronous_Response_Body_writes_allocate_nothing_per_write()
+    {
+        const int writes = 20_000;
+        var allocated = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", context =>
+        {
+            context.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
+            var block = new byte[64];
+            context.Response.Body.Write(block);
+            context.Response.Body.Flush();
+
+            // Thread-local count: the writes block on this thread, and other tests' allocations do not count.
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < writes; i++)
+            {
+                context.Response.Body.Write(block);
+            }
+
+            allocated.SetResult(GC.GetAllocatedBytesForCurrentThread() - before);
+            return Task.CompletedTask;
+        }));
+
+        var invocation = _api.Enqueue(TestEvents.FunctionUrl());
+        invocation.DiscardBody = true;
+        var answer = await invocation.Answer.Within();
+        await answer.Completed.Within();
+
+        // 1.25 MB in 64-byte writes leaves in about 80 sends of the 16 KiB buffer; only those may allocate.
+        var bytes = await allocated.Task.Within();
+        Assert.True(bytes < writes * 2, $"{bytes:N0} bytes allocated by {writes:N0} synchronous 64-byte writes");
+        Assert.InRange(answer.DiscardedBytes - (writes + 1) * 64L, 10, 200);
     }
 
     private async Task RunAsync(int count)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using LambdaStreamingHosting;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Services.AddLambdaStreaming();
