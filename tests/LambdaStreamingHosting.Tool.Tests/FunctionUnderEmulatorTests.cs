@@ -73,4 +73,25 @@ public sealed class FunctionUnderEmulatorTests
         Assert.Equal("Sandbox.Timeout", emulator.Invocations[0].ErrorType);
         Assert.Contains(output.Lines, line => line.Contains("resetting the function (Sandbox.Timeout)", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task With_Managed_Instances_concurrency_the_function_initialises_and_is_never_frozen()
+    {
+        var output = new OutputLines();
+        var options = FunctionApp.ProcessOptions(freeze: true, output);
+        options.Environment["AWS_LAMBDA_MAX_CONCURRENCY"] = "2";
+        await using var function = new FunctionProcess(options);
+        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Environment = function, MaxConcurrency = 2 });
+        function.Start(emulator.RuntimeApiEndpoint);
+
+        // Initialisation is reported by /next itself, not by a freeze (Managed Instances never freeze).
+        await function.WaitUntilInitializedAsync(Generous);
+
+        var pid = function.ProcessId!.Value;
+        Assert.False(function.IsFrozen);
+        Assert.False(ProcessInspector.IsStopped(pid));
+        using var client = new HttpClient { BaseAddress = emulator.FunctionUrl, Timeout = Generous };
+        Assert.Equal(pid.ToString(CultureInfo.InvariantCulture), await client.GetStringAsync("pid"));
+        Assert.False(function.IsFrozen);
+    }
 }

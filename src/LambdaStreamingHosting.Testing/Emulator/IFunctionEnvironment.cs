@@ -8,6 +8,14 @@ namespace LambdaStreamingHosting.Testing;
 /// </summary>
 public interface IFunctionEnvironment
 {
+    /// <summary>
+    /// Called when the function asks for its next event (<c>/next</c>) and is not frozen for it: an event is already
+    /// waiting, or several invocations run at once (Lambda Managed Instances never freeze). Otherwise
+    /// <see cref="FreezeAsync"/> marks the same moment. Either way, from the first call on the function has initialised.
+    /// </summary>
+    /// <param name="cancellationToken">Signalled when the emulator stops.</param>
+    ValueTask NextEventRequestedAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
     /// <summary>Called when the function is idle (it asked for the next event and none is pending).</summary>
     /// <param name="cancellationToken">Signalled when the emulator stops.</param>
     ValueTask FreezeAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;

@@ -230,8 +230,16 @@ internal sealed class RuntimeApi : IDisposable
                     await environment.FreezeAsync(_stopping.Token);
                     frozen = true;
                 }
+                else if (!frozen && Environment is { } unfrozen)
+                {
+                    await unfrozen.NextEventRequestedAsync(_stopping.Token);
+                }
 
                 invocation = await _queue.Reader.ReadAsync(linked.Token);
+            }
+            else if (!frozen && Environment is { } busy)
+            {
+                await busy.NextEventRequestedAsync(_stopping.Token);
             }
 
             if (frozen)

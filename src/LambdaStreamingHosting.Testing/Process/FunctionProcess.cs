@@ -104,9 +104,9 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
 
     /// <summary>
     /// Waits until the function has initialised: it asked the Runtime API for its first event since it was (re)started.
-    /// The emulator reports this by freezing the idle function (<see cref="FreezeAsync"/>), which it does when
-    /// <c>LambdaEmulatorOptions.MaxConcurrency</c> is 1, as Lambda does; with Managed Instances concurrency nothing is
-    /// frozen and this waits until the timeout.
+    /// The emulator reports it by freezing the idle function (<see cref="FreezeAsync"/>; a caller then finds it frozen)
+    /// or, where it does not freeze it (an event is waiting, or Managed Instances concurrency), through
+    /// <see cref="NextEventRequestedAsync"/>.
     /// </summary>
     /// <param name="timeout">How long initialisation may take.</param>
     /// <param name="cancellationToken">Stops waiting.</param>
@@ -134,6 +134,14 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
     {
         var instance = _current ?? throw new InvalidOperationException("The function process was not started: call Start first.");
         return instance.Exit.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Called by the emulator when the function asks for its next event and is not frozen for it: marks it initialised.</summary>
+    /// <param name="cancellationToken">Not used: marking does not wait.</param>
+    public ValueTask NextEventRequestedAsync(CancellationToken cancellationToken)
+    {
+        _current?.Initialized.TrySetResult();
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>
