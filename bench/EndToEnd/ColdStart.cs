@@ -41,5 +41,21 @@ internal static class ColdStart
         return firstByte;
     }
 
+    /// <summary>The same build on Kestrel directly: process spawn to the first successful answer (polled).</summary>
+    public static async Task<Samples> MeasureKestrelAsync(ExampleBuild build, HttpClient client, int runs)
+    {
+        var samples = new Samples("ms");
+        for (var run = 0; run < runs + 1; run++)
+        {
+            await using var app = await KestrelApp.StartAsync(build, client);
+            if (run > 0)
+            {
+                samples.Add(app.SpawnToFirstResponse.TotalMilliseconds);
+            }
+        }
+
+        return samples;
+    }
+
     private static double Milliseconds(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
 }

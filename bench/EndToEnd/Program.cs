@@ -64,8 +64,8 @@ foreach (var start in new Func<Task<AppUnderTest>>[]
     result.SmallGet = await Measurements.SmallGetAsync(client, app, settings.SmallGetWarmup, settings.SmallGets);
     if (app.Name == EmulatorFloor)
     {
-        result.Note = "a no-op function (this harness started with --null-function, a plain HttpClient loop answering "
-            + "every event with the same 700-byte text) behind the same emulator: the part of the Lambda columns' small-GET "
+        result.Note = "a no-op function (this harness started with --null-function: a raw-socket Runtime API loop "
+            + "answering every event with the same 700-byte text) behind the same emulator: the part of the Lambda columns' small-GET "
             + "time that is the emulator and its extra hops, not the adapter.";
         modes.Add(result);
         continue;
@@ -96,7 +96,9 @@ if (settings.ColdStart)
     foreach (var build in coldStartBuilds)
     {
         Console.WriteLine($"Cold start of the {build.Label} build x {settings.ColdStartRuns}");
-        coldStarts.Add(new ColdStartResult(build.Label, await ColdStart.MeasureAsync(build, client, settings.ColdStartRuns)));
+        var lambda = await ColdStart.MeasureAsync(build, client, settings.ColdStartRuns);
+        var kestrel = await ColdStart.MeasureKestrelAsync(build, client, settings.ColdStartRuns);
+        coldStarts.Add(new ColdStartResult(build.Label, lambda, kestrel));
     }
 }
 

@@ -112,15 +112,30 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         try
         {
             var head = Head(method, path, headers, method == "GET" ? null : body.Length);
-            if (body.IsEmpty)
+            try
             {
-                await connection.SendAsync(head, cancellationToken).ConfigureAwait(false);
+                if (body.IsEmpty)
+                {
+                    await connection.SendAsync(head, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    // Head and body in one write: a second small segment would otherwise wait on the peer's delayed ACK.
+                    var segment = MemoryMarshal.TryGetArray(body, out var array) ? array : new ArraySegment<byte>(body.ToArray());
+                    await connection.SendAsync([head, segment], cancellationToken).ConfigureAwait(false);
+                }
             }
-            else
+            catch (Exception ex) when (ex is IOException or SocketException)
             {
-                // Head and body in one write: a second small segment would otherwise wait on the peer's delayed ACK.
-                var segment = MemoryMarshal.TryGetArray(body, out var array) ? array : new ArraySegment<byte>(body.ToArray());
-                await connection.SendAsync([head, segment], cancellationToken).ConfigureAwait(false);
+                // A reply sent before the request was taken (410 for a late answer, 413) says what happened; only
+                // without one is the failed send itself the answer.
+                var early = await connection.TryReadEarlyReplyAsync(cancellationToken).ConfigureAwait(false);
+                if (early is null)
+                {
+                    throw;
+                }
+
+                return ThrowIfFatal(early, $"{method} /{path}");
             }
 
             var reply = await connection.ReadReplyAsync(cancellationToken).ConfigureAwait(false);

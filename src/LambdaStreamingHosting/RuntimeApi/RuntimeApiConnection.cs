@@ -126,6 +126,23 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// After a send failed: the reply the peer sent before it closed the connection without taking the whole request
+    /// (an early 410 or 413), or <see langword="null"/> when there is none. The connection is not reused either way.
+    /// </summary>
+    public async ValueTask<RuntimeApiReply?> TryReadEarlyReplyAsync(CancellationToken cancellationToken)
+    {
+        _reusable = false;
+        try
+        {
+            return await HttpReplyParser.ReadAsync(_reader, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Marks the connection as not reusable (for example after a request was abandoned half-way).</summary>
     public void Invalidate() => _reusable = false;
 

@@ -84,6 +84,23 @@ internal sealed class StreamingResponseRequest
     }
 
     /// <summary>
+    /// After a send failed: the reply the Runtime API sent before it closed the connection (413, 410), or
+    /// <see langword="null"/>; releases the connection.
+    /// </summary>
+    public async Task<RuntimeApiReply?> ReadEarlyReplyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reply = await _connection.TryReadEarlyReplyAsync(cancellationToken).ConfigureAwait(false);
+            return reply is null ? null : RuntimeApiClient.ThrowIfFatal(reply, "the streamed /response");
+        }
+        finally
+        {
+            await ReleaseAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Answers the invocation with <c>/error</c> instead, which is only possible while nothing of the stream was sent.
     /// </summary>
     public async Task<RuntimeApiReply> FailBeforeStartAsync(LambdaError error, CancellationToken cancellationToken)

@@ -20,6 +20,7 @@ internal static class FeatureCollectionBuilder
         var requestFeature = new RequestFeature(request);
         features.Set<IHttpRequestFeature>(requestFeature);
         features.Set<IHttpRequestBodyDetectionFeature>(requestFeature);
+        features.Set<IHttpMaxRequestBodySizeFeature>(requestFeature);
         features.Set<IHttpResponseFeature>(response);
         features.Set<IHttpResponseBodyFeature>(body);
         features.Set<IHttpBodyControlFeature>(body);

@@ -1,14 +1,50 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+
 namespace LambdaStreamingHosting.Server;
 
 /// <summary>
 /// <c>Request.Body</c>: the event's decoded body, read once from start to end. Not seekable, as on Kestrel, so code
-/// that must read the body twice calls <c>Request.EnableBuffering()</c> both locally and inside Lambda.
+/// that must read the body twice calls <c>Request.EnableBuffering()</c> both locally and inside Lambda. A
+/// <see cref="MaxSize"/> below the body's size fails every read with a 413 <see cref="BadHttpRequestException"/>.
 /// </summary>
 internal sealed class RequestBodyStream : Stream
 {
+    private readonly int _length;
     private ReadOnlyMemory<byte> _remaining;
+    private long? _maxSize;
 
-    public RequestBodyStream(ReadOnlyMemory<byte> body) => _remaining = body;
+    public RequestBodyStream(ReadOnlyMemory<byte> body)
+    {
+        _remaining = body;
+        _length = body.Length;
+    }
+
+    /// <summary>Whether the app started reading: from then on <see cref="MaxSize"/> is fixed, as on Kestrel.</summary>
+    public bool ReadStarted { get; private set; }
+
+    /// <summary>
+    /// The largest body the app accepts; <see langword="null"/> (the default) for no limit beyond Lambda's own
+    /// (an event is at most 6 MB, below Kestrel's 30 MB default).
+    /// </summary>
+    public long? MaxSize
+    {
+        get => _maxSize;
+        set
+        {
+            if (ReadStarted)
+            {
+                throw new InvalidOperationException("The maximum request body size cannot be modified after the app has already started reading from the request body.");
+            }
+
+            if (value is < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The maximum request body size cannot be negative.");
+            }
+
+            _maxSize = value;
+        }
+    }
 
     public override bool CanRead => true;
 
@@ -26,6 +62,7 @@ internal sealed class RequestBodyStream : Stream
 
     public override int Read(Span<byte> buffer)
     {
+        StartReading();
         var count = Math.Min(buffer.Length, _remaining.Length);
         _remaining.Span[..count].CopyTo(buffer);
         _remaining = _remaining[count..];
@@ -50,6 +87,7 @@ internal sealed class RequestBodyStream : Stream
     public override async Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(destination);
+        StartReading();
         var rest = _remaining;
         _remaining = ReadOnlyMemory<byte>.Empty;
         await destination.WriteAsync(rest, cancellationToken).ConfigureAwait(false);
@@ -64,4 +102,15 @@ internal sealed class RequestBodyStream : Stream
     public override void SetLength(long value) => throw new NotSupportedException();
 
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    private void StartReading()
+    {
+        ReadStarted = true;
+        if (_length > _maxSize)
+        {
+            throw new BadHttpRequestException(
+                string.Create(CultureInfo.InvariantCulture, $"Request body too large. The max request body size is {_maxSize} bytes."),
+                StatusCodes.Status413PayloadTooLarge);
+        }
+    }
 }

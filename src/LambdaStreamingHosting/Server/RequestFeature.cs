@@ -1,12 +1,19 @@
+using System.Diagnostics.CodeAnalysis;
 using LambdaStreamingHosting.Events;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace LambdaStreamingHosting.Server;
 
-/// <summary>The request an event describes: method, path, query, headers and a read-once, non-seekable body stream over the decoded body.</summary>
-internal sealed class RequestFeature : IHttpRequestFeature, IHttpRequestBodyDetectionFeature
+/// <summary>
+/// The request an event describes: method, path, query, headers and a read-once, non-seekable body stream over the
+/// decoded body, with Kestrel's <see cref="IHttpMaxRequestBodySizeFeature"/> (settable until the body is read).
+/// </summary>
+[SuppressMessage("Design", "CA1001", Justification = "The body stream is a view of the event's bytes: it holds nothing to dispose.")]
+internal sealed class RequestFeature : IHttpRequestFeature, IHttpRequestBodyDetectionFeature, IHttpMaxRequestBodySizeFeature
 {
+    private readonly RequestBodyStream _body;
+
     public RequestFeature(LambdaHttpRequest request)
     {
         Protocol = request.Protocol;
@@ -18,7 +25,7 @@ internal sealed class RequestFeature : IHttpRequestFeature, IHttpRequestBodyDete
         RawTarget = request.RawTarget;
         Headers = request.Headers;
         CanHaveBody = !request.Body.IsEmpty;
-        Body = new RequestBodyStream(request.Body);
+        Body = _body = new RequestBodyStream(request.Body);
     }
 
     public string Protocol { get; set; }
@@ -40,4 +47,12 @@ internal sealed class RequestFeature : IHttpRequestFeature, IHttpRequestBodyDete
     public Stream Body { get; set; }
 
     public bool CanHaveBody { get; }
+
+    public bool IsReadOnly => _body.ReadStarted;
+
+    public long? MaxRequestBodySize
+    {
+        get => _body.MaxSize;
+        set => _body.MaxSize = value;
+    }
 }

@@ -239,11 +239,14 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     {
     }
 
-    /// <summary>Replaces a failed, not-started response with a 500 (with the exception text when the options allow).</summary>
+    /// <summary>
+    /// Replaces a failed, not-started response with a 500 (with the exception text when the options allow); a
+    /// <see cref="BadHttpRequestException"/> keeps its status (413 for a body over <c>MaxRequestBodySize</c>), as on Kestrel.
+    /// </summary>
     protected void ReplaceWithServerError(Exception? error)
     {
         Buffer.Clear();
-        Response.ResetForError(StatusCodes.Status500InternalServerError);
+        Response.ResetForError(error is BadHttpRequestException badRequest ? badRequest.StatusCode : StatusCodes.Status500InternalServerError);
         if (error is not null && Options.IncludeExceptionDetails && !_isHead)
         {
             Response.Headers.ContentType = "text/plain; charset=utf-8";

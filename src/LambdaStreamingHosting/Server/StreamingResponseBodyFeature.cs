@@ -90,18 +90,16 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
 
             if (_request.Broken)
             {
-                // The break was logged when a send failed; no reply will come.
-                await _request.AbandonAsync().ConfigureAwait(false);
-                return null;
+                // The break was logged when a send failed; a reply sent before it (413, 410) is all that may come.
+                return await _request.ReadEarlyReplyAsync(cancellationToken).ConfigureAwait(false);
             }
 
             return await _request.ReadReplyAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (_request.Broken)
+        catch (Exception ex) when (_request.Broken && ex is not RuntimeApiFatalException)
         {
             Log.StreamBroken(_logger, ex);
-            await _request.AbandonAsync().ConfigureAwait(false);
-            return null;
+            return await _request.ReadEarlyReplyAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

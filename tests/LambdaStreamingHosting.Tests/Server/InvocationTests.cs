@@ -218,6 +218,54 @@ public sealed class InvocationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_reply_the_Runtime_API_sent_before_closing_a_stream_is_read_and_logged()
+    {
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _app = await TestApp.StartAsync(_api, app =>
+        {
+            MapOk(app);
+            app.MapGet("/stream", async (HttpContext context) =>
+            {
+                var block = new byte[1024];
+                while (!context.RequestAborted.IsCancellationRequested)
+                {
+                    await context.Response.Body.WriteAsync(block);
+                    await context.Response.Body.FlushAsync();
+                }
+
+                aborted.SetResult();
+            });
+        }, logs: _logs);
+
+        var invocation = _api.Enqueue(TestEvents.FunctionUrl(path: "/stream"));
+        invocation.BreakConnection(earlyReplyStatus: 413);
+
+        await aborted.Task.Within();
+        await AssertNextInvocationSucceedsAsync();
+        Assert.Contains(_logs.Entries, e => e.Message.Contains("413", StringComparison.Ordinal) && e.Message.Contains("refused early", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_500_the_Runtime_API_sent_before_closing_a_stream_still_stops_the_host()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async (HttpContext context) =>
+        {
+            var block = new byte[1024];
+            while (!context.RequestAborted.IsCancellationRequested)
+            {
+                await context.Response.Body.WriteAsync(block);
+                await context.Response.Body.FlushAsync();
+            }
+        }));
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _app.Lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
+
+        _api.Enqueue(TestEvents.FunctionUrl()).BreakConnection(earlyReplyStatus: 500);
+
+        await stopping.Task.Within();
+    }
+
+    [Fact]
     public async Task The_request_body_is_not_seekable_like_Kestrel_and_EnableBuffering_rereads_it()
     {
         _app = await TestApp.StartAsync(_api, app => app.MapPost("/", async (HttpContext context) =>
@@ -237,6 +285,28 @@ public sealed class InvocationTests : IAsyncLifetime
         await answer.ReadPreludeAsync().Within();
 
         Assert.Equal("False|hello body|0|hello body", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
+    }
+
+    [Fact]
+    public async Task The_max_request_body_size_feature_exists_and_a_lower_limit_answers_413_as_on_Kestrel()
+    {
+        _app = await TestApp.StartAsync(_api, app => app.MapPost("/", async (HttpContext context) =>
+        {
+            var limit = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()!;
+            var readOnlyBefore = limit.IsReadOnly;
+            limit.MaxRequestBodySize = int.Parse(context.Request.Query["limit"]!, System.Globalization.CultureInfo.InvariantCulture);
+            using var reader = new StreamReader(context.Request.Body);
+            var body = await reader.ReadToEndAsync();
+            return $"{readOnlyBefore}|{limit.IsReadOnly}|{body}";
+        }));
+
+        var allowed = await _api.Enqueue(TestEvents.FunctionUrl("POST", query: "limit=10", body: "0123456789")).Answer.Within();
+        await allowed.ReadPreludeAsync().Within();
+        Assert.Equal("False|True|0123456789", Encoding.UTF8.GetString(await allowed.ReadBodyToEndAsync().Within()));
+
+        var refused = await _api.Enqueue(TestEvents.FunctionUrl("POST", query: "limit=9", body: "0123456789")).Answer.Within();
+        var prelude = await refused.ReadPreludeAsync().Within();
+        Assert.Equal(413, prelude.GetProperty("statusCode").GetInt32());
     }
 
     [Theory]

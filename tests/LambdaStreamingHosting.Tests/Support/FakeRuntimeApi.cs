@@ -226,6 +226,11 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
             target.AnswerArrived(answer);
             if (target.BreaksConnection)
             {
+                if (target.EarlyReplyStatus is { } early)
+                {
+                    await ReplyAsync(stream, early, """{"errorMessage":"refused early","errorType":"Test.Early"}""");
+                }
+
                 // Closing with the body unread resets the connection, as a crashed Runtime API would.
                 throw new IOException("The test broke the Runtime API connection.");
             }
@@ -283,10 +288,19 @@ public sealed class FakeInvocation
 
     private TaskCompletionSource? _bodyHold;
 
-    /// <summary>Makes the fake close the connection as soon as the answer's head arrived, without reading or replying.</summary>
-    public void BreakConnection() => BreaksConnection = true;
+    /// <summary>
+    /// Makes the fake close the connection as soon as the answer's head arrived, without reading the body; with
+    /// <paramref name="earlyReplyStatus"/> it replies first (as a Runtime API refusing a late or too large answer).
+    /// </summary>
+    public void BreakConnection(int? earlyReplyStatus = null)
+    {
+        BreaksConnection = true;
+        EarlyReplyStatus = earlyReplyStatus;
+    }
 
     internal bool BreaksConnection { get; private set; }
+
+    internal int? EarlyReplyStatus { get; private set; }
 
     /// <summary>Makes the fake stop reading this invocation's answer after its head, as a stalled client would.</summary>
     public void HoldBody() => _bodyHold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
