@@ -8,29 +8,14 @@ using Microsoft.Extensions.DependencyInjection;
 namespace LambdaStreamingHosting.Tests.Server;
 
 /// <summary>Per-invocation behaviour: request mapping into features, the invocation feature, deadline, abort, bad events.</summary>
-public sealed class InvocationTests : IAsyncLifetime
+public sealed class InvocationTests : FakeRuntimeApiTest
 {
-    private readonly FakeRuntimeApi _api = new();
     private readonly TestLogs _logs = new();
-    private WebApplication? _app;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-
-        await _api.DisposeAsync();
-    }
 
     [Fact]
     public async Task The_request_reaches_the_app_as_Kestrel_would_present_it()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapPost("/items/{id}", async (HttpContext context, string id) =>
+        App = await TestApp.StartAsync(Api, app => app.MapPost("/items/{id}", async (HttpContext context, string id) =>
         {
             using var reader = new StreamReader(context.Request.Body);
             var body = await reader.ReadToEndAsync();
@@ -51,7 +36,7 @@ public sealed class InvocationTests : IAsyncLifetime
             });
         }));
 
-        var invocation = _api.Enqueue(TestEvents.FunctionUrl("POST", "/items/42", "x=1&y=%20", Convert.ToBase64String("binary body"u8), base64: true,
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl("POST", "/items/42", "x=1&y=%20", Convert.ToBase64String("binary body"u8), base64: true,
             new Dictionary<string, string> { ["content-type"] = "application/octet-stream" }, ["a=1", "b=2"]));
         var answer = await invocation.Answer.Within();
         await answer.ReadPreludeAsync().Within();
@@ -73,7 +58,7 @@ public sealed class InvocationTests : IAsyncLifetime
     [Fact]
     public async Task The_invocation_feature_carries_the_Runtime_API_headers_and_the_raw_event()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", (HttpContext context) =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", (HttpContext context) =>
         {
             var lambda = context.GetLambdaInvocation()!;
             return Results.Json(new Dictionary<string, object?>
@@ -93,7 +78,7 @@ public sealed class InvocationTests : IAsyncLifetime
 
         var deadline = DateTimeOffset.UtcNow.AddMinutes(2);
         var eventJson = TestEvents.FunctionUrl();
-        var invocation = _api.Enqueue(eventJson, "request-1", deadline, new Dictionary<string, string>
+        var invocation = Api.Enqueue(eventJson, "request-1", deadline, new Dictionary<string, string>
         {
             ["Lambda-Runtime-Trace-Id"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
             ["Lambda-Runtime-Client-Context"] = """{"client":{"app_title":"t"}}""",
@@ -119,7 +104,7 @@ public sealed class InvocationTests : IAsyncLifetime
     [Fact]
     public async Task RequestAborted_fires_the_margin_before_the_deadline()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async (HttpContext context) =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async (HttpContext context) =>
         {
             await context.Response.WriteAsync("started;");
             try
@@ -134,7 +119,7 @@ public sealed class InvocationTests : IAsyncLifetime
             await context.Response.WriteAsync($"stopped with {(int)left.TotalMilliseconds} ms left");
         }), options => options.DeadlineMargin = TimeSpan.FromSeconds(2));
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl(), deadline: DateTimeOffset.UtcNow.AddSeconds(3)).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl(), deadline: DateTimeOffset.UtcNow.AddSeconds(3)).Answer.Within();
         await answer.ReadPreludeAsync().Within();
         var body = Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within());
 
@@ -146,13 +131,13 @@ public sealed class InvocationTests : IAsyncLifetime
     [Fact]
     public async Task Abort_before_the_start_answers_with_an_invocation_error()
     {
-        _app = await TestApp.StartAsync(_api, app =>
+        App = await TestApp.StartAsync(Api, app =>
         {
             MapOk(app);
             app.MapGet("/abort", (HttpContext context) => context.Abort());
         });
 
-        var invocation = _api.Enqueue(TestEvents.FunctionUrl(path: "/abort"));
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl(path: "/abort"));
         var answer = await invocation.Answer.Within();
         await answer.Completed.Within();
 
@@ -164,14 +149,14 @@ public sealed class InvocationTests : IAsyncLifetime
     [Fact]
     public async Task Abort_after_the_start_ends_the_stream_with_the_error_trailers()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async (HttpContext context) =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async (HttpContext context) =>
         {
             await context.Response.WriteAsync("partial;");
             context.Abort();
             await context.Response.WriteAsync("dropped");
         }));
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
         await answer.ReadPreludeAsync().Within();
         Assert.Equal("partial;", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
         await answer.Completed.Within();
@@ -182,7 +167,7 @@ public sealed class InvocationTests : IAsyncLifetime
     public async Task A_broken_Runtime_API_connection_fires_RequestAborted_and_drops_later_writes_as_Kestrel_does()
     {
         var outcome = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _app = await TestApp.StartAsync(_api, app =>
+        App = await TestApp.StartAsync(Api, app =>
         {
             MapOk(app);
             app.MapGet("/stream", async (HttpContext context) =>
@@ -208,7 +193,7 @@ public sealed class InvocationTests : IAsyncLifetime
             });
         }, logs: _logs);
 
-        var invocation = _api.Enqueue(TestEvents.FunctionUrl(path: "/stream"));
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl(path: "/stream"));
         invocation.BreakConnection();
 
         Assert.Equal("RequestAborted fired", await outcome.Task.Within());
@@ -221,7 +206,7 @@ public sealed class InvocationTests : IAsyncLifetime
     public async Task A_reply_the_Runtime_API_sent_before_closing_a_stream_is_read_and_logged()
     {
         var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _app = await TestApp.StartAsync(_api, app =>
+        App = await TestApp.StartAsync(Api, app =>
         {
             MapOk(app);
             app.MapGet("/stream", async (HttpContext context) =>
@@ -237,7 +222,7 @@ public sealed class InvocationTests : IAsyncLifetime
             });
         }, logs: _logs);
 
-        var invocation = _api.Enqueue(TestEvents.FunctionUrl(path: "/stream"));
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl(path: "/stream"));
         invocation.BreakConnection(earlyReplyStatus: 413);
 
         await aborted.Task.Within();
@@ -248,7 +233,7 @@ public sealed class InvocationTests : IAsyncLifetime
     [Fact]
     public async Task A_500_the_Runtime_API_sent_before_closing_a_stream_still_stops_the_host()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async (HttpContext context) =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async (HttpContext context) =>
         {
             var block = new byte[1024];
             while (!context.RequestAborted.IsCancellationRequested)
@@ -258,9 +243,9 @@ public sealed class InvocationTests : IAsyncLifetime
             }
         }));
         var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _app.Lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
+        App.Lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
 
-        _api.Enqueue(TestEvents.FunctionUrl()).BreakConnection(earlyReplyStatus: 500);
+        Api.Enqueue(TestEvents.FunctionUrl()).BreakConnection(earlyReplyStatus: 500);
 
         await stopping.Task.Within();
     }
@@ -268,7 +253,7 @@ public sealed class InvocationTests : IAsyncLifetime
     [Fact]
     public async Task The_request_body_is_not_seekable_like_Kestrel_and_EnableBuffering_rereads_it()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapPost("/", async (HttpContext context) =>
+        App = await TestApp.StartAsync(Api, app => app.MapPost("/", async (HttpContext context) =>
         {
             var canSeekBefore = context.Request.Body.CanSeek;
             context.Request.EnableBuffering();
@@ -281,7 +266,7 @@ public sealed class InvocationTests : IAsyncLifetime
             return $"{canSeekBefore}|{firstRead}|{afterEnd}|{secondRead}";
         }));
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl("POST", body: "hello body")).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl("POST", body: "hello body")).Answer.Within();
         await answer.ReadPreludeAsync().Within();
 
         Assert.Equal("False|hello body|0|hello body", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
@@ -290,7 +275,7 @@ public sealed class InvocationTests : IAsyncLifetime
     [Fact]
     public async Task The_max_request_body_size_feature_exists_and_a_lower_limit_answers_413_as_on_Kestrel()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapPost("/", async (HttpContext context) =>
+        App = await TestApp.StartAsync(Api, app => app.MapPost("/", async (HttpContext context) =>
         {
             var limit = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()!;
             var readOnlyBefore = limit.IsReadOnly;
@@ -300,11 +285,11 @@ public sealed class InvocationTests : IAsyncLifetime
             return $"{readOnlyBefore}|{limit.IsReadOnly}|{body}";
         }));
 
-        var allowed = await _api.Enqueue(TestEvents.FunctionUrl("POST", query: "limit=10", body: "0123456789")).Answer.Within();
+        var allowed = await Api.Enqueue(TestEvents.FunctionUrl("POST", query: "limit=10", body: "0123456789")).Answer.Within();
         await allowed.ReadPreludeAsync().Within();
         Assert.Equal("False|True|0123456789", Encoding.UTF8.GetString(await allowed.ReadBodyToEndAsync().Within()));
 
-        var refused = await _api.Enqueue(TestEvents.FunctionUrl("POST", query: "limit=9", body: "0123456789")).Answer.Within();
+        var refused = await Api.Enqueue(TestEvents.FunctionUrl("POST", query: "limit=9", body: "0123456789")).Answer.Within();
         var prelude = await refused.ReadPreludeAsync().Within();
         Assert.Equal(413, prelude.GetProperty("statusCode").GetInt32());
     }
@@ -316,9 +301,9 @@ public sealed class InvocationTests : IAsyncLifetime
     [InlineData("[1,2,3]", "LambdaStreaming.UnknownEventShape")]
     public async Task A_malformed_event_becomes_an_error_and_the_next_invocation_succeeds(string eventJson, string errorType)
     {
-        _app = await TestApp.StartAsync(_api, MapOk, logs: _logs);
+        App = await TestApp.StartAsync(Api, MapOk, logs: _logs);
 
-        var bad = _api.Enqueue(eventJson);
+        var bad = Api.Enqueue(eventJson);
         var answer = await bad.Answer.Within();
         await answer.Completed.Within();
 
@@ -333,9 +318,9 @@ public sealed class InvocationTests : IAsyncLifetime
     [Fact]
     public async Task Bad_base64_becomes_an_error_and_the_next_invocation_succeeds()
     {
-        _app = await TestApp.StartAsync(_api, MapOk);
+        App = await TestApp.StartAsync(Api, MapOk);
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl("POST", body: "!!not base64!!", base64: true)).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl("POST", body: "!!not base64!!", base64: true)).Answer.Within();
         await answer.Completed.Within();
 
         Assert.Equal("LambdaStreaming.InvalidEventBase64", answer.Request.Headers["Lambda-Runtime-Function-Error-Type"]);
@@ -345,9 +330,9 @@ public sealed class InvocationTests : IAsyncLifetime
     [Fact]
     public async Task A_refused_answer_is_logged_and_the_loop_goes_on()
     {
-        _app = await TestApp.StartAsync(_api, MapOk, logs: _logs);
+        App = await TestApp.StartAsync(Api, MapOk, logs: _logs);
 
-        var refused = _api.Enqueue(TestEvents.FunctionUrl());
+        var refused = Api.Enqueue(TestEvents.FunctionUrl());
         refused.ReplyStatus = 400;
         await (await refused.Answer.Within()).Completed.Within();
 
@@ -359,13 +344,13 @@ public sealed class InvocationTests : IAsyncLifetime
     public async Task The_request_scope_is_disposed_after_the_answer_was_read_and_before_the_next_invocation()
     {
         var disposals = new List<string>();
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", (ScopedProbe probe, HttpContext context) =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", (ScopedProbe probe, HttpContext context) =>
         {
             context.Response.OnCompleted(() =>
             {
                 lock (disposals)
                 {
-                    disposals.Add($"completed:{_api.NextRequests}");
+                    disposals.Add($"completed:{Api.NextRequests}");
                 }
 
                 return Task.CompletedTask;
@@ -374,17 +359,17 @@ public sealed class InvocationTests : IAsyncLifetime
             {
                 lock (disposals)
                 {
-                    disposals.Add($"disposed:{_api.NextRequests}");
+                    disposals.Add($"disposed:{Api.NextRequests}");
                 }
             };
             return "ok";
         }), services: services => services.AddScoped<ScopedProbe>());
 
-        var first = _api.Enqueue(TestEvents.FunctionUrl());
+        var first = Api.Enqueue(TestEvents.FunctionUrl());
         var answer = await first.Answer.Within();
         await answer.Completed.Within();
         await AssertNextInvocationSucceedsAsync();
-        await _api.WaitForNextRequestsAsync(3).Within();
+        await Api.WaitForNextRequestsAsync(3).Within();
 
         // Both ran while the first invocation's /next was the last one requested (before the next /next).
         lock (disposals)
@@ -396,10 +381,10 @@ public sealed class InvocationTests : IAsyncLifetime
     [Fact]
     public async Task Trace_id_environment_variable_is_set_per_invocation_when_enabled()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () => Environment.GetEnvironmentVariable("_X_AMZN_TRACE_ID") ?? "unset"),
-            settings: new LambdaStreamingHosting.Server.LambdaServerSettings { RuntimeApiEndpoint = _api.Endpoint, SetTraceIdEnvironmentVariable = true });
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", () => Environment.GetEnvironmentVariable("_X_AMZN_TRACE_ID") ?? "unset"),
+            settings: new LambdaStreamingHosting.Server.LambdaServerSettings { RuntimeApiEndpoint = Api.Endpoint, SetTraceIdEnvironmentVariable = true });
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl(), headers: new Dictionary<string, string> { ["Lambda-Runtime-Trace-Id"] = "Root=1-abc;Sampled=0" }).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl(), headers: new Dictionary<string, string> { ["Lambda-Runtime-Trace-Id"] = "Root=1-abc;Sampled=0" }).Answer.Within();
         await answer.ReadPreludeAsync().Within();
         Assert.Equal("Root=1-abc;Sampled=0", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
     }
@@ -408,7 +393,7 @@ public sealed class InvocationTests : IAsyncLifetime
 
     private async Task AssertNextInvocationSucceedsAsync()
     {
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
         var prelude = await answer.ReadPreludeAsync().Within();
         Assert.Equal(200, prelude.GetProperty("statusCode").GetInt32());
         Assert.Equal("ok", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));

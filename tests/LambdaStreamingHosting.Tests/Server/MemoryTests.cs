@@ -13,29 +13,13 @@ public sealed class MemoryTestsRunAlone;
 /// through a small, constant amount of memory. They run alone so other tests' allocations do not blur them.
 /// </summary>
 [Collection(nameof(MemoryTests))]
-public sealed class MemoryTests : IAsyncLifetime
+public sealed class MemoryTests : FakeRuntimeApiTest
 {
-    private readonly FakeRuntimeApi _api = new();
-    private WebApplication? _app;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-
-        await _api.DisposeAsync();
-    }
-
     [Fact]
     public async Task A_thousand_sequential_invocations_leave_memory_and_handles_flat()
     {
-        _api.KeepHistory = false;
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async context =>
+        Api.KeepHistory = false;
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
         {
             context.Response.Headers["X-Id"] = context.TraceIdentifier;
             await context.Response.WriteAsync(new string('x', 2000));
@@ -51,7 +35,7 @@ public sealed class MemoryTests : IAsyncLifetime
 
         Assert.True(heapGrowth < 8 * 1024 * 1024, $"heap grew by {heapGrowth:N0} bytes over 1,000 invocations");
         Assert.True(handleGrowth < 10, $"{handleGrowth} more open handles after 1,000 invocations");
-        Assert.Equal(1, _api.ConnectionCount);
+        Assert.Equal(1, Api.ConnectionCount);
     }
 
     [Fact]
@@ -60,7 +44,7 @@ public sealed class MemoryTests : IAsyncLifetime
         const long total = 200L * 1024 * 1024;
         long peakHeap = 0;
         long heapBefore = 0;
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async context =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
         {
             var block = new byte[64 * 1024];
             Random.Shared.NextBytes(block);
@@ -75,7 +59,7 @@ public sealed class MemoryTests : IAsyncLifetime
             }
         }));
 
-        var invocation = _api.Enqueue(TestEvents.FunctionUrl());
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl());
         invocation.DiscardBody = true;
         var answer = await invocation.Answer.Within();
         await answer.Completed.WaitAsync(TimeSpan.FromMinutes(3));
@@ -92,7 +76,7 @@ public sealed class MemoryTests : IAsyncLifetime
     {
         const long total = 64L * 1024 * 1024;
         var blocked = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async context =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
         {
             var block = new byte[64 * 1024];
             for (long written = 0; written < total; written += block.Length)
@@ -108,7 +92,7 @@ public sealed class MemoryTests : IAsyncLifetime
             }
         }));
 
-        var invocation = _api.Enqueue(TestEvents.FunctionUrl());
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl());
         invocation.DiscardBody = true;
         invocation.HoldBody();
         var answer = await invocation.Answer.Within();
@@ -126,7 +110,7 @@ public sealed class MemoryTests : IAsyncLifetime
     {
         const int writes = 20_000;
         var allocated = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", context =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", context =>
         {
             context.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
             var block = new byte[64];
@@ -144,7 +128,7 @@ public sealed class MemoryTests : IAsyncLifetime
             return Task.CompletedTask;
         }));
 
-        var invocation = _api.Enqueue(TestEvents.FunctionUrl());
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl());
         invocation.DiscardBody = true;
         var answer = await invocation.Answer.Within();
         await answer.Completed.Within();
@@ -159,7 +143,7 @@ public sealed class MemoryTests : IAsyncLifetime
     {
         for (var i = 0; i < count; i++)
         {
-            var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+            var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
             await answer.Completed.Within();
         }
     }

@@ -13,24 +13,8 @@ using Microsoft.Extensions.Options;
 namespace LambdaStreamingHosting.Tests.Server;
 
 /// <summary>Activation, options, the Runtime API's failure replies, lifecycle hooks, concurrency and buffered answers.</summary>
-public sealed class ServerLifecycleTests : IAsyncLifetime
+public sealed class ServerLifecycleTests : FakeRuntimeApiTest
 {
-    private readonly FakeRuntimeApi _api = new();
-    private WebApplication? _app;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-
-        await _api.DisposeAsync();
-    }
-
     [Fact]
     public void Outside_Lambda_AddLambdaStreaming_keeps_the_server()
     {
@@ -65,14 +49,14 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     public async Task A_source_that_cannot_stream_with_ResponseStream_fails_at_startup(LambdaEventSource source, string message)
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() =>
-            TestApp.StartAsync(_api, _ => { }, options => options.EventSource = source));
+            TestApp.StartAsync(Api, _ => { }, options => options.EventSource = source));
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Invalid_options_fail_at_startup_with_what_to_change()
     {
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestApp.StartAsync(_api, _ => { }, options =>
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestApp.StartAsync(Api, _ => { }, options =>
         {
             options.ResponseBufferSize = 10;
             options.DeadlineMargin = TimeSpan.FromSeconds(-1);
@@ -86,10 +70,10 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task A_500_from_the_Runtime_API_stops_the_host()
     {
-        _api.NextStatus = 500;
-        _app = await TestApp.StartAsync(_api, _ => { });
+        Api.NextStatus = 500;
+        App = await TestApp.StartAsync(Api, _ => { });
         var stopping = new TaskCompletionSource();
-        _app.Lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
+        App.Lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
 
         await stopping.Task.Within();
     }
@@ -98,7 +82,7 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     public async Task An_endpoint_with_a_path_prefix_is_accepted()
     {
         await using var prefixed = new FakeRuntimeApi("/fn");
-        _app = await TestApp.StartAsync(prefixed, app => app.MapGet("/", () => "ok"));
+        App = await TestApp.StartAsync(prefixed, app => app.MapGet("/", () => "ok"));
 
         var invocation = prefixed.Enqueue(TestEvents.FunctionUrl());
         var answer = await invocation.Answer.Within();
@@ -106,36 +90,36 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
 
         Assert.Equal($"/fn/2018-06-01/runtime/invocation/{invocation.RequestId}/response", answer.Request.Path);
         Assert.Contains("GET /fn/2018-06-01/runtime/invocation/next", prefixed.RequestLines);
-        await _app.StopAsync();
+        await App.StopAsync();
     }
 
     [Fact]
     public async Task Sequential_invocations_share_one_keep_alive_connection()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () => "ok"));
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", () => "ok"));
         for (var i = 0; i < 5; i++)
         {
-            await (await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+            await (await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
         }
 
-        await _api.WaitForNextRequestsAsync(6).Within();
-        Assert.Equal(1, _api.ConnectionCount);
+        await Api.WaitForNextRequestsAsync(6).Within();
+        Assert.Equal(1, Api.ConnectionCount);
     }
 
     [Fact]
     public async Task Lifecycle_hooks_run_in_order_around_invocations()
     {
         var observer = new RecordingObserver();
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", () =>
         {
             observer.Events.Enqueue("request");
             return "ok";
         }), services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer));
 
         Assert.Equal(["init"], observer.Events);
-        await (await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
-        await (await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
-        await _api.WaitForNextRequestsAsync(3).Within();
+        await (await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await (await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await Api.WaitForNextRequestsAsync(3).Within();
 
         Assert.Equal(["init", "request", "freezing", "thaw", "request", "freezing"], observer.Events);
     }
@@ -144,13 +128,13 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     public async Task With_several_loops_thaw_and_freeze_hooks_are_not_called()
     {
         var observer = new RecordingObserver();
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () => "ok"),
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", () => "ok"),
             options => options.MaxConcurrency = 2,
             services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer));
 
-        await (await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
-        await (await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
-        await _api.WaitForNextRequestsAsync(4).Within();
+        await (await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await (await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await Api.WaitForNextRequestsAsync(4).Within();
 
         Assert.Equal(["init"], observer.Events);
     }
@@ -159,15 +143,15 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     public async Task Work_the_app_leaves_running_does_not_hold_the_invocation_open()
     {
         var background = new TaskCompletionSource();
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", () =>
         {
             _ = Task.Run(async () => await background.Task);
             return "answered";
         }));
 
-        var first = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        var first = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
         await first.Completed.Within();
-        await _api.WaitForNextRequestsAsync(2).Within();
+        await Api.WaitForNextRequestsAsync(2).Within();
 
         Assert.False(background.Task.IsCompleted);
         background.SetResult();
@@ -178,30 +162,30 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     {
         var observer = new RecordingObserver { FailInit = true };
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            TestApp.StartAsync(_api, _ => { }, services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer)));
+            TestApp.StartAsync(Api, _ => { }, services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer)));
 
-        var report = await _api.InitError.Task.Within();
+        var report = await Api.InitError.Task.Within();
         Assert.Equal("System.InvalidOperationException", report.Headers["Lambda-Runtime-Function-Error-Type"]);
         Assert.Contains("init failed on purpose", report.BodyText, StringComparison.Ordinal);
         Assert.Equal("init failed on purpose", error.Message);
-        Assert.Equal(0, _api.NextRequests);
+        Assert.Equal(0, Api.NextRequests);
     }
 
     [Fact]
     public async Task SnapStart_runs_the_snapshot_hooks_around_restore_next()
     {
         var observer = new RecordingObserver();
-        var start = TestApp.StartAsync(_api, app => app.MapGet("/", () => "ok"),
+        var start = TestApp.StartAsync(Api, app => app.MapGet("/", () => "ok"),
             services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer),
-            settings: new LambdaServerSettings { RuntimeApiEndpoint = _api.Endpoint, InitializationType = "snap-start" });
+            settings: new LambdaServerSettings { RuntimeApiEndpoint = Api.Endpoint, InitializationType = "snap-start" });
 
-        await _api.RestoreRequested.Task.Within();
+        await Api.RestoreRequested.Task.Within();
         Assert.Equal(["init", "before-snapshot"], observer.Events);
-        _api.Restore.SetResult();
-        _app = await start;
+        Api.Restore.SetResult();
+        App = await start;
 
         Assert.Equal(["init", "before-snapshot", "after-restore"], observer.Events);
-        await (await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await (await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
     }
 
     [Fact]
@@ -209,7 +193,7 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     {
         var started = new ConcurrentDictionary<string, TaskCompletionSource>();
         var release = new ConcurrentDictionary<string, TaskCompletionSource>();
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/{name}", async (HttpContext context, string name) =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/{name}", async (HttpContext context, string name) =>
         {
             await context.Response.WriteAsync($"{name}:start;");
             started.GetOrAdd(name, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).SetResult();
@@ -218,7 +202,7 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
         }), options => options.MaxConcurrency = 4);
 
         var names = new[] { "a", "b", "c", "d" };
-        var invocations = names.ToDictionary(n => n, n => _api.Enqueue(TestEvents.FunctionUrl(path: "/" + n)));
+        var invocations = names.ToDictionary(n => n, n => Api.Enqueue(TestEvents.FunctionUrl(path: "/" + n)));
         foreach (var name in names)
         {
             await started.GetOrAdd(name, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task.Within();
@@ -233,19 +217,19 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
             Assert.Equal($"{name}:start;{name}:end:{invocations[name].RequestId}", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
         }
 
-        Assert.Equal(4, _api.ConnectionCount);
+        Assert.Equal(4, Api.ConnectionCount);
     }
 
     [Fact]
     public async Task Buffered_mode_posts_one_JSON_document()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", (HttpContext context) =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", (HttpContext context) =>
         {
             context.Response.Cookies.Append("a", "1");
             return Results.Text("hello", "text/plain");
         }), options => options.InvokeMode = LambdaInvokeMode.Buffered);
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
         await answer.Completed.Within();
 
         Assert.False(answer.IsStreaming);
@@ -260,13 +244,13 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Buffered_mode_answers_an_exception_with_a_clean_500()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async (HttpContext context) =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async (HttpContext context) =>
         {
             await context.Response.WriteAsync("partial");
             throw new InvalidOperationException("boom");
         }), options => options.InvokeMode = LambdaInvokeMode.Buffered);
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
         await answer.Completed.Within();
 
         var document = System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement;
@@ -277,7 +261,7 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Buffered_mode_reports_a_response_that_is_too_large()
     {
-        _app = await TestApp.StartAsync(_api, app =>
+        App = await TestApp.StartAsync(Api, app =>
         {
             app.MapGet("/", async (HttpContext context) =>
             {
@@ -290,12 +274,12 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
             app.MapGet("/ok", () => "ok");
         }, options => options.InvokeMode = LambdaInvokeMode.Buffered);
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
         await answer.Completed.Within();
 
         Assert.Equal("error", answer.Action);
         Assert.Equal("LambdaStreaming.ResponseTooLarge", answer.Request.Headers["Lambda-Runtime-Function-Error-Type"]);
-        var next = await _api.Enqueue(TestEvents.FunctionUrl(path: "/ok")).Answer.Within();
+        var next = await Api.Enqueue(TestEvents.FunctionUrl(path: "/ok")).Answer.Within();
         await next.Completed.Within();
         Assert.Equal("response", next.Action);
     }
@@ -303,13 +287,13 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Buffered_mode_answers_an_injected_header_with_a_500()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", (HttpContext context) =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", (HttpContext context) =>
         {
             context.Response.Headers["X-Bad"] = "a\r\nSet-Cookie: injected=1";
             return "body";
         }), options => options.InvokeMode = LambdaInvokeMode.Buffered);
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
         await answer.Completed.Within();
 
         var document = System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement;
@@ -320,9 +304,9 @@ public sealed class ServerLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task A_load_balancer_event_while_streaming_gets_a_buffered_answer()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", () => "from alb"));
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", () => "from alb"));
 
-        var answer = await _api.Enqueue(TestEvents.Alb()).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.Alb()).Answer.Within();
         await answer.Completed.Within();
 
         Assert.False(answer.IsStreaming);

@@ -6,34 +6,18 @@ using Microsoft.AspNetCore.Http;
 namespace LambdaStreamingHosting.Tests.Server;
 
 /// <summary>The exact bytes a streamed answer puts on the wire to the Runtime API.</summary>
-public sealed class StreamingWireTests : IAsyncLifetime
+public sealed class StreamingWireTests : FakeRuntimeApiTest
 {
-    private readonly FakeRuntimeApi _api = new();
-    private WebApplication? _app;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-
-        await _api.DisposeAsync();
-    }
-
     [Fact]
     public async Task Response_is_prelude_delimiter_and_body_in_chunks_then_the_last_chunk()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/hello", async context =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/hello", async context =>
         {
             context.Response.ContentType = "text/plain";
             await context.Response.WriteAsync("hello");
         }));
 
-        var invocation = _api.Enqueue(TestEvents.FunctionUrl(path: "/hello"));
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl(path: "/hello"));
         var answer = await invocation.Answer.Within();
         await answer.Completed.Within();
 
@@ -56,7 +40,7 @@ public sealed class StreamingWireTests : IAsyncLifetime
     [Fact]
     public async Task Small_writes_gather_into_one_chunk_until_the_response_ends()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async context =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
         {
             var piece = new byte[10];
             for (var i = 0; i < 100; i++)
@@ -66,7 +50,7 @@ public sealed class StreamingWireTests : IAsyncLifetime
             }
         }));
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
         await answer.Completed.Within();
 
         Assert.Equal(2, answer.ChunkSizes.Count);
@@ -78,7 +62,7 @@ public sealed class StreamingWireTests : IAsyncLifetime
     [Fact]
     public async Task DisableBuffering_sends_each_write_as_it_comes()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async context =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
         {
             context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()!.DisableBuffering();
             await context.Response.Body.WriteAsync("one;"u8.ToArray());
@@ -86,7 +70,7 @@ public sealed class StreamingWireTests : IAsyncLifetime
             await context.Response.Body.WriteAsync("three"u8.ToArray());
         }));
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
         await answer.Completed.Within();
 
         Assert.Equal([4, 4, 5], answer.ChunkSizes.Skip(1));
@@ -96,13 +80,13 @@ public sealed class StreamingWireTests : IAsyncLifetime
     public async Task A_body_larger_than_the_buffer_goes_out_in_buffer_sized_chunks()
     {
         const int total = 100_000;
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async context =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
         {
             var data = Enumerable.Range(0, total).Select(i => (byte)(i % 251)).ToArray();
             await context.Response.Body.WriteAsync(data);
         }), options => options.ResponseBufferSize = 4096);
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
         await answer.ReadPreludeAsync().Within();
         var body = await answer.ReadBodyToEndAsync().Within();
 
@@ -114,7 +98,7 @@ public sealed class StreamingWireTests : IAsyncLifetime
     [Fact]
     public async Task Cookies_and_repeated_headers_are_exact_and_framing_headers_never_reach_the_prelude()
     {
-        _app = await TestApp.StartAsync(_api, app => app.MapGet("/", async context =>
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
         {
             context.Response.StatusCode = 201;
             context.Response.Cookies.Append("a", "1");
@@ -126,7 +110,7 @@ public sealed class StreamingWireTests : IAsyncLifetime
             await context.Response.WriteAsync("ok");
         }));
 
-        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
         var prelude = await answer.ReadPreludeAsync().Within();
 
         Assert.Equal(201, prelude.GetProperty("statusCode").GetInt32());
