@@ -60,20 +60,11 @@ internal sealed class AlbDoor(LambdaEmulatorOptions options, RuntimeApi runtimeA
     public override ClientAnswer ReadBuffered(Invocation invocation, byte[] answer)
     {
         var client = new ClientAnswer(invocation, streaming: false);
-        JsonElement document;
-        try
+        if (ParseAnswer(answer, out var error) is not { ValueKind: JsonValueKind.Object } document)
         {
-            using var parsed = JsonDocument.Parse(answer);
-            document = parsed.RootElement.Clone();
-        }
-        catch (JsonException ex)
-        {
-            return client.Failed(client.Refuse($"The load balancer got an answer that is not JSON ({ex.Message})."));
-        }
-
-        if (document.ValueKind != JsonValueKind.Object)
-        {
-            return client.Failed(client.Refuse("The load balancer's answer must be a JSON object with statusCode."));
+            return client.Failed(client.Refuse(error is not null
+                ? $"The load balancer got an answer that is not JSON ({error})."
+                : "The load balancer's answer must be a JSON object with statusCode."));
         }
 
         var used = MultiValue ? "multiValueHeaders" : "headers";

@@ -15,6 +15,22 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
 
     public LambdaFrontDoor Kind { get; } = kind;
 
+    /// <summary>Parses a buffered answer: its root element, or <see langword="null"/> with the parser's message when it is not JSON.</summary>
+    protected static JsonElement? ParseAnswer(byte[] answer, out string? error)
+    {
+        try
+        {
+            using var parsed = JsonDocument.Parse(answer);
+            error = null;
+            return parsed.RootElement.Clone();
+        }
+        catch (JsonException ex)
+        {
+            error = ex.Message;
+            return null;
+        }
+    }
+
     protected LambdaEmulatorOptions Options { get; } = options;
 
     /// <summary>The path the door's URL ends with, e.g. <c>/test/</c> for a REST stage.</summary>

@@ -127,16 +127,7 @@ internal sealed class PayloadV2Door(LambdaFrontDoor kind, LambdaEmulatorOptions 
     public override ClientAnswer ReadBuffered(Invocation invocation, byte[] answer)
     {
         var client = new ClientAnswer(invocation, streaming: false);
-        JsonElement document;
-        try
-        {
-            using var parsed = JsonDocument.Parse(answer);
-            document = parsed.RootElement.Clone();
-        }
-        catch (JsonException)
-        {
-            document = default;
-        }
+        var document = ParseAnswer(answer, out _) ?? default;
 
         // Not an object with a statusCode: the whole answer is a 200 application/json body.
         if (document.ValueKind != JsonValueKind.Object || !document.TryGetProperty("statusCode", out _))

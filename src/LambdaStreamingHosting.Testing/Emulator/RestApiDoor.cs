@@ -153,20 +153,11 @@ internal sealed class RestApiDoor(LambdaEmulatorOptions options, RuntimeApi runt
     public override ClientAnswer ReadBuffered(Invocation invocation, byte[] answer)
     {
         var client = new ClientAnswer(invocation, streaming: false);
-        JsonElement document;
-        try
+        if (ParseAnswer(answer, out var error) is not { ValueKind: JsonValueKind.Object } document)
         {
-            using var parsed = JsonDocument.Parse(answer);
-            document = parsed.RootElement.Clone();
-        }
-        catch (JsonException ex)
-        {
-            return client.Failed(client.Refuse($"Malformed Lambda proxy response: not JSON ({ex.Message})."));
-        }
-
-        if (document.ValueKind != JsonValueKind.Object)
-        {
-            return client.Failed(client.Refuse("Malformed Lambda proxy response: the answer must be a JSON object with statusCode."));
+            return client.Failed(client.Refuse(error is not null
+                ? $"Malformed Lambda proxy response: not JSON ({error})."
+                : "Malformed Lambda proxy response: the answer must be a JSON object with statusCode."));
         }
 
         return client.Failed(client.ReadStatusCode(document, required: true) ?? client.ReadHeaders(document) ?? client.ReadMultiValueHeaders(document)
