@@ -39,12 +39,13 @@ internal static class BufferedResponseWriter
         }
 
         byte[]? rented = null;
+        Utf8JsonWriter? writer = null;
         try
         {
             var bytes = body.IsSingleSegment ? body.FirstSpan : Contiguous(body, out rented);
             var asText = ContentTypes.IsText(headers[HeaderNames.ContentType], options.TextContentTypes) && Utf8.IsValid(bytes);
 
-            using var writer = new Utf8JsonWriter(output, ResponseHeadWriter.JsonOptions);
+            writer = ResponseHeadWriter.RentJsonWriter(output);
             writer.WriteStartObject();
             ResponseHeadWriter.Write(writer, shape, statusCode, headers);
             if (asText)
@@ -66,6 +67,11 @@ internal static class BufferedResponseWriter
         }
         finally
         {
+            if (writer is not null)
+            {
+                ResponseHeadWriter.ReturnJsonWriter(writer);
+            }
+
             if (rented is not null)
             {
                 ArrayPool<byte>.Shared.Return(rented);

@@ -19,10 +19,17 @@ internal static class PreludeWriter
         ArgumentNullException.ThrowIfNull(headers);
         ResponseHeadWriter.Validate(statusCode, headers);
 
-        using var writer = new Utf8JsonWriter(output, ResponseHeadWriter.JsonOptions);
-        writer.WriteStartObject();
-        ResponseHeadWriter.Write(writer, shape, statusCode, headers);
-        writer.WriteEndObject();
-        writer.Flush();
+        var writer = ResponseHeadWriter.RentJsonWriter(output);
+        try
+        {
+            writer.WriteStartObject();
+            ResponseHeadWriter.Write(writer, shape, statusCode, headers);
+            writer.WriteEndObject();
+            writer.Flush();
+        }
+        finally
+        {
+            ResponseHeadWriter.ReturnJsonWriter(writer);
+        }
     }
 }

@@ -22,6 +22,13 @@ internal static class ResponseHeadWriter
         SkipValidation = true,
     };
 
+    // Where a cached writer points while nobody uses it, so it holds on to no response's buffer (writes nothing).
+    private static readonly ArrayBufferWriter<byte> Detached = new();
+
+    // One writer per thread, reused by every response written on it (see RentJsonWriter).
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_jsonWriter;
+
     // Framing is the front end's business: these would be wrong (Content-Length, Transfer-Encoding break the URL's
     // answer with a 502) or meaningless (hop-by-hop) in a Lambda response.
     private static readonly FrozenSet<string> DroppedHeaders = FrozenSet.Create(StringComparer.OrdinalIgnoreCase,
@@ -37,6 +44,31 @@ internal static class ResponseHeadWriter
         "\t !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~");
 
     /// <summary>
+    /// A <see cref="Utf8JsonWriter"/> with <see cref="JsonOptions"/> writing to <paramref name="output"/>: the thread's
+    /// cached writer when it is free, so writing a response allocates no writer. Give it back with
+    /// <see cref="ReturnJsonWriter"/> (also after a failure); do not dispose it.
+    /// </summary>
+    public static Utf8JsonWriter RentJsonWriter(IBufferWriter<byte> output)
+    {
+        var writer = t_jsonWriter;
+        if (writer is null)
+        {
+            return new Utf8JsonWriter(output, JsonOptions);
+        }
+
+        t_jsonWriter = null;
+        writer.Reset(output);
+        return writer;
+    }
+
+    /// <summary>Caches a writer from <see cref="RentJsonWriter"/> for the next response on this thread.</summary>
+    public static void ReturnJsonWriter(Utf8JsonWriter writer)
+    {
+        writer.Reset(Detached);
+        t_jsonWriter = writer;
+    }
+
+    /// <summary>
     /// Checks the status code and every header that would be sent, so a writer can fail before writing anything.
     /// </summary>
     /// <exception cref="InvalidOperationException">Invalid status code, header name or header value.</exception>
@@ -47,7 +79,7 @@ internal static class ResponseHeadWriter
             throw new InvalidOperationException($"Invalid status code {statusCode}: a Lambda HTTP response needs a status code from 100 to 599.");
         }
 
-        foreach (var header in headers)
+        foreach (var header in new HeaderEnumerable(headers))
         {
             if (!IsSent(header))
             {
@@ -98,7 +130,7 @@ internal static class ResponseHeadWriter
     private static void WriteSingleValueHeaders(Utf8JsonWriter writer, IHeaderDictionary headers, bool cookiesSeparately)
     {
         writer.WriteStartObject("headers");
-        foreach (var header in headers)
+        foreach (var header in new HeaderEnumerable(headers))
         {
             if (!IsSent(header))
             {
@@ -142,7 +174,7 @@ internal static class ResponseHeadWriter
     private static void WriteMultiValueHeaders(Utf8JsonWriter writer, IHeaderDictionary headers)
     {
         writer.WriteStartObject("multiValueHeaders");
-        foreach (var header in headers)
+        foreach (var header in new HeaderEnumerable(headers))
         {
             if (!IsSent(header))
             {
@@ -164,6 +196,34 @@ internal static class ResponseHeadWriter
         }
 
         writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Enumerates headers through <see cref="HeaderDictionary"/>'s struct enumerator when they are one (ours always
+    /// are), instead of a boxed enumerator through the interface.
+    /// </summary>
+    private struct HeaderEnumerable
+    {
+        private readonly IEnumerator<KeyValuePair<string, StringValues>>? _other;
+        private HeaderDictionary.Enumerator _dictionary;
+
+        public HeaderEnumerable(IHeaderDictionary headers)
+        {
+            if (headers is HeaderDictionary dictionary)
+            {
+                _dictionary = dictionary.GetEnumerator();
+            }
+            else
+            {
+                _other = headers.GetEnumerator();
+            }
+        }
+
+        public readonly KeyValuePair<string, StringValues> Current => _other is null ? _dictionary.Current : _other.Current;
+
+        public readonly HeaderEnumerable GetEnumerator() => this;
+
+        public bool MoveNext() => _other?.MoveNext() ?? _dictionary.MoveNext();
     }
 
     private static void ValidateName(string name)

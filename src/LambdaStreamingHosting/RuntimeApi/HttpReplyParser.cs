@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Globalization;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace LambdaStreamingHosting.RuntimeApi;
@@ -16,6 +17,7 @@ internal static class HttpReplyParser
     private const int MaxHeadBytes = 64 * 1024;
     private const int MaxBodyBytes = 64 * 1024 * 1024;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<RuntimeApiReply> ReadAsync(PipeReader reader, CancellationToken cancellationToken)
     {
         var head = await ReadHeadAsync(reader, cancellationToken).ConfigureAwait(false);
@@ -67,14 +69,15 @@ internal static class HttpReplyParser
                 break;
             }
 
-            AddHeader(headers, Encoding.Latin1.GetString(line));
+            AddHeader(headers, line);
         }
 
-        head = ParseStatusLine(Encoding.Latin1.GetString(statusLine), headers);
+        head = ParseStatusLine(statusLine, headers);
         reader = probe;
         return true;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<ReplyHead> ReadHeadAsync(PipeReader pipe, CancellationToken cancellationToken)
     {
         while (true)
@@ -103,18 +106,22 @@ internal static class HttpReplyParser
         }
     }
 
-    private static ReplyHead ParseStatusLine(string statusLine, Dictionary<string, string> headers)
+    private static ReplyHead ParseStatusLine(ReadOnlySequence<byte> line, Dictionary<string, string> headers)
     {
         // HTTP/1.1 202 Accepted
-        var parts = statusLine.Split(' ', 3);
-        if (parts.Length < 2 || !parts[0].StartsWith("HTTP/1.", StringComparison.Ordinal) ||
-            !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var status) || status is < 100 or > 999)
+        var statusLine = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
+        var versionEnd = statusLine.IndexOf((byte)' ');
+        var afterVersion = versionEnd < 0 ? default : statusLine[(versionEnd + 1)..];
+        var codeEnd = afterVersion.IndexOf((byte)' ');
+        var code = codeEnd < 0 ? afterVersion : afterVersion[..codeEnd];
+        if (versionEnd < 0 || !statusLine.StartsWith("HTTP/1."u8) ||
+            !int.TryParse(code, NumberStyles.None, CultureInfo.InvariantCulture, out var status) || status is < 100 or > 999)
         {
-            throw new InvalidDataException($"The Runtime API sent a malformed status line: '{statusLine}'.");
+            throw new InvalidDataException($"The Runtime API sent a malformed status line: '{Encoding.Latin1.GetString(statusLine)}'.");
         }
 
         var connection = headers.GetValueOrDefault("Connection") ?? "";
-        var keepAlive = parts[0] == "HTTP/1.1"
+        var keepAlive = statusLine[..versionEnd].SequenceEqual("HTTP/1.1"u8)
             ? !connection.Contains("close", StringComparison.OrdinalIgnoreCase)
             : connection.Contains("keep-alive", StringComparison.OrdinalIgnoreCase);
         var chunked = headers.TryGetValue("Transfer-Encoding", out var te) && te.Contains("chunked", StringComparison.OrdinalIgnoreCase);
@@ -132,19 +139,65 @@ internal static class HttpReplyParser
         return new ReplyHead(status, headers, keepAlive, chunked, contentLength);
     }
 
-    private static void AddHeader(Dictionary<string, string> headers, string line)
+    /// <summary>
+    /// Adds a header line, decoded as Latin-1 and trimmed, straight from its bytes. The names the Runtime API sends
+    /// with every reply come from <see cref="KnownNames"/> instead of a new string each.
+    /// </summary>
+    private static void AddHeader(Dictionary<string, string> headers, ReadOnlySequence<byte> line)
     {
-        var colon = line.IndexOf(':', StringComparison.Ordinal);
+        var bytes = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
+        var colon = bytes.IndexOf((byte)':');
         if (colon <= 0)
         {
-            throw new InvalidDataException($"The Runtime API sent a malformed header line: '{line}'.");
+            throw new InvalidDataException($"The Runtime API sent a malformed header line: '{Encoding.Latin1.GetString(bytes)}'.");
         }
 
-        var name = line[..colon].Trim();
-        var value = line[(colon + 1)..].Trim();
+        var nameBytes = TrimWhiteSpace(bytes[..colon]);
+        var name = KnownName(nameBytes) ?? Encoding.Latin1.GetString(nameBytes);
+        var value = Encoding.Latin1.GetString(TrimWhiteSpace(bytes[(colon + 1)..]));
         headers[name] = headers.TryGetValue(name, out var existing) ? existing + ", " + value : value;
     }
 
+    /// <summary>Header names of Runtime API replies, matched byte for byte (case-sensitively).</summary>
+    private static readonly string[] KnownNames =
+    [
+        "Lambda-Runtime-Aws-Request-Id", "Lambda-Runtime-Deadline-Ms", "Lambda-Runtime-Invoked-Function-Arn",
+        "Lambda-Runtime-Trace-Id", "Lambda-Runtime-Client-Context", "Lambda-Runtime-Cognito-Identity",
+        "Lambda-Runtime-Aws-Tenant-Id", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection", "Date",
+    ];
+
+    private static string? KnownName(ReadOnlySpan<byte> name)
+    {
+        foreach (var known in KnownNames)
+        {
+            if (known.Length == name.Length && Ascii.Equals(name, known))
+            {
+                return known;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Trims what <see cref="string.Trim()"/> would trim from the Latin-1 text of <paramref name="bytes"/>.</summary>
+    private static ReadOnlySpan<byte> TrimWhiteSpace(ReadOnlySpan<byte> bytes)
+    {
+        var start = 0;
+        while (start < bytes.Length && char.IsWhiteSpace((char)bytes[start]))
+        {
+            start++;
+        }
+
+        var end = bytes.Length;
+        while (end > start && char.IsWhiteSpace((char)bytes[end - 1]))
+        {
+            end--;
+        }
+
+        return bytes[start..end];
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<byte[]> ReadExactlyAsync(PipeReader pipe, long length, CancellationToken cancellationToken)
     {
         if (length == 0)
@@ -164,6 +217,7 @@ internal static class HttpReplyParser
         return bytes;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<byte[]> ReadChunkedBodyAsync(PipeReader pipe, CancellationToken cancellationToken)
     {
         var body = new ArrayBufferWriter<byte>();
@@ -259,6 +313,7 @@ internal static class HttpReplyParser
         return true;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<byte[]> ReadToEndAsync(PipeReader pipe, CancellationToken cancellationToken)
     {
         while (true)

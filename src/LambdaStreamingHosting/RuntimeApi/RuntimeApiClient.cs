@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -15,21 +17,41 @@ namespace LambdaStreamingHosting.RuntimeApi;
 internal sealed class RuntimeApiClient : IAsyncDisposable
 {
     private const string UserAgent = "LambdaStreamingHosting/1.0";
+    private const string StreamingResponseHeaders =
+        "Lambda-Runtime-Function-Response-Mode: streaming\r\n" +
+        "Transfer-Encoding: chunked\r\n" +
+        "Content-Type: application/vnd.awslambda.http-integration-response\r\n" +
+        $"Trailer: {ChunkFraming.ErrorTypeTrailer}, {ChunkFraming.ErrorBodyTrailer}\r\n";
+
+    private static readonly ApiPath NextPath = new("runtime/invocation/next");
     private readonly bool _reuseConnections;
+
+    // The request target up to the API path, and what follows it up to the request's own headers.
+    private readonly string _targetStart;
+    private readonly string _commonHeaders;
+
+    // GET /next never changes: its head is built once.
+    private readonly ArraySegment<byte> _nextHead;
     private RuntimeApiConnection? _idle;
 
     public RuntimeApiClient(RuntimeApiEndpoint endpoint, bool reuseConnections = true)
     {
         Endpoint = endpoint;
         _reuseConnections = reuseConnections;
+        _targetStart = endpoint.Target("");
+        _commonHeaders = " HTTP/1.1\r\nHost: " + endpoint.HostHeader + "\r\nUser-Agent: " + UserAgent + "\r\n";
+        var next = RentHead("GET", NextPath, null, contentLength: null);
+        _nextHead = new ArraySegment<byte>(next.AsSpan().ToArray());
+        ArrayPool<byte>.Shared.Return(next.Array!);
     }
 
     public RuntimeApiEndpoint Endpoint { get; }
 
     /// <summary>Waits, without timeout, for the next invocation.</summary>
-    public async Task<Invocation> NextAsync(CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<Invocation> NextAsync(CancellationToken cancellationToken)
     {
-        var reply = await SendAsync("GET", "runtime/invocation/next", null, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+        var reply = await SendAsync("GET", NextPath, _nextHead, pooledHead: false, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
         if (reply.StatusCode != 200)
         {
             throw new RuntimeApiFatalException($"GET /runtime/invocation/next answered {reply}.");
@@ -40,41 +62,38 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
 
     /// <summary>SnapStart: waits until the environment was restored from its snapshot.</summary>
     public Task<RuntimeApiReply> RestoreNextAsync(CancellationToken cancellationToken) =>
-        SendAsync("GET", "runtime/restore/next", null, ReadOnlyMemory<byte>.Empty, cancellationToken);
+        SendAsync("GET", new ApiPath("runtime/restore/next"), null, ReadOnlyMemory<byte>.Empty, cancellationToken).AsTask();
 
     /// <summary>Posts a buffered response document.</summary>
     public Task<RuntimeApiReply> PostResponseAsync(string requestId, ReadOnlyMemory<byte> document, CancellationToken cancellationToken) =>
-        SendAsync("POST", InvocationPath(requestId, "response"), "Content-Type: application/json\r\n", document, cancellationToken);
+        SendAsync("POST", InvocationPath(requestId, "/response"), "Content-Type: application/json\r\n", document, cancellationToken).AsTask();
 
     /// <summary>Reports that an invocation failed.</summary>
-    public Task<RuntimeApiReply> PostErrorAsync(string requestId, LambdaError error, CancellationToken cancellationToken) =>
-        PostErrorDocumentAsync(InvocationPath(requestId, "error"), error, cancellationToken);
+    public ValueTask<RuntimeApiReply> PostErrorAsync(string requestId, LambdaError error, CancellationToken cancellationToken) =>
+        PostErrorDocumentAsync(InvocationPath(requestId, "/error"), error, cancellationToken);
 
     /// <summary>Reports that the init phase failed; the process must exit afterwards.</summary>
     public Task<RuntimeApiReply> PostInitErrorAsync(LambdaError error, CancellationToken cancellationToken) =>
-        PostErrorDocumentAsync("runtime/init/error", error, cancellationToken);
+        PostErrorDocumentAsync(new ApiPath("runtime/init/error"), error, cancellationToken).AsTask();
 
     /// <summary>SnapStart: reports that the after-restore hooks failed.</summary>
     public Task<RuntimeApiReply> PostRestoreErrorAsync(LambdaError error, CancellationToken cancellationToken) =>
-        PostErrorDocumentAsync("runtime/restore/error", error, cancellationToken);
+        PostErrorDocumentAsync(new ApiPath("runtime/restore/error"), error, cancellationToken).AsTask();
 
     /// <summary>
     /// Starts a streamed <c>/response</c>. Nothing is sent yet: the request head goes out with the first chunk. The
     /// connection belongs to the returned request until its reply was read.
     /// </summary>
-    public async Task<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, CancellationToken cancellationToken)
     {
         var connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
-        var head = Head("POST", InvocationPath(requestId, "response"),
-            "Lambda-Runtime-Function-Response-Mode: streaming\r\n" +
-            "Transfer-Encoding: chunked\r\n" +
-            "Content-Type: application/vnd.awslambda.http-integration-response\r\n" +
-            $"Trailer: {ChunkFraming.ErrorTypeTrailer}, {ChunkFraming.ErrorBodyTrailer}\r\n",
-            contentLength: null);
+        var head = RentHead("POST", InvocationPath(requestId, "/response"), StreamingResponseHeaders, contentLength: null);
         return new StreamingResponseRequest(this, connection, requestId, head);
     }
 
     /// <summary>Takes back a connection after its request completed (or failed).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal async ValueTask ReleaseAsync(RuntimeApiConnection connection)
     {
         if (_reuseConnections && connection.IsReusable && _idle is null)
@@ -101,17 +120,34 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         }
     }
 
-    private Task<RuntimeApiReply> PostErrorDocumentAsync(string path, LambdaError error, CancellationToken cancellationToken) =>
+    private ValueTask<RuntimeApiReply> PostErrorDocumentAsync(ApiPath path, LambdaError error, CancellationToken cancellationToken) =>
         SendAsync("POST", path,
             $"Lambda-Runtime-Function-Error-Type: {ChunkFraming.HeaderValue(error.ErrorType)}\r\nContent-Type: application/json\r\n",
             error.ToJson(), cancellationToken);
 
-    private async Task<RuntimeApiReply> SendAsync(string method, string path, string? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    private ValueTask<RuntimeApiReply> SendAsync(string method, ApiPath path, string? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+        SendAsync(method, path, RentHead(method, path, headers, method == "GET" ? null : body.Length), pooledHead: true, body, cancellationToken);
+
+    /// <summary>
+    /// Sends <paramref name="head"/> and <paramref name="body"/> and reads the reply; a <paramref name="pooledHead"/>
+    /// goes back to <see cref="ArrayPool{T}.Shared"/> once sent.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<RuntimeApiReply> SendAsync(string method, ApiPath path, ArraySegment<byte> head, bool pooledHead, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
-        var connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
+        RuntimeApiConnection connection;
         try
         {
-            var head = Head(method, path, headers, method == "GET" ? null : body.Length);
+            connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            ReturnHead(head, pooledHead);
+            throw;
+        }
+
+        try
+        {
             try
             {
                 if (body.IsEmpty)
@@ -137,6 +173,10 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
 
                 return ThrowIfFatal(early, $"{method} /{path}");
             }
+            finally
+            {
+                ReturnHead(head, pooledHead);
+            }
 
             var reply = await connection.ReadReplyAsync(cancellationToken).ConfigureAwait(false);
             return ThrowIfFatal(reply, $"{method} /{path}");
@@ -152,7 +192,8 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         }
     }
 
-    private async Task<RuntimeApiConnection> AcquireAsync(CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<RuntimeApiConnection> AcquireAsync(CancellationToken cancellationToken)
     {
         var idle = _idle;
         _idle = null;
@@ -176,21 +217,66 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         }
     }
 
-    private byte[] Head(string method, string path, string? headers, long? contentLength)
+    /// <summary>
+    /// Writes a request head into a buffer rented from <see cref="ArrayPool{T}.Shared"/>: request line, <c>Host</c>,
+    /// <c>User-Agent</c>, <paramref name="headers"/> (complete lines), <c>Content-Length</c> when given, blank line.
+    /// </summary>
+    internal ArraySegment<byte> RentHead(string method, ApiPath path, string? headers, long? contentLength)
     {
-        var text = new StringBuilder(256)
-            .Append(method).Append(' ').Append(Endpoint.Target(path)).Append(" HTTP/1.1\r\n")
-            .Append("Host: ").Append(Endpoint.HostHeader).Append("\r\n")
-            .Append("User-Agent: ").Append(UserAgent).Append("\r\n")
-            .Append(headers);
-        if (contentLength is { } length)
+        Span<char> digits = stackalloc char[20];
+        var digitCount = 0;
+        if (contentLength is { } length && !length.TryFormat(digits, out digitCount, provider: CultureInfo.InvariantCulture))
         {
-            text.Append("Content-Length: ").Append(length.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
+            throw new ArgumentOutOfRangeException(nameof(contentLength));
         }
 
-        return Encoding.ASCII.GetBytes(text.Append("\r\n").ToString());
+        const string ContentLength = "Content-Length: ";
+        var size = method.Length + 1 + _targetStart.Length + path.Length + _commonHeaders.Length + (headers?.Length ?? 0) +
+            (contentLength is null ? 0 : ContentLength.Length + digitCount + 2) + 2;
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        var at = 0;
+        Append(buffer, ref at, method);
+        Append(buffer, ref at, " ");
+        Append(buffer, ref at, _targetStart);
+        Append(buffer, ref at, path.Start);
+        Append(buffer, ref at, path.RequestId);
+        Append(buffer, ref at, path.End);
+        Append(buffer, ref at, _commonHeaders);
+        Append(buffer, ref at, headers);
+        if (contentLength is not null)
+        {
+            Append(buffer, ref at, ContentLength);
+            at += Encoding.ASCII.GetBytes(digits[..digitCount], buffer.AsSpan(at));
+            Append(buffer, ref at, "\r\n");
+        }
+
+        Append(buffer, ref at, "\r\n");
+        return new ArraySegment<byte>(buffer, 0, at);
     }
 
-    private static string InvocationPath(string requestId, string action) =>
-        "runtime/invocation/" + Uri.EscapeDataString(requestId) + "/" + action;
+    /// <summary>Gives a head from <see cref="RentHead"/> back to the pool.</summary>
+    internal static void ReturnHead(ArraySegment<byte> head, bool pooled = true)
+    {
+        if (pooled)
+        {
+            ArrayPool<byte>.Shared.Return(head.Array!);
+        }
+    }
+
+    private static void Append(byte[] buffer, ref int at, string? text) =>
+        at += text is null ? 0 : Encoding.ASCII.GetBytes(text, buffer.AsSpan(at));
+
+    private static ApiPath InvocationPath(string requestId, string action) =>
+        new("runtime/invocation/", Uri.EscapeDataString(requestId), action);
+
+    /// <summary>
+    /// A Runtime API path in parts (<c>runtime/invocation/</c>, the escaped request id, <c>/response</c>), so a head
+    /// can be written without joining them into a string first.
+    /// </summary>
+    internal readonly record struct ApiPath(string Start, string? RequestId = null, string? End = null)
+    {
+        public int Length => Start.Length + (RequestId?.Length ?? 0) + (End?.Length ?? 0);
+
+        public override string ToString() => Start + RequestId + End;
+    }
 }

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace LambdaStreamingHosting.RuntimeApi;
 
@@ -63,6 +64,7 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
     }
 
     /// <summary>Writes <paramref name="data"/> completely; the task ends when the socket accepted it (backpressure).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         try
@@ -80,6 +82,7 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
     /// Writes <paramref name="buffers"/> completely with one gather write (a request head with its body or first
     /// chunks), so no part waits on the peer's delayed ACK.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SendAsync(IList<ArraySegment<byte>> buffers, CancellationToken cancellationToken)
     {
         try
@@ -111,6 +114,7 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
     }
 
     /// <summary>Reads the reply to the request just sent.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RuntimeApiReply> ReadReplyAsync(CancellationToken cancellationToken)
     {
         try

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace LambdaStreamingHosting.RuntimeApi;
 
@@ -13,10 +14,11 @@ internal sealed class StreamingResponseRequest
 {
     private readonly RuntimeApiClient _client;
     private readonly RuntimeApiConnection _connection;
-    private byte[]? _head;
+    // The request head, rented from the array pool (see RuntimeApiClient.RentHead); returned once sent or released.
+    private ArraySegment<byte>? _head;
     private bool _released;
 
-    public StreamingResponseRequest(RuntimeApiClient client, RuntimeApiConnection connection, string requestId, byte[] head)
+    public StreamingResponseRequest(RuntimeApiClient client, RuntimeApiConnection connection, string requestId, ArraySegment<byte> head)
     {
         _client = client;
         RequestId = requestId;
@@ -66,7 +68,8 @@ internal sealed class StreamingResponseRequest
     }
 
     /// <summary>Reads the Runtime API's reply to the finished request and releases the connection.</summary>
-    public async Task<RuntimeApiReply> ReadReplyAsync(CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<RuntimeApiReply> ReadReplyAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -131,12 +134,14 @@ internal sealed class StreamingResponseRequest
 
     private static ArraySegment<byte> EndBytes { get; } = new(ChunkFraming.End.ToArray());
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendAsync(List<ArraySegment<byte>> framed)
     {
-        if (_head is { } head)
+        var head = _head;
+        if (head is { Array: not null } first)
         {
             _head = null;
-            framed.Insert(0, head);
+            framed.Insert(0, first);
         }
 
         try
@@ -148,13 +153,29 @@ internal sealed class StreamingResponseRequest
             Broken = true;
             throw;
         }
+        finally
+        {
+            if (head is { Array: not null } sent)
+            {
+                RuntimeApiClient.ReturnHead(sent);
+            }
+        }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReleaseAsync()
     {
         if (!_released)
         {
             _released = true;
+            if (_head is { Array: not null } unsent)
+            {
+                // Nothing was sent (FailBeforeStartAsync, AbandonAsync): the head goes back unused, and an empty
+                // segment keeps saying that the stream never started.
+                _head = default(ArraySegment<byte>);
+                RuntimeApiClient.ReturnHead(unsent);
+            }
+
             await _client.ReleaseAsync(_connection).ConfigureAwait(false);
         }
     }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using LambdaStreamingHosting.Events;
 using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.Extensions.Logging;
@@ -28,7 +29,8 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         _limit = BufferedResponseWriter.LimitOf(shape);
     }
 
-    public override async Task<RuntimeApiReply?> FinishAsync(Exception? error, bool aborted, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public override async ValueTask<RuntimeApiReply?> FinishAsync(Exception? error, bool aborted, CancellationToken cancellationToken)
     {
         error ??= WriterError;
         if (error is null && !aborted && !Response.HasStarted)

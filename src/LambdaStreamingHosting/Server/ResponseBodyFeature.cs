@@ -118,7 +118,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <param name="error">The app's exception, if it failed.</param>
     /// <param name="aborted">Whether the app called <c>HttpContext.Abort()</c>.</param>
     /// <param name="cancellationToken">Signalled when the host stops.</param>
-    public abstract Task<RuntimeApiReply?> FinishAsync(Exception? error, bool aborted, CancellationToken cancellationToken);
+    public abstract ValueTask<RuntimeApiReply?> FinishAsync(Exception? error, bool aborted, CancellationToken cancellationToken);
 
     public void Abort() => Aborted = true;
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using LambdaStreamingHosting.Events;
 using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.Extensions.Logging;
@@ -34,7 +35,8 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
         _logger = logger;
     }
 
-    public override async Task<RuntimeApiReply?> FinishAsync(Exception? error, bool aborted, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public override async ValueTask<RuntimeApiReply?> FinishAsync(Exception? error, bool aborted, CancellationToken cancellationToken)
     {
         error ??= WriterError;
         try
@@ -109,6 +111,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
         base.Dispose();
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     protected override async ValueTask BeginAsync(bool sendNow)
     {
         _prelude.Clear();
@@ -132,6 +135,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
     /// Sends the prelude (if not sent yet) and the buffered body as chunks, one per segment, all in one write; with
     /// <paramref name="end"/> the last chunk follows.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     protected override async ValueTask SendAsync(bool end)
     {
         _chunks.Clear();
