@@ -15,16 +15,13 @@ public class FunctionUrlStreamingTests
         using var http = Client(emulator.FunctionUrl);
         var firstChunkSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        var function = Task.Run(async () =>
+        var function = AnswerOnceAsync(runtime, async answer =>
         {
-            var invocation = await runtime.NextAsync();
-            await using var answer = await runtime.BeginStreamAsync(invocation.RequestId);
             // The prelude and its delimiter split at odd places: one byte per chunk.
             await answer.WriteBytewiseAsync(RawRuntimeClient.Prelude("""{"statusCode":201,"headers":{"content-type":"text/plain","x-a":"1, 2"},"cookies":["a=1; Path=/","b=2; HttpOnly"]}"""));
             await answer.WriteChunkAsync("first|");
             await firstChunkSeen.Task.WaitAsync(Patience); // the client must see it before the function goes on
             await answer.WriteChunkAsync("second");
-            return await answer.EndAsync();
         });
 
         using var response = await SendAsync(http, HttpMethod.Get, "/stream");
@@ -55,12 +52,9 @@ public class FunctionUrlStreamingTests
         await using var emulator = await LambdaEmulator.StartAsync();
         var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
         using var http = Client(emulator.FunctionUrl);
-        var function = Task.Run(async () =>
+        var function = AnswerOnceAsync(runtime, async answer =>
         {
-            var invocation = await runtime.NextAsync();
-            await using var answer = await runtime.BeginStreamAsync(invocation.RequestId);
             await answer.WriteChunkAsync([.. RawRuntimeClient.Prelude("""{"statusCode":404}"""), .. "gone"u8.ToArray()]);
-            return await answer.EndAsync();
         });
 
         using var response = await SendAsync(http, HttpMethod.Get, "/");
@@ -75,12 +69,9 @@ public class FunctionUrlStreamingTests
         await using var emulator = await LambdaEmulator.StartAsync();
         var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
         using var http = Client(emulator.FunctionUrl);
-        var function = Task.Run(async () =>
+        var function = AnswerOnceAsync(runtime, async answer =>
         {
-            var invocation = await runtime.NextAsync();
-            await using var answer = await runtime.BeginStreamAsync(invocation.RequestId);
             await answer.WriteChunkAsync(RawRuntimeClient.Prelude("""{"statusCode":204}"""));
-            return await answer.EndAsync();
         });
 
         using var response = await SendAsync(http, HttpMethod.Get, "/");
@@ -170,13 +161,10 @@ public class FunctionUrlStreamingTests
         var emulator = await LambdaEmulator.StartAsync();
         var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
         using var http = Client(emulator.FunctionUrl);
-        var function = Task.Run(async () =>
+        var function = AnswerOnceAsync(runtime, async answer =>
         {
-            var invocation = await runtime.NextAsync();
-            await using var answer = await runtime.BeginStreamAsync(invocation.RequestId);
             await answer.WriteChunkAsync(RawRuntimeClient.Prelude("""{"statusCode":200,"headers":{"Content-Length":"5"}}"""));
             await answer.WriteChunkAsync("hello");
-            return await answer.EndAsync();
         });
 
         using var response = await SendAsync(http, HttpMethod.Get, "/");
@@ -195,12 +183,9 @@ public class FunctionUrlStreamingTests
         var emulator = await LambdaEmulator.StartAsync();
         var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
         using var http = Client(emulator.FunctionUrl);
-        var function = Task.Run(async () =>
+        var function = AnswerOnceAsync(runtime, async answer =>
         {
-            var invocation = await runtime.NextAsync();
-            await using var answer = await runtime.BeginStreamAsync(invocation.RequestId);
             await answer.WriteChunkAsync(RawRuntimeClient.Prelude("""{"statusCode":200,"multiValueHeaders":{"x":["1","2"]}}"""));
-            return await answer.EndAsync();
         });
 
         using var response = await SendAsync(http, HttpMethod.Get, "/");
@@ -249,12 +234,9 @@ public class FunctionUrlStreamingTests
         var emulator = await LambdaEmulator.StartAsync();
         var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
         using var http = Client(emulator.FunctionUrl);
-        var function = Task.Run(async () =>
+        var function = AnswerOnceAsync(runtime, async answer =>
         {
-            var invocation = await runtime.NextAsync();
-            await using var answer = await runtime.BeginStreamAsync(invocation.RequestId);
             await answer.WriteChunkAsync(RawRuntimeClient.Prelude("""{"statusCode":200,"headers":{"x-a":"1\r\nx-injected: yes"}}"""));
-            return await answer.EndAsync();
         });
 
         using var response = await SendAsync(http, HttpMethod.Get, "/");
@@ -300,12 +282,9 @@ public class FunctionUrlStreamingTests
         var emulator = await LambdaEmulator.StartAsync();
         var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
         using var http = Client(emulator.FunctionUrl);
-        var function = Task.Run(async () =>
+        var function = AnswerOnceAsync(runtime, async answer =>
         {
-            var invocation = await runtime.NextAsync();
-            await using var answer = await runtime.BeginStreamAsync(invocation.RequestId);
             await answer.WriteChunkAsync("""{"statusCode":204}""");
-            return await answer.EndAsync();
         });
 
         using var response = await SendAsync(http, HttpMethod.Get, "/");
@@ -378,12 +357,9 @@ public class FunctionUrlStreamingTests
         var emulator = await LambdaEmulator.StartAsync();
         var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
         using var http = Client(emulator.FunctionUrl);
-        var function = Task.Run(async () =>
+        var function = AnswerOnceAsync(runtime, async answer =>
         {
-            var invocation = await runtime.NextAsync();
-            await using var answer = await runtime.BeginStreamAsync(invocation.RequestId);
             await answer.WriteChunkAsync([.. RawRuntimeClient.Prelude("""{"statusCode":204}"""), .. "not allowed"u8.ToArray()]);
-            return await answer.EndAsync();
         });
 
         using var response = await SendAsync(http, HttpMethod.Get, "/");
@@ -392,4 +368,14 @@ public class FunctionUrlStreamingTests
         Assert.Equal(202, (await function.WaitAsync(Patience)).Status);
         Assert.Contains("could not be sent to the client", Assert.Single(await DisposeExpectingViolationsAsync(emulator)));
     }
+
+    /// <summary>The function side of most tests: takes one invocation, streams what <paramref name="write"/> writes, ends cleanly.</summary>
+    private static Task<RawRuntimeClient.Reply> AnswerOnceAsync(RawRuntimeClient runtime, Func<RawRuntimeClient.StreamedAnswer, Task> write) =>
+        Task.Run(async () =>
+        {
+            var invocation = await runtime.NextAsync();
+            await using var answer = await runtime.BeginStreamAsync(invocation.RequestId);
+            await write(answer);
+            return await answer.EndAsync();
+        });
 }
