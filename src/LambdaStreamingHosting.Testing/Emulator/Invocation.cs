@@ -36,6 +36,9 @@ internal sealed class Invocation
     private readonly List<string> _violations = [];
     private readonly bool _strict;
     private ITimer? _deadlineTimer;
+    private long _deadlineTimestamp;
+    private TimeSpan _deadlineDueIn;
+    private Action<Invocation>? _onExpired;
     private long _responseBytes;
 
     public Invocation(string requestId, FrontDoor door, HttpContext client, byte[] eventBytes, InvocationLog log, bool strict)
@@ -124,14 +127,20 @@ internal sealed class Invocation
         }
     }
 
-    /// <summary>Starts (or restarts) the deadline timer.</summary>
+    /// <summary>
+    /// Starts (or restarts) the deadline timer. It never expires early: system timers may fire a little before their
+    /// due time, so an early tick re-arms for what is left, measured on the same clock as <see cref="Elapsed"/>.
+    /// </summary>
     public void ArmTimer(TimeSpan dueIn, Action<Invocation> onExpired)
     {
         lock (Sync)
         {
+            _deadlineTimestamp = _log.TimeProvider.GetTimestamp();
+            _deadlineDueIn = dueIn;
+            _onExpired = onExpired;
             if (_deadlineTimer is null)
             {
-                _deadlineTimer = _log.TimeProvider.CreateTimer(static state => ((Action)state!)(), (Action)(() => onExpired(this)), dueIn, Timeout.InfiniteTimeSpan);
+                _deadlineTimer = _log.TimeProvider.CreateTimer(static state => ((Invocation)state!).OnDeadlineTick(), this, dueIn, Timeout.InfiniteTimeSpan);
             }
             else
             {
@@ -140,12 +149,36 @@ internal sealed class Invocation
         }
     }
 
+    private void OnDeadlineTick()
+    {
+        Action<Invocation>? expired;
+        lock (Sync)
+        {
+            if (_deadlineTimer is null)
+            {
+                return; // released or finished while this tick was on its way
+            }
+
+            var left = _deadlineDueIn - _log.TimeProvider.GetElapsedTime(_deadlineTimestamp);
+            if (left > TimeSpan.Zero)
+            {
+                _deadlineTimer.Change(left + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
+                return;
+            }
+
+            expired = _onExpired;
+        }
+
+        expired?.Invoke(this);
+    }
+
     /// <summary>The function is done with this invocation (its answer was accepted): its time stops and it may ask for the next.</summary>
     public void ReleaseFunction()
     {
         lock (Sync)
         {
             _deadlineTimer?.Dispose();
+            _deadlineTimer = null;
         }
 
         if (Interlocked.Exchange(ref _released, 1) == 0)
@@ -187,6 +220,7 @@ internal sealed class Invocation
 
             State = InvocationState.Finished;
             _deadlineTimer?.Dispose();
+            _deadlineTimer = null;
         }
 
         var abort = failure is not null && Client.Response.HasStarted;
