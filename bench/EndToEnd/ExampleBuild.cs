@@ -6,8 +6,14 @@ namespace LambdaStreamingHosting.EndToEnd;
 /// <summary>How the example app is compiled.</summary>
 internal enum BuildFlavor
 {
-    /// <summary>Plain IL, compiled at run time (Lambda's managed dotnet10 runtime).</summary>
+    /// <summary>
+    /// The app as plain IL, compiled at run time (Lambda's managed dotnet10 runtime), with the adapter as its package
+    /// ships it for linux-x64: precompiled (the package's <c>runtimes/linux-x64</c> image, which the host loads there).
+    /// </summary>
     Jit,
+
+    /// <summary>Everything as plain IL, the adapter too (as a project reference builds it): what the package's image saves.</summary>
+    JitIlAdapter,
 
     /// <summary>IL plus precompiled native code (<c>PublishReadyToRun</c>).</summary>
     ReadyToRun,
@@ -32,6 +38,7 @@ internal sealed record ExampleBuild(PublishedApp App, BuildFlavor Flavor, string
     public string Label => App.Name + ", " + Flavor switch
     {
         BuildFlavor.Jit => "JIT",
+        BuildFlavor.JitIlAdapter => "JIT, adapter as IL",
         BuildFlavor.ReadyToRun => "ReadyToRun",
         _ => "Native AOT",
     };
@@ -82,8 +89,32 @@ internal sealed record ExampleBuild(PublishedApp App, BuildFlavor Flavor, string
             throw new InvalidOperationException($"Publishing the {build.Label} build failed (exit code {exitCode}):{Environment.NewLine}{log}");
         }
 
+        if (flavor == BuildFlavor.Jit)
+        {
+            // The examples reference the adapter's project, which builds IL; the package puts a ReadyToRun image beside
+            // it for linux-x64 and linux-arm64 (eng/ReadyToRunPackage.targets), and that is what a function runs.
+            var image = await PublishAdapterImageAsync(repositoryRoot, workRoot);
+            File.Copy(image, Path.Combine(output, Path.GetFileName(image)), overwrite: true);
+        }
+
         Console.WriteLine($"  {build.Label}: published in {Stopwatch.GetElapsedTime(started).TotalSeconds:F0} s");
         return build;
+    }
+
+    /// <summary>The adapter's linux-x64 ReadyToRun image, built the way its package target builds it.</summary>
+    private static async Task<string> PublishAdapterImageAsync(string repositoryRoot, string workRoot)
+    {
+        var output = Path.Combine(workRoot, "adapter-linux-x64");
+        List<string> arguments =
+        [
+            "publish", Path.Combine(repositoryRoot, "src", "LambdaStreamingHosting", "LambdaStreamingHosting.csproj"), "-c", "Release",
+            "-r", "linux-x64", "-o", output, "--artifacts-path", Path.Combine(workRoot, "artifacts-adapter"), "--disable-build-servers", "-nologo", "-v:q",
+        ];
+        var (exitCode, log) = await RunAsync("dotnet", arguments);
+        var image = Path.Combine(output, "LambdaStreamingHosting.dll");
+        return exitCode == 0 && File.Exists(image)
+            ? image
+            : throw new InvalidOperationException($"Publishing the adapter's ReadyToRun image failed (exit code {exitCode}):{Environment.NewLine}{log}");
     }
 
     private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> arguments)

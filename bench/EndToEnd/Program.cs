@@ -37,6 +37,7 @@ if (settings.ColdStart)
     }
 
     coldStartBuilds.Add(await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, PublishedApp.Minimal, BuildFlavor.Jit, settings.ReuseBuilds));
+    coldStartBuilds.Add(await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, PublishedApp.Minimal, BuildFlavor.JitIlAdapter, settings.ReuseBuilds));
 }
 
 using var client = new HttpClient(new SocketsHttpHandler

@@ -37,7 +37,8 @@ public class ChunkWriterBenchmarks
         _body = new StreamingResponseBodyFeature(new ResponseFeature(), _request, ResponseShape.PayloadV2, "GET", new LambdaStreamingOptions(), NullLogger.Instance);
         _stream = _body.Stream;
         _writer = _body.Writer;
-        await _body.StartAsync(); // the prelude and the request head go out here, once
+        await _body.StartAsync();
+        await _writer.FlushAsync(); // the request head and the prelude go out here, once
     }
 
     [GlobalCleanup]

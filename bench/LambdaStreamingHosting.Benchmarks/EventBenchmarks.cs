@@ -3,13 +3,16 @@ using LambdaStreamingHosting.Events;
 
 namespace LambdaStreamingHosting.Benchmarks;
 
-/// <summary>Event parsing (source-generated JSON) and mapping to the request the server hands to ASP.NET Core.</summary>
+/// <summary>
+/// Event parsing (one <c>Utf8JsonReader</c> pass that finds the fields) and mapping to the request the server hands to
+/// ASP.NET Core (only the values the request needs become strings).
+/// </summary>
 public class EventBenchmarks
 {
     private readonly LambdaStreamingOptions _options = new();
 
     [Benchmark(Description = "Parse Function URL event")]
-    public object ParseFunctionUrl() => EventParser.Parse(SampleEvents.FunctionUrl);
+    public int ParseFunctionUrl() => EventParser.Parse(SampleEvents.FunctionUrl).Headers.Count;
 
     [Benchmark(Description = "Parse + map Function URL event")]
     public object MapFunctionUrl() => EventMapper.Map(SampleEvents.FunctionUrl, _options);

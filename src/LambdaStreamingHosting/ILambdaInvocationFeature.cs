@@ -2,7 +2,9 @@ namespace LambdaStreamingHosting;
 
 /// <summary>
 /// The Lambda invocation behind the current request, available from <c>HttpContext.Features</c> (or
-/// <see cref="LambdaHttpContextExtensions.GetLambdaInvocation"/>) when the app runs inside Lambda.
+/// <see cref="LambdaHttpContextExtensions.GetLambdaInvocation"/>) when the app runs inside Lambda. Like the other
+/// request features (and the <c>HttpContext</c>, as on Kestrel), the object is reused for later invocations: read
+/// it during the request it belongs to.
 /// </summary>
 public interface ILambdaInvocationFeature
 {
@@ -33,6 +35,10 @@ public interface ILambdaInvocationFeature
     /// <summary>The front end the event came from.</summary>
     LambdaEventSource EventSource { get; }
 
-    /// <summary>The raw event bytes (UTF-8 JSON) exactly as received from the Runtime API.</summary>
+    /// <summary>
+    /// The raw event bytes (UTF-8 JSON) exactly as received from the Runtime API. The memory is valid only during the
+    /// invocation (until the response completed, its <c>OnCompleted</c> callbacks ran and the request was disposed):
+    /// the server reads the next event into the same buffer, so copy it (<c>RawEvent.ToArray()</c>) to keep it longer.
+    /// </summary>
     ReadOnlyMemory<byte> RawEvent { get; }
 }

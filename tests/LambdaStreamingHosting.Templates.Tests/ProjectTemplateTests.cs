@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.IO.Compression;
+using System.Reflection.PortableExecutable;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
@@ -44,6 +46,8 @@ public sealed partial class ProjectTemplateTests
                 RepositoryPaths.Root, StepTimeout)).EnsureSuccess($"dotnet pack {project}");
         }
 
+        AssertShipsReadyToRunImages(Path.Combine(feed, $"LambdaStreamingHosting.{version}.nupkg"));
+
         (await DotNetCli.RunAsync(
             ["new", "install", Path.Combine(feed, $"LambdaStreamingHosting.Templates.{version}.nupkg"), "--debug:custom-hive", hive],
             work.Path, StepTimeout)).EnsureSuccess("dotnet new install");
@@ -78,7 +82,57 @@ public sealed partial class ProjectTemplateTests
         var test = (await DotNetCli.RunAsync(["test", $"{ProjectName}.slnx"], output, StepTimeout)).EnsureSuccess("dotnet test on the generated solution");
         var passed = TestsPassed().Match(test.Output);
         Assert.True(passed.Success && int.Parse(passed.Groups[1].Value, CultureInfo.InvariantCulture) >= 2, $"the generated tests did not run:\n{test.Output}");
+
+        // A portable (RID-less) build of the app lists the precompiled images, so the host loads the one for its machine.
+        var deps = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, ProjectName, "bin", "Debug", "net10.0", $"{ProjectName}.deps.json")))!;
+        var library = deps["targets"]!.AsObject().Single().Value![$"LambdaStreamingHosting/{version}"]!;
+        var runtimeTargets = library["runtimeTargets"]!.AsObject();
+        foreach (var rid in new[] { "linux-x64", "linux-arm64" })
+        {
+            Assert.Equal(rid, (string?)runtimeTargets[$"runtimes/{rid}/lib/net10.0/LambdaStreamingHosting.dll"]?["rid"]);
+        }
     }
+
+    /// <summary>
+    /// The package carries the IL assembly for every platform and, for Lambda's two architectures, the same assembly
+    /// precompiled (ReadyToRun), so a JIT-built function does not JIT the adapter on its first invocation.
+    /// </summary>
+    private static void AssertShipsReadyToRunImages(string package)
+    {
+        using var zip = ZipFile.OpenRead(package);
+        Assert.False(IsReadyToRun(zip, "lib/net10.0/LambdaStreamingHosting.dll", out _), "lib/net10.0 must hold the portable IL assembly");
+        Assert.True(IsReadyToRun(zip, "runtimes/linux-x64/lib/net10.0/LambdaStreamingHosting.dll", out var x64), "no ReadyToRun image for linux-x64");
+        Assert.Equal(Machine.Amd64, x64);
+        Assert.True(IsReadyToRun(zip, "runtimes/linux-arm64/lib/net10.0/LambdaStreamingHosting.dll", out var arm64), "no ReadyToRun image for linux-arm64");
+        Assert.Equal(Machine.Arm64, arm64);
+    }
+
+    private static bool IsReadyToRun(ZipArchive zip, string entryName, out Machine machine)
+    {
+        var entry = zip.GetEntry(entryName) ?? throw new Xunit.Sdk.XunitException($"the package has no {entryName}");
+        using var image = new MemoryStream();
+        using (var stream = entry.Open())
+        {
+            stream.CopyTo(image);
+        }
+
+        image.Position = 0;
+        using var pe = new PEReader(image);
+        // A ReadyToRun image is a managed assembly with a native header; crossgen also marks the machine it targets
+        // (XOR-ed with an OS-specific value on Linux, so the header's machine alone does not say it).
+        var corHeader = pe.PEHeaders.CorHeader ?? throw new Xunit.Sdk.XunitException($"{entryName} is not a managed assembly");
+        machine = (Machine)((ushort)pe.PEHeaders.CoffHeader.Machine ^ LinuxMachineOverride);
+        if (corHeader.ManagedNativeHeaderDirectory.Size == 0)
+        {
+            machine = pe.PEHeaders.CoffHeader.Machine;
+            return false;
+        }
+
+        return true;
+    }
+
+    // crossgen2's Linux images: Machine = real machine XOR 0x7B79 (the runtime's IMAGE_FILE_MACHINE_NATIVE_OS_OVERRIDE).
+    private const ushort LinuxMachineOverride = 0x7B79;
 
     // The restore of the generated projects extracted the test-only version into the machine's package cache.
     private static void DeleteFromGlobalPackagesFolder(string version)

@@ -1,17 +1,30 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Net;
-using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
 namespace LambdaStreamingHosting.Events;
 
-/// <summary>Turns an invocation's event bytes into a <see cref="LambdaHttpRequest"/>.</summary>
+/// <summary>
+/// Turns an invocation's event bytes into a <see cref="LambdaHttpRequest"/>: <see cref="EventParser"/> finds the fields,
+/// then only the values the request needs become strings, read from the event bytes (headers straight into the
+/// request's <see cref="HeaderDictionary"/>). The request's body may point into the event bytes.
+/// </summary>
 internal static class EventMapper
 {
+    /// <summary>Strings up to this many characters are assembled on the stack.</summary>
+    private const int StackChars = 256;
+
+    private static readonly string[] Methods =
+    [
+        HttpMethods.Get, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete, HttpMethods.Patch, HttpMethods.Head,
+        HttpMethods.Options, HttpMethods.Trace, HttpMethods.Connect,
+    ];
+
     /// <summary>
     /// Detects the event's source (unless <paramref name="options"/> pins one) and maps it.
     /// </summary>
@@ -19,34 +32,45 @@ internal static class EventMapper
     public static LambdaHttpRequest Map(ReadOnlyMemory<byte> eventJson, LambdaStreamingOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var evt = EventParser.Parse(eventJson);
-        var source = EventParser.Detect(evt, options.EventSource, eventJson);
-        if (EventParser.IsPayloadV2(evt))
+        var json = eventJson.Span;
+        var evt = EventParser.Parse(json);
+        var source = EventParser.Detect(json, evt, options.EventSource);
+        if (EventParser.IsPayloadV2(json, evt))
         {
-            return MapPayloadV2(evt, source, options);
+            return MapPayloadV2(eventJson, evt, source, options);
         }
 
-        return source == LambdaEventSource.ApplicationLoadBalancer ? MapAlb(evt) : MapPayloadV1(evt, source, options);
+        return source == LambdaEventSource.ApplicationLoadBalancer
+            ? MapAlb(eventJson, evt)
+            : MapPayloadV1(eventJson, evt, source, options);
     }
 
-    private static LambdaHttpRequest MapPayloadV2(HttpEvent evt, LambdaEventSource source, LambdaStreamingOptions options)
+    private static LambdaHttpRequest MapPayloadV2(ReadOnlyMemory<byte> eventJson, in EventFields evt, LambdaEventSource source, LambdaStreamingOptions options)
     {
-        var context = evt.RequestContext;
-        var method = context?.Http?.Method ?? throw EventErrors.MissingField("$.requestContext.http.method", "a payload 2.0 event");
-        var rawPath = evt.RawPath ?? context.Http.Path ?? "/";
-        var headers = SingleValueHeaders(evt.Headers);
-        if (evt.Cookies is { Count: > 0 } cookies)
+        var json = eventJson.Span;
+        ref readonly var context = ref evt.RequestContext;
+        if (!context.HttpMethod.IsPresent)
         {
-            // The Cookie header is rebuilt from `cookies`; a `cookie` header, when the front end also sends one, says the same.
-            headers[HeaderNames.Cookie] = string.Join("; ", cookies.Where(c => !string.IsNullOrEmpty(c)));
+            throw EventErrors.MissingField("$.requestContext.http.method", "a payload 2.0 event");
         }
 
-        AddHostIfMissing(headers, context.DomainName);
+        var rawPath = (evt.RawPath.IsPresent ? evt.RawPath : context.HttpPath).GetString(json) ?? "/";
+
+        // The Cookie header is rebuilt from `cookies`; a `cookie` header, when the front end also sends one, says the same.
+        var cookie = evt.Cookies.Count > 0 ? JoinCookies(json, evt.Cookies) : null;
+        var headers = RequestHeaders.Read(json, evt.Headers, multiValue: false, extra: 2, cookie);
+        if (cookie is not null)
+        {
+            headers[HeaderNames.Cookie] = cookie;
+        }
+
+        AddHostIfMissing(json, headers, context.DomainName);
 
         // A non-default HTTP API stage is the first segment of rawPath; a Function URL never has a path base.
         var pathBase = "";
         var path = rawPath;
-        if (source == LambdaEventSource.HttpApi && context.Stage is { Length: > 0 } stage && stage != "$default"
+        if (source == LambdaEventSource.HttpApi && context.Stage.IsPresent && context.Stage.Length > 0
+            && !context.Stage.TextEquals(json, "$default"u8) && context.Stage.GetString(json) is { } stage
             && rawPath.StartsWith("/" + stage, StringComparison.Ordinal)
             && (rawPath.Length == stage.Length + 1 || rawPath[stage.Length + 1] == '/'))
         {
@@ -54,70 +78,94 @@ internal static class EventMapper
             path = rawPath[pathBase.Length..];
         }
 
-        var query = string.IsNullOrEmpty(evt.RawQueryString) ? "" : "?" + evt.RawQueryString;
-        return Build(evt, source, ResponseShape.PayloadV2, method, pathBase, path, rawPath + query, query, headers,
-            context.Http.Protocol, context.Http.SourceIp, options, context.Authentication?.ClientCert?.ClientCertPem);
+        var query = evt.RawQueryString.Length > 0 ? Prefixed('?', json, evt.RawQueryString) : "";
+        return Build(eventJson, evt, source, ResponseShape.PayloadV2, context.HttpMethod, pathBase, path, rawPath + query, query,
+            headers, context.HttpProtocol, context.HttpSourceIp, options, context.AuthenticationClientCertPem);
     }
 
     /// <summary>API Gateway REST, or an HTTP API sending payload 1.0: answered the REST way.</summary>
-    private static LambdaHttpRequest MapPayloadV1(HttpEvent evt, LambdaEventSource source, LambdaStreamingOptions options)
+    private static LambdaHttpRequest MapPayloadV1(ReadOnlyMemory<byte> eventJson, in EventFields evt, LambdaEventSource source, LambdaStreamingOptions options)
     {
-        var context = evt.RequestContext!;
-        var method = evt.HttpMethod!; // detection requires it
-        var path = string.IsNullOrEmpty(evt.Path) ? "/" : evt.Path;
-        var fullPath = string.IsNullOrEmpty(context.Path) ? path : context.Path;
-        var pathBase = RestPathBase(fullPath, path, context.Stage);
-        var headers = evt.MultiValueHeaders is { Count: > 0 } ? MultiValueHeaders(evt.MultiValueHeaders) : SingleValueHeaders(evt.Headers);
-        AddHostIfMissing(headers, context.DomainName);
-        var query = QueryString(evt, encode: true);
-        return Build(evt, source, ResponseShape.RestApi, method, pathBase, path, pathBase + path + query, query,
-            headers, context.Protocol, context.Identity?.SourceIp, options, context.Identity?.ClientCert?.ClientCertPem);
+        var json = eventJson.Span;
+        ref readonly var context = ref evt.RequestContext;
+        var path = evt.Path.GetString(json) is { Length: > 0 } eventPath ? eventPath : "/";
+        var fullPath = context.Path.GetString(json) is { Length: > 0 } contextPath ? contextPath : path;
+        var pathBase = RestPathBase(fullPath, path, context.Stage.GetString(json));
+        var headers = evt.MultiValueHeaders.Count > 0
+            ? RequestHeaders.Read(json, evt.MultiValueHeaders, multiValue: true, extra: 1)
+            : RequestHeaders.Read(json, evt.Headers, multiValue: false, extra: 1);
+        AddHostIfMissing(json, headers, context.DomainName);
+        var query = QueryString(json, evt, encode: true);
+        return Build(eventJson, evt, source, ResponseShape.RestApi, evt.HttpMethod, pathBase, path, pathBase + path + query, query,
+            headers, context.Protocol, context.IdentitySourceIp, options, context.IdentityClientCertPem);
     }
 
-    private static LambdaHttpRequest MapAlb(HttpEvent evt)
+    private static LambdaHttpRequest MapAlb(ReadOnlyMemory<byte> eventJson, in EventFields evt)
     {
-        var method = evt.HttpMethod!; // detection requires it
-        var path = string.IsNullOrEmpty(evt.Path) ? "/" : evt.Path;
-        var multiValue = evt.MultiValueHeaders is not null;
-        var headers = multiValue ? MultiValueHeaders(evt.MultiValueHeaders) : SingleValueHeaders(evt.Headers);
+        var json = eventJson.Span;
+        var path = evt.Path.GetString(json) is { Length: > 0 } eventPath ? eventPath : "/";
+        var multiValue = evt.MultiValueHeaders.IsPresent;
+        var headers = RequestHeaders.Read(json, multiValue ? evt.MultiValueHeaders : evt.Headers, multiValue, extra: 0);
 
         // ALB passes query values as the client sent them (not decoded): they go back into the query string verbatim.
-        var query = QueryString(evt, encode: false);
+        var query = QueryString(json, evt, encode: false);
 
         // The load balancer appends the address it saw to X-Forwarded-For.
         var forwardedFor = headers["X-Forwarded-For"].ToString();
-        var sourceIp = forwardedFor.Length == 0 ? null : forwardedFor[(forwardedFor.LastIndexOf(',') + 1)..].Trim();
+        var sourceIp = forwardedFor.AsSpan(forwardedFor.LastIndexOf(',') + 1).Trim();
         var shape = multiValue ? ResponseShape.AlbMultiValue : ResponseShape.AlbSingleValue;
-        return Build(evt, LambdaEventSource.ApplicationLoadBalancer, shape, method, "", path, path + query, query, headers,
-            protocol: null, sourceIp, options: null, clientCertPem: null);
+        return Build(eventJson, evt, LambdaEventSource.ApplicationLoadBalancer, shape, evt.HttpMethod, "", path, path + query, query,
+            headers, protocol: default, sourceIp: default, options: null, clientCertPem: default,
+            remoteIpAddress: IPAddress.TryParse(sourceIp, out var address) ? address : null);
     }
 
-    private static LambdaHttpRequest Build(HttpEvent evt, LambdaEventSource source, ResponseShape shape, string method, string rawPathBase,
-        string rawPath, string rawTarget, string query, HeaderDictionary headers, string? protocol, string? sourceIp,
-        LambdaStreamingOptions? options, string? clientCertPem)
+    private static LambdaHttpRequest Build(ReadOnlyMemory<byte> eventJson, in EventFields evt, LambdaEventSource source, ResponseShape shape,
+        JsonSlice method, string rawPathBase, string rawPath, string rawTarget, string query, HeaderDictionary headers, JsonSlice protocol,
+        JsonSlice sourceIp, LambdaStreamingOptions? options, JsonSlice clientCertPem, IPAddress? remoteIpAddress = null)
     {
-        var scheme = FirstToken(headers["X-Forwarded-Proto"]).ToLowerInvariant() is "http" ? "http" : "https";
+        var json = eventJson.Span;
+        var scheme = Ascii.EqualsIgnoreCase(FirstToken(headers["X-Forwarded-Proto"]), "http") ? "http" : "https";
         var localPort = int.TryParse(FirstToken(headers["X-Forwarded-Port"]), out var port) && port is > 0 and <= 65535
             ? port
             : scheme == "http" ? 80 : 443;
+        Span<byte> scratch = stackalloc byte[64];
         return new LambdaHttpRequest
         {
             Source = source,
             ResponseShape = shape,
-            Method = method.ToUpperInvariant(),
+            Method = CanonicalMethod(json, method),
             PathBase = rawPathBase.Length == 0 ? "" : RequestPath.Decode(rawPathBase),
             Path = RequestPath.Decode(rawPath),
             RawTarget = rawTarget,
             QueryString = query,
             Headers = headers,
             Scheme = scheme,
-            Protocol = NormalizeProtocol(protocol),
-            RemoteIpAddress = IPAddress.TryParse(sourceIp, out var address) ? address : null,
+            Protocol = NormalizeProtocol(protocol.IsPresent ? protocol.Unescaped(json, scratch) : default),
+            RemoteIpAddress = remoteIpAddress
+                ?? (sourceIp.IsPresent && IPAddress.TryParse(sourceIp.Unescaped(json, scratch), out var address) ? address : null),
             LocalPort = localPort,
-            Body = DecodeBody(evt),
-            User = options is { MapIdentityToUser: true } ? IdentityMapper.MapUser(evt.RequestContext?.Authorizer, source) : null,
-            ClientCertificate = IdentityMapper.MapClientCertificate(clientCertPem),
+            Body = DecodeBody(eventJson, evt),
+            User = options is { MapIdentityToUser: true } && evt.RequestContext.Authorizer.IsPresent
+                ? IdentityMapper.MapUser(eventJson.Slice(evt.RequestContext.Authorizer.Start, evt.RequestContext.Authorizer.Length), source)
+                : null,
+            ClientCertificate = IdentityMapper.MapClientCertificate(clientCertPem.GetString(json)),
         };
+    }
+
+    /// <summary>The upper-case method: one of the <see cref="HttpMethods"/> constants for the common ones.</summary>
+    private static string CanonicalMethod(ReadOnlySpan<byte> json, JsonSlice method)
+    {
+        Span<byte> scratch = stackalloc byte[16];
+        var utf8 = method.Unescaped(json, scratch);
+        foreach (var known in Methods)
+        {
+            if (Ascii.EqualsIgnoreCase(utf8, known))
+            {
+                return known;
+            }
+        }
+
+        return method.GetString(json)!.ToUpperInvariant();
     }
 
     /// <summary>REST: <c>requestContext.path</c> (with stage or base path) minus <c>path</c>.</summary>
@@ -139,67 +187,109 @@ internal static class EventMapper
         return "";
     }
 
-    private static HeaderDictionary SingleValueHeaders(Dictionary<string, string?>? source)
+    private static void AddHostIfMissing(ReadOnlySpan<byte> json, HeaderDictionary headers, JsonSlice domainName)
     {
-        var headers = new HeaderDictionary();
-        if (source is not null)
+        if (domainName.Length > 0 && !headers.ContainsKey(HeaderNames.Host))
         {
-            foreach (var (name, value) in source)
-            {
-                if (value is not null && name.Length > 0)
-                {
-                    headers.Append(name, value);
-                }
-            }
+            headers[HeaderNames.Host] = domainName.GetString(json);
         }
-
-        return headers;
     }
 
-    private static HeaderDictionary MultiValueHeaders(Dictionary<string, List<string?>?>? source)
+    /// <summary>The <c>Cookie</c> header: the non-empty entries of <c>cookies</c> joined with <c>"; "</c>.</summary>
+    private static string JoinCookies(ReadOnlySpan<byte> json, JsonSlice cookies)
     {
-        var headers = new HeaderDictionary();
-        if (source is not null)
+        var reader = cookies.ReaderOnContainer(json);
+        reader.Read();
+        var builder = new StringBuilder();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            foreach (var (name, values) in source)
+            if (reader.TokenType != JsonTokenType.String || reader.ValueSpan.IsEmpty)
             {
-                if (values is { Count: > 0 } && name.Length > 0)
-                {
-                    headers.Append(name, new StringValues([.. values.Where(v => v is not null)]));
-                }
+                continue;
             }
+
+            if (cookies.Count == 1)
+            {
+                return reader.GetString()!;
+            }
+
+            builder.Append(builder.Length == 0 ? "" : "; ").Append(reader.GetString());
         }
 
-        return headers;
+        return builder.ToString();
     }
 
-    private static void AddHostIfMissing(HeaderDictionary headers, string? domainName)
+    /// <summary><paramref name="prefix"/> followed by a string value, as one new string.</summary>
+    private static string Prefixed(char prefix, ReadOnlySpan<byte> json, JsonSlice value)
     {
-        if (!headers.ContainsKey("Host") && !string.IsNullOrEmpty(domainName))
+        if (value.IsEscaped)
         {
-            headers[HeaderNames.Host] = domainName;
+            return prefix + value.GetString(json);
         }
+
+        var utf8 = value.Raw(json);
+        var length = Encoding.UTF8.GetCharCount(utf8) + 1;
+        char[]? rented = null;
+        Span<char> chars = length <= StackChars ? stackalloc char[StackChars] : (rented = ArrayPool<char>.Shared.Rent(length));
+        chars[0] = prefix;
+        Encoding.UTF8.GetChars(utf8, chars[1..]);
+        var result = new string(chars[..length]);
+        if (rented is not null)
+        {
+            ArrayPool<char>.Shared.Return(rented);
+        }
+
+        return result;
     }
 
     /// <summary>REST and ALB have no raw query string: it is rebuilt from the (multi-value) parameters.</summary>
-    private static string QueryString(HttpEvent evt, bool encode)
+    private static string QueryString(ReadOnlySpan<byte> json, in EventFields evt, bool encode)
     {
-        var builder = new StringBuilder();
-        if (evt.MultiValueQueryStringParameters is { Count: > 0 } multi)
+        var multiValue = evt.MultiValueQueryStringParameters.Count > 0;
+        var parameters = multiValue ? evt.MultiValueQueryStringParameters : evt.QueryStringParameters;
+        if (parameters.Count == 0)
         {
-            foreach (var (name, values) in multi)
-            {
-                foreach (var value in values ?? [])
-                {
-                    AppendParameter(builder, name, value, encode);
-                }
-            }
+            return "";
         }
-        else if (evt.QueryStringParameters is { Count: > 0 } single)
+
+        // Read as a dictionary so that a name the event repeats keeps its first place and its last value. The slices
+        // are positions in the parameters' own bytes.
+        var byName = new Dictionary<string, JsonSlice>(parameters.Count, StringComparer.Ordinal);
+        var reader = parameters.ReaderOnContainer(json);
+        json = json.Slice(parameters.Start, parameters.Length);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            foreach (var (name, value) in single)
+            var name = reader.GetString()!;
+            reader.Read();
+            var start = checked((int)reader.TokenStartIndex);
+            reader.Skip();
+            byName[name] = reader.TokenType == JsonTokenType.Null
+                ? default
+                : reader.TokenType == JsonTokenType.String
+                    ? JsonSlice.OfString(ref reader)
+                    : JsonSlice.OfContainer(start, reader.BytesConsumed, count: 1);
+        }
+
+        var builder = new StringBuilder();
+        foreach (var (name, value) in byName)
+        {
+            if (!multiValue)
             {
-                AppendParameter(builder, name, value, encode);
+                AppendParameter(builder, name, value.GetString(json), encode);
+                continue;
+            }
+
+            if (!value.IsPresent)
+            {
+                continue;
+            }
+
+            var values = value.ReaderOnContainer(json);
+            values.Read();
+            while (values.Read() && values.TokenType != JsonTokenType.EndArray)
+            {
+                AppendParameter(builder, name, values.GetString(), encode);
             }
         }
 
@@ -215,34 +305,71 @@ internal static class EventMapper
         }
     }
 
-    private static string FirstToken(StringValues values)
+    /// <summary>What a header's value says first: up to the first comma of its first non-empty value, trimmed.</summary>
+    private static ReadOnlySpan<char> FirstToken(StringValues values)
     {
-        var value = values.ToString();
-        var comma = value.IndexOf(',', StringComparison.Ordinal);
-        return (comma < 0 ? value : value[..comma]).Trim();
-    }
-
-    private static string NormalizeProtocol(string? protocol) => protocol?.ToUpperInvariant() switch
-    {
-        "HTTP/1.0" => HttpProtocol.Http10,
-        "HTTP/2" or "HTTP/2.0" => HttpProtocol.Http2,
-        "HTTP/3" or "HTTP/3.0" => HttpProtocol.Http3,
-        _ => HttpProtocol.Http11,
-    };
-
-    private static ReadOnlyMemory<byte> DecodeBody(HttpEvent evt)
-    {
-        if (!evt.IsBase64Encoded || evt.Body.IsEmpty)
+        foreach (var value in values)
         {
-            return evt.Body;
+            if (!string.IsNullOrEmpty(value))
+            {
+                var comma = value.IndexOf(',', StringComparison.Ordinal);
+                return (comma < 0 ? value.AsSpan() : value.AsSpan(0, comma)).Trim();
+            }
         }
 
-        // The converter gave us our own array: decode in place, no second copy.
-        var bytes = MemoryMarshal.AsMemory(evt.Body);
-        var status = Base64.DecodeFromUtf8InPlace(bytes.Span, out var written);
+        return default;
+    }
+
+    private static string NormalizeProtocol(ReadOnlySpan<byte> protocol) =>
+        Ascii.EqualsIgnoreCase(protocol, "HTTP/1.0"u8) ? HttpProtocol.Http10
+        : Ascii.EqualsIgnoreCase(protocol, "HTTP/2"u8) || Ascii.EqualsIgnoreCase(protocol, "HTTP/2.0"u8) ? HttpProtocol.Http2
+        : Ascii.EqualsIgnoreCase(protocol, "HTTP/3"u8) || Ascii.EqualsIgnoreCase(protocol, "HTTP/3.0"u8) ? HttpProtocol.Http3
+        : HttpProtocol.Http11;
+
+    /// <summary>
+    /// The request body: the event's own bytes for text without escapes, else the unescaped or base64-decoded bytes in
+    /// one new array.
+    /// </summary>
+    private static ReadOnlyMemory<byte> DecodeBody(ReadOnlyMemory<byte> eventJson, in EventFields evt)
+    {
+        var body = evt.Body;
+        if (body.Length == 0)
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+
+        if (!evt.IsBase64Encoded)
+        {
+            if (!body.IsEscaped)
+            {
+                return eventJson.Slice(body.Start, body.Length);
+            }
+
+            var text = new byte[body.Length];
+            return text.AsMemory(0, body.Unescaped(eventJson.Span, text).Length);
+        }
+
+        // Unescaping only shortens, and base64 needs no escapes (a JSON writer may still escape '/' as "\/").
+        byte[] bytes;
+        int written;
+        OperationStatus status;
+        int characters;
+        if (body.IsEscaped)
+        {
+            bytes = new byte[body.Length];
+            characters = body.Unescaped(eventJson.Span, bytes).Length;
+            status = Base64.DecodeFromUtf8InPlace(bytes.AsSpan(0, characters), out written);
+        }
+        else
+        {
+            characters = body.Length;
+            bytes = new byte[Base64.GetMaxDecodedFromUtf8Length(characters)];
+            status = Base64.DecodeFromUtf8(body.Raw(eventJson.Span), bytes, out _, out written);
+        }
+
         return status == OperationStatus.Done
-            ? bytes[..written]
+            ? bytes.AsMemory(0, written)
             : throw new InvalidEventException(EventErrors.InvalidBase64,
-                $"The event's body is marked \"isBase64Encoded\": true but is not valid base64 ({evt.Body.Length} characters). Check what sends the event: the body must be standard base64 with padding.");
+                $"The event's body is marked \"isBase64Encoded\": true but is not valid base64 ({characters} characters). Check what sends the event: the body must be standard base64 with padding.");
     }
 }

@@ -28,12 +28,25 @@ internal static class IdentityMapper
     /// keeps its name; string values are taken as they are, numbers and booleans as their JSON text, arrays as one claim
     /// per element, objects as their JSON text.
     /// </summary>
-    public static ClaimsPrincipal? MapUser(Dictionary<string, JsonElement>? authorizer, LambdaEventSource source)
+    /// <param name="authorizerJson">The <c>authorizer</c> object's JSON, as it is in the event (the event parser checked it).</param>
+    /// <param name="source">The front end the event came from.</param>
+    public static ClaimsPrincipal? MapUser(ReadOnlyMemory<byte> authorizerJson, LambdaEventSource source)
     {
-        if (authorizer is null || authorizer.Count == 0)
+        using var document = JsonDocument.Parse(authorizerJson);
+
+        // A name the event repeats keeps its first place and its last value.
+        var authorizer = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var property in document.RootElement.EnumerateObject())
         {
-            return null;
+            authorizer[property.Name] = property.Value;
         }
+
+        // The claims are strings: nothing refers to the document once they are made.
+        return authorizer.Count == 0 ? null : MapUser(authorizer, source);
+    }
+
+    private static ClaimsPrincipal? MapUser(Dictionary<string, JsonElement> authorizer, LambdaEventSource source)
+    {
 
         if (source == LambdaEventSource.RestApi)
         {

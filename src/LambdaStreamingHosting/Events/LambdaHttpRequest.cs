@@ -50,7 +50,10 @@ internal sealed class LambdaHttpRequest
     /// <summary>Server port, from <c>x-forwarded-port</c> (443 by default for https).</summary>
     public int LocalPort { get; init; }
 
-    /// <summary>The decoded request body; empty when none.</summary>
+    /// <summary>
+    /// The decoded request body; empty when none. A text body without escapes is a slice of the event bytes (valid for
+    /// the invocation), any other is its own array.
+    /// </summary>
     public ReadOnlyMemory<byte> Body { get; init; }
 
     /// <summary>The caller's identity, when <see cref="LambdaStreamingOptions.MapIdentityToUser"/> is on and the event has one.</summary>

@@ -23,8 +23,31 @@ internal static class ChunkFraming
     /// <inheritdoc cref="ErrorTypeTrailer"/>
     public const string ErrorBodyTrailer = "Lambda-Runtime-Function-Error-Body";
 
+    /// <summary>The longest chunk-size line <see cref="WriteHeader"/> writes: 16 hex digits and CRLF.</summary>
+    public const int MaxHeaderLength = 18;
+
     /// <summary>The last chunk of a body that ended cleanly.</summary>
     public static ReadOnlySpan<byte> End => "0\r\n\r\n"u8;
+
+    /// <summary>What follows a chunk's data: CRLF.</summary>
+    public static ReadOnlySpan<byte> DataEnd => "\r\n"u8;
+
+    /// <summary>What follows the data of the body's final chunk: CRLF, then the last chunk.</summary>
+    public static ReadOnlySpan<byte> DataEndAndEnd => "\r\n0\r\n\r\n"u8;
+
+    /// <summary>
+    /// Writes the chunk-size line of a chunk of <paramref name="dataLength"/> bytes (hex digits and CRLF) at the start
+    /// of <paramref name="destination"/>; returns its length. For chunks whose data is not framed in place.
+    /// </summary>
+    public static int WriteHeader(Span<byte> destination, long dataLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dataLength, 1);
+        var digits = HexDigitCount(dataLength);
+        WriteHex(destination[..digits], dataLength);
+        destination[digits] = (byte)'\r';
+        destination[digits + 1] = (byte)'\n';
+        return digits + 2;
+    }
 
     /// <summary>
     /// Frames <paramref name="dataLength"/> bytes at <paramref name="dataOffset"/> of <paramref name="buffer"/> as one
@@ -38,13 +61,7 @@ internal static class ChunkFraming
 
         var digits = HexDigitCount(dataLength);
         var start = dataOffset - digits - 2;
-        var value = dataLength;
-        for (var i = dataOffset - 3; i >= start; i--)
-        {
-            buffer[i] = (byte)"0123456789ABCDEF"[value & 0xF];
-            value >>= 4;
-        }
-
+        WriteHex(buffer.Slice(start, digits), dataLength);
         buffer[dataOffset - 2] = (byte)'\r';
         buffer[dataOffset - 1] = (byte)'\n';
         var end = dataOffset + dataLength;
@@ -84,7 +101,17 @@ internal static class ChunkFraming
             }
         });
 
-    private static int HexDigitCount(int value)
+    /// <summary>Writes <paramref name="value"/> in upper-case hex, filling <paramref name="destination"/> exactly.</summary>
+    private static void WriteHex(Span<byte> destination, long value)
+    {
+        for (var i = destination.Length - 1; i >= 0; i--)
+        {
+            destination[i] = (byte)"0123456789ABCDEF"[(int)(value & 0xF)];
+            value >>= 4;
+        }
+    }
+
+    private static int HexDigitCount(long value)
     {
         var digits = 1;
         while ((value >>= 4) != 0)

@@ -9,82 +9,103 @@ namespace LambdaStreamingHosting.RuntimeApi;
 
 /// <summary>
 /// Reads one HTTP/1.1 reply (status line, headers, then a <c>Content-Length</c>, chunked or read-to-close body) from
-/// a <see cref="PipeReader"/>. The Runtime API is a trusted local peer, but a broken reply still gets a clear error
-/// (<see cref="InvalidDataException"/>) rather than a hang.
+/// a <see cref="PipeReader"/>: into a <see cref="RuntimeApiReply"/>, or, for <c>/next</c>, straight into the loop's
+/// reused <see cref="Invocation"/> (headers decoded from their bytes, the event into its pooled buffer). The Runtime
+/// API is a trusted local peer, but a broken reply still gets a clear error (<see cref="InvalidDataException"/>)
+/// rather than a hang.
 /// </summary>
 internal static class HttpReplyParser
 {
     private const int MaxHeadBytes = 64 * 1024;
     private const int MaxBodyBytes = 64 * 1024 * 1024;
 
+    /// <summary>What a reply head's header lines are handed to.</summary>
+    internal interface IHeaderSink
+    {
+        void AddHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value);
+    }
+
+    /// <summary>Reads a reply with its header lines and its body, each in an array of its own.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<RuntimeApiReply> ReadAsync(PipeReader reader, CancellationToken cancellationToken)
     {
-        var head = await ReadHeadAsync(reader, cancellationToken).ConfigureAwait(false);
-        byte[] body;
-        if (head.Chunked)
+        var head = await ReadHeadAsync(reader, default(NoSink), cancellationToken, keepHeaderLines: true).ConfigureAwait(false);
+        byte[] body = [];
+        if (head is { HasBody: true, Chunked: false, ContentLength: { } length })
         {
-            body = await ReadChunkedBodyAsync(reader, cancellationToken).ConfigureAwait(false);
+            body = GC.AllocateUninitializedArray<byte>((int)length);
+            await ReadExactlyAsync(reader, body, cancellationToken).ConfigureAwait(false);
         }
-        else if (head.ContentLength is { } length)
+        else if (head.HasBody)
         {
-            body = await ReadExactlyAsync(reader, length, cancellationToken).ConfigureAwait(false);
-        }
-        else if (!head.KeepAlive)
-        {
-            body = await ReadToEndAsync(reader, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            // HTTP/1.1 keep-alive without a length: only bodyless replies are valid; treat as empty.
-            body = [];
+            var writer = new ArrayBufferWriter<byte>();
+            await ReadBodyAsync(reader, head, writer, cancellationToken).ConfigureAwait(false);
+            body = writer.WrittenSpan.ToArray();
         }
 
-        return new RuntimeApiReply(head.StatusCode, head.Headers, body, head.KeepAlive);
+        return new RuntimeApiReply(head.StatusCode, head.HeaderLines ?? [], body, head.KeepAlive);
+    }
+
+    /// <summary>Reads a <c>/next</c> reply into <paramref name="invocation"/> (after its <see cref="Invocation.Reset"/>).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public static async ValueTask<ReplyHead> ReadInvocationAsync(PipeReader reader, Invocation invocation, CancellationToken cancellationToken)
+    {
+        invocation.Reset();
+        var head = await ReadHeadAsync(reader, new InvocationSink(invocation), cancellationToken).ConfigureAwait(false);
+        await ReadBodyAsync(reader, head, invocation.EventWriter, cancellationToken).ConfigureAwait(false);
+        return head;
     }
 
     /// <summary>
-    /// Parses a reply head at the start of <paramref name="reader"/>; false (with <paramref name="reader"/> unchanged)
-    /// when it is not complete yet.
+    /// Parses a reply head at the start of <paramref name="reader"/>; false (with <paramref name="reader"/> unchanged
+    /// and nothing handed to <paramref name="sink"/>) when it is not complete yet.
     /// </summary>
-    internal static bool TryParseHead(ref SequenceReader<byte> reader, out ReplyHead head)
+    internal static bool TryParseHead<TSink>(ref SequenceReader<byte> reader, TSink sink, out ReplyHead head, bool keepHeaderLines = false)
+        where TSink : IHeaderSink
     {
         head = default;
         var probe = reader;
-        if (!probe.TryReadTo(out ReadOnlySequence<byte> statusLine, "\r\n"u8))
+        if (!probe.TryReadTo(out ReadOnlySequence<byte> headBytes, "\r\n\r\n"u8))
         {
             return false;
         }
 
-        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        while (true)
+        var lines = new SequenceReader<byte>(headBytes);
+        var statusLine = NextLine(ref lines);
+        var headerLines = keepHeaderLines && !lines.End ? lines.UnreadSequence.ToArray() : null;
+        var framing = default(Framing);
+        while (!lines.End)
         {
-            if (!probe.TryReadTo(out ReadOnlySequence<byte> line, "\r\n"u8))
-            {
-                return false;
-            }
-
-            if (line.IsEmpty)
-            {
-                break;
-            }
-
-            AddHeader(headers, line);
+            AddHeader(NextLine(ref lines), sink, ref framing);
         }
 
-        head = ParseStatusLine(statusLine, headers);
+        head = ParseStatusLine(statusLine, framing) with { HeaderLines = headerLines };
         reader = probe;
         return true;
     }
 
+    private static ReadOnlySequence<byte> NextLine(ref SequenceReader<byte> lines)
+    {
+        if (lines.TryReadTo(out ReadOnlySequence<byte> line, "\r\n"u8))
+        {
+            return line;
+        }
+
+        // The last line of the head: its CRLF was part of the blank-line terminator.
+        line = lines.UnreadSequence;
+        lines.AdvanceToEnd();
+        return line;
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<ReplyHead> ReadHeadAsync(PipeReader pipe, CancellationToken cancellationToken)
+    private static async ValueTask<ReplyHead> ReadHeadAsync<TSink>(PipeReader pipe, TSink sink, CancellationToken cancellationToken, bool keepHeaderLines = false)
+        where TSink : IHeaderSink
     {
         while (true)
         {
             var result = await pipe.ReadAsync(cancellationToken).ConfigureAwait(false);
             var reader = new SequenceReader<byte>(result.Buffer);
-            if (TryParseHead(ref reader, out var head))
+            if (TryParseHead(ref reader, sink, out var head, keepHeaderLines))
             {
                 pipe.AdvanceTo(reader.Position);
                 return head;
@@ -106,7 +127,7 @@ internal static class HttpReplyParser
         }
     }
 
-    private static ReplyHead ParseStatusLine(ReadOnlySequence<byte> line, Dictionary<string, string> headers)
+    private static ReplyHead ParseStatusLine(ReadOnlySequence<byte> line, Framing framing)
     {
         // HTTP/1.1 202 Accepted
         var statusLine = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
@@ -120,30 +141,16 @@ internal static class HttpReplyParser
             throw new InvalidDataException($"The Runtime API sent a malformed status line: '{Encoding.Latin1.GetString(statusLine)}'.");
         }
 
-        var connection = headers.GetValueOrDefault("Connection") ?? "";
-        var keepAlive = statusLine[..versionEnd].SequenceEqual("HTTP/1.1"u8)
-            ? !connection.Contains("close", StringComparison.OrdinalIgnoreCase)
-            : connection.Contains("keep-alive", StringComparison.OrdinalIgnoreCase);
-        var chunked = headers.TryGetValue("Transfer-Encoding", out var te) && te.Contains("chunked", StringComparison.OrdinalIgnoreCase);
-        long? contentLength = null;
-        if (!chunked && headers.TryGetValue("Content-Length", out var cl))
-        {
-            if (!long.TryParse(cl, NumberStyles.None, CultureInfo.InvariantCulture, out var length) || length > MaxBodyBytes)
-            {
-                throw new InvalidDataException($"The Runtime API sent an invalid Content-Length: '{cl}'.");
-            }
-
-            contentLength = length;
-        }
-
-        return new ReplyHead(status, headers, keepAlive, chunked, contentLength);
+        var keepAlive = statusLine[..versionEnd].SequenceEqual("HTTP/1.1"u8) ? !framing.ConnectionClose : framing.ConnectionKeepAlive;
+        return new ReplyHead(status, keepAlive, framing.Chunked, framing.Chunked ? null : framing.ContentLength);
     }
 
     /// <summary>
-    /// Adds a header line, decoded as Latin-1 and trimmed, straight from its bytes. The names the Runtime API sends
-    /// with every reply come from <see cref="KnownNames"/> instead of a new string each.
+    /// Hands a header line, trimmed, to <paramref name="sink"/>; the headers that frame the body
+    /// (<c>Content-Length</c>, <c>Transfer-Encoding</c>, <c>Connection</c>) are read from their bytes as well.
     /// </summary>
-    private static void AddHeader(Dictionary<string, string> headers, ReadOnlySequence<byte> line)
+    private static void AddHeader<TSink>(ReadOnlySequence<byte> line, TSink sink, ref Framing framing)
+        where TSink : IHeaderSink
     {
         var bytes = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
         var colon = bytes.IndexOf((byte)':');
@@ -152,31 +159,41 @@ internal static class HttpReplyParser
             throw new InvalidDataException($"The Runtime API sent a malformed header line: '{Encoding.Latin1.GetString(bytes)}'.");
         }
 
-        var nameBytes = TrimWhiteSpace(bytes[..colon]);
-        var name = KnownName(nameBytes) ?? Encoding.Latin1.GetString(nameBytes);
-        var value = Encoding.Latin1.GetString(TrimWhiteSpace(bytes[(colon + 1)..]));
-        headers[name] = headers.TryGetValue(name, out var existing) ? existing + ", " + value : value;
+        var name = TrimWhiteSpace(bytes[..colon]);
+        var value = TrimWhiteSpace(bytes[(colon + 1)..]);
+        if (Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
+        {
+            if (framing.ContentLength is not null || !Utf8Parser.TryParse(value, out ulong length, out var used) || used != value.Length || length > MaxBodyBytes)
+            {
+                throw new InvalidDataException($"The Runtime API sent an invalid Content-Length: '{Encoding.Latin1.GetString(value)}'.");
+            }
+
+            framing.ContentLength = (long)length;
+        }
+        else if (Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8))
+        {
+            framing.Chunked |= ContainsIgnoreCase(value, "chunked"u8);
+        }
+        else if (Ascii.EqualsIgnoreCase(name, "Connection"u8))
+        {
+            framing.ConnectionClose |= ContainsIgnoreCase(value, "close"u8);
+            framing.ConnectionKeepAlive |= ContainsIgnoreCase(value, "keep-alive"u8);
+        }
+
+        sink.AddHeader(name, value);
     }
 
-    /// <summary>Header names of Runtime API replies, matched byte for byte (case-sensitively).</summary>
-    private static readonly string[] KnownNames =
-    [
-        "Lambda-Runtime-Aws-Request-Id", "Lambda-Runtime-Deadline-Ms", "Lambda-Runtime-Invoked-Function-Arn",
-        "Lambda-Runtime-Trace-Id", "Lambda-Runtime-Client-Context", "Lambda-Runtime-Cognito-Identity",
-        "Lambda-Runtime-Aws-Tenant-Id", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection", "Date",
-    ];
-
-    private static string? KnownName(ReadOnlySpan<byte> name)
+    private static bool ContainsIgnoreCase(ReadOnlySpan<byte> text, ReadOnlySpan<byte> word)
     {
-        foreach (var known in KnownNames)
+        for (var i = 0; i + word.Length <= text.Length; i++)
         {
-            if (known.Length == name.Length && Ascii.Equals(name, known))
+            if (Ascii.EqualsIgnoreCase(text.Slice(i, word.Length), word))
             {
-                return known;
+                return true;
             }
         }
 
-        return null;
+        return false;
     }
 
     /// <summary>Trims what <see cref="string.Trim()"/> would trim from the Latin-1 text of <paramref name="bytes"/>.</summary>
@@ -197,48 +214,71 @@ internal static class HttpReplyParser
         return bytes[start..end];
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<byte[]> ReadExactlyAsync(PipeReader pipe, long length, CancellationToken cancellationToken)
+    private static ValueTask ReadBodyAsync(PipeReader pipe, ReplyHead head, IBufferWriter<byte> body, CancellationToken cancellationToken)
     {
-        if (length == 0)
+        if (head.Chunked)
         {
-            return [];
+            return ReadChunkedBodyAsync(pipe, body, cancellationToken);
         }
 
-        var result = await pipe.ReadAtLeastAsync(checked((int)length), cancellationToken).ConfigureAwait(false);
-        if (result.Buffer.Length < length)
+        if (head.ContentLength is { } length)
         {
-            throw new EndOfStreamException($"The Runtime API closed the connection after {result.Buffer.Length} of {length} body bytes.");
+            return ReadExactlyAsync(pipe, (int)length, body, cancellationToken);
         }
 
-        var body = result.Buffer.Slice(0, length);
-        var bytes = body.ToArray();
-        pipe.AdvanceTo(body.End);
-        return bytes;
+        // HTTP/1.1 keep-alive without a length: only bodyless replies are valid; treat as empty.
+        return head.KeepAlive ? ValueTask.CompletedTask : ReadToEndAsync(pipe, body, cancellationToken);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<byte[]> ReadChunkedBodyAsync(PipeReader pipe, CancellationToken cancellationToken)
+    /// <summary>Reads a body of <paramref name="length"/> bytes into <paramref name="body"/>, whose buffer takes it in one piece.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask ReadExactlyAsync(PipeReader pipe, int length, IBufferWriter<byte> body, CancellationToken cancellationToken)
     {
-        var body = new ArrayBufferWriter<byte>();
+        await ReadExactlyAsync(pipe, body.GetMemory(length)[..length], cancellationToken).ConfigureAwait(false);
+        body.Advance(length);
+    }
+
+    /// <summary>Fills <paramref name="target"/> with the body as it arrives (the pipe never holds all of it).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask ReadExactlyAsync(PipeReader pipe, Memory<byte> target, CancellationToken cancellationToken)
+    {
+        var done = 0;
+        while (done < target.Length)
+        {
+            var result = await pipe.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var part = result.Buffer.Slice(0, Math.Min(target.Length - done, result.Buffer.Length));
+            part.CopyTo(target.Span[done..]);
+            done += (int)part.Length;
+            pipe.AdvanceTo(part.End);
+            if (done < target.Length && result.IsCompleted)
+            {
+                throw new EndOfStreamException($"The Runtime API closed the connection after {done} of {target.Length} body bytes.");
+            }
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask ReadChunkedBodyAsync(PipeReader pipe, IBufferWriter<byte> body, CancellationToken cancellationToken)
+    {
+        long written = 0;
         while (true)
         {
             var result = await pipe.ReadAsync(cancellationToken).ConfigureAwait(false);
             var reader = new SequenceReader<byte>(result.Buffer);
             var done = false;
-            while (TryReadChunk(ref reader, body, out done) && !done)
+            while (!done && TryReadChunk(ref reader, body, out var size, out done))
             {
+                written += size;
+                if (written > MaxBodyBytes)
+                {
+                    throw new InvalidDataException($"The Runtime API reply body is larger than {MaxBodyBytes} bytes.");
+                }
             }
 
             pipe.AdvanceTo(reader.Position, result.Buffer.End);
             if (done)
             {
-                return body.WrittenSpan.ToArray();
-            }
-
-            if (body.WrittenCount > MaxBodyBytes)
-            {
-                throw new InvalidDataException($"The Runtime API reply body is larger than {MaxBodyBytes} bytes.");
+                return;
             }
 
             if (result.IsCompleted)
@@ -252,9 +292,10 @@ internal static class HttpReplyParser
     /// Reads one chunk (or the last chunk and its trailers, setting <paramref name="done"/>); false (with
     /// <paramref name="input"/> unchanged) when it is not complete yet.
     /// </summary>
-    private static bool TryReadChunk(ref SequenceReader<byte> input, ArrayBufferWriter<byte> body, out bool done)
+    private static bool TryReadChunk(ref SequenceReader<byte> input, IBufferWriter<byte> body, out int size, out bool done)
     {
         done = false;
+        size = 0;
         var reader = input;
         if (!reader.TryReadTo(out ReadOnlySequence<byte> sizeLine, "\r\n"u8))
         {
@@ -268,12 +309,12 @@ internal static class HttpReplyParser
             sizeSpan = sizeSpan[..extension];
         }
 
-        if (!Utf8Parser.TryParse(sizeSpan, out int size, out var consumed, 'X') || consumed != sizeSpan.Length || size < 0)
+        if (!Utf8Parser.TryParse(sizeSpan, out int chunkSize, out var consumed, 'X') || consumed != sizeSpan.Length || chunkSize < 0)
         {
             throw new InvalidDataException("The Runtime API sent a malformed chunk size.");
         }
 
-        if (size == 0)
+        if (chunkSize == 0)
         {
             // Trailers, then an empty line.
             while (true)
@@ -292,49 +333,104 @@ internal static class HttpReplyParser
             }
         }
 
-        if (reader.Remaining < size + 2L)
+        if (reader.Remaining < chunkSize + 2L)
         {
             return false;
         }
 
-        var data = reader.UnreadSequence.Slice(0, size);
-        foreach (var segment in data)
-        {
-            body.Write(segment.Span);
-        }
-
-        reader.Advance(size);
+        Write(body, reader.UnreadSequence.Slice(0, chunkSize));
+        reader.Advance(chunkSize);
         if (!reader.IsNext("\r\n"u8, advancePast: true))
         {
             throw new InvalidDataException("The Runtime API sent a chunk without its closing CRLF.");
         }
 
+        size = chunkSize;
         input = reader;
         return true;
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<byte[]> ReadToEndAsync(PipeReader pipe, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask ReadToEndAsync(PipeReader pipe, IBufferWriter<byte> body, CancellationToken cancellationToken)
     {
+        long written = 0;
         while (true)
         {
             var result = await pipe.ReadAsync(cancellationToken).ConfigureAwait(false);
-            if (result.IsCompleted)
-            {
-                var bytes = result.Buffer.ToArray();
-                pipe.AdvanceTo(result.Buffer.End);
-                return bytes;
-            }
-
-            if (result.Buffer.Length > MaxBodyBytes)
+            written += result.Buffer.Length;
+            if (written > MaxBodyBytes)
             {
                 throw new InvalidDataException($"The Runtime API reply body is larger than {MaxBodyBytes} bytes.");
             }
 
-            pipe.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            Write(body, result.Buffer);
+            pipe.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                return;
+            }
         }
     }
 
-    /// <summary>A parsed status line and headers.</summary>
-    internal readonly record struct ReplyHead(int StatusCode, Dictionary<string, string> Headers, bool KeepAlive, bool Chunked, long? ContentLength);
+    private static void Write(IBufferWriter<byte> body, ReadOnlySequence<byte> data)
+    {
+        foreach (var segment in data)
+        {
+            body.Write(segment.Span);
+        }
+    }
+
+    /// <summary>
+    /// The value of header <paramref name="name"/> (case-insensitive) in a reply's <paramref name="headerLines"/>,
+    /// repeated headers joined with <c>, </c>; <see langword="null"/> when it has none.
+    /// </summary>
+    internal static string? FindHeader(ReadOnlySpan<byte> headerLines, string name)
+    {
+        string? found = null;
+        foreach (var range in headerLines.Split("\r\n"u8))
+        {
+            var line = headerLines[range];
+            var colon = line.IndexOf((byte)':');
+            if (colon > 0 && Ascii.EqualsIgnoreCase(TrimWhiteSpace(line[..colon]), name))
+            {
+                var value = Encoding.Latin1.GetString(TrimWhiteSpace(line[(colon + 1)..]));
+                found = found is null ? value : found + ", " + value;
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// A parsed status line and the headers that frame the body; with <see cref="HeaderLines"/> (the raw header lines,
+    /// CRLF-separated) when they were asked for.
+    /// </summary>
+    internal readonly record struct ReplyHead(int StatusCode, bool KeepAlive, bool Chunked, long? ContentLength, byte[]? HeaderLines = null)
+    {
+        /// <summary>Whether a body follows (chunked, a non-zero length, or read until the peer closes).</summary>
+        public bool HasBody => Chunked || (ContentLength is { } length ? length > 0 : !KeepAlive);
+    }
+
+    /// <summary>What the framing headers said, gathered line by line.</summary>
+    private struct Framing
+    {
+        public long? ContentLength;
+        public bool Chunked;
+        public bool ConnectionClose;
+        public bool ConnectionKeepAlive;
+    }
+
+    /// <summary>Hands the <c>/next</c> headers to the invocation being filled.</summary>
+    private readonly struct InvocationSink(Invocation invocation) : IHeaderSink
+    {
+        public void AddHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value) => invocation.AddHeader(name, value);
+    }
+
+    /// <summary>For replies whose headers are kept as raw lines (<see cref="ReplyHead.HeaderLines"/>): nothing to do per header.</summary>
+    private readonly struct NoSink : IHeaderSink
+    {
+        public void AddHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+        {
+        }
+    }
 }

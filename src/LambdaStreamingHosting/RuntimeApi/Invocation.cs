@@ -1,51 +1,145 @@
-using System.Globalization;
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
 
 namespace LambdaStreamingHosting.RuntimeApi;
 
-/// <summary>One event handed out by <c>GET /runtime/invocation/next</c>: its headers and raw event bytes.</summary>
-internal sealed class Invocation
+/// <summary>
+/// The invocation an invocation loop is serving: the headers of its <c>/next</c> reply and its raw event bytes. One
+/// instance per loop, refilled by every <see cref="RuntimeApiClient.NextAsync"/> and emptied by <see cref="Release"/>
+/// when the invocation is over: the event bytes are valid only in between. Header values that may repeat from one
+/// invocation to the next (the function ARN, client context, Cognito identity, tenant) keep their string when their
+/// bytes did not change instead of decoding a new one.
+/// </summary>
+internal sealed class Invocation : IDisposable
 {
-    public required string RequestId { get; init; }
+    private readonly EventBuffer _event = new();
+    private Present _present;
+    private string _requestId = "";
+    private DateTimeOffset _deadline = DateTimeOffset.MaxValue;
+    private string? _invokedFunctionArn;
+    private byte[] _traceIdBytes = [];
+    private int _traceIdLength;
+    private string? _traceId;
+    private string? _clientContext;
+    private string? _cognitoIdentity;
+    private string? _tenantId;
+
+    [Flags]
+    private enum Present
+    {
+        None = 0,
+        InvokedFunctionArn = 1,
+        TraceId = 2,
+        ClientContext = 4,
+        CognitoIdentity = 8,
+        TenantId = 16,
+    }
+
+    public string RequestId => _requestId;
 
     /// <summary>When Lambda stops the invocation; <see cref="DateTimeOffset.MaxValue"/> when the header is missing.</summary>
-    public required DateTimeOffset Deadline { get; init; }
+    public DateTimeOffset Deadline => _deadline;
 
-    public string InvokedFunctionArn { get; init; } = "";
+    public string InvokedFunctionArn => Has(Present.InvokedFunctionArn) ? _invokedFunctionArn! : "";
 
-    public string? TraceId { get; init; }
+    /// <summary>
+    /// The X-Ray trace header, decoded when first asked for (it is new with every invocation, and unused unless the
+    /// app or the <c>_X_AMZN_TRACE_ID</c> variable wants it).
+    /// </summary>
+    public string? TraceId => Has(Present.TraceId) ? _traceId ??= Encoding.Latin1.GetString(_traceIdBytes, 0, _traceIdLength) : null;
 
-    public string? ClientContext { get; init; }
+    public string? ClientContext => Has(Present.ClientContext) ? _clientContext : null;
 
-    public string? CognitoIdentity { get; init; }
+    public string? CognitoIdentity => Has(Present.CognitoIdentity) ? _cognitoIdentity : null;
 
-    public string? TenantId { get; init; }
+    public string? TenantId => Has(Present.TenantId) ? _tenantId : null;
 
-    public required byte[] Event { get; init; }
+    /// <summary>The raw event: valid until <see cref="Release"/>.</summary>
+    public ReadOnlyMemory<byte> Event => _event.WrittenMemory;
 
-    /// <summary>Reads an invocation from a <c>/next</c> reply.</summary>
-    /// <exception cref="RuntimeApiFatalException">The reply has no request id: nothing could answer it.</exception>
-    public static Invocation FromReply(RuntimeApiReply reply)
+    /// <summary>Where the reply parser writes the event.</summary>
+    internal IBufferWriter<byte> EventWriter => _event;
+
+    /// <summary>Forgets the previous invocation before a new <c>/next</c> reply is read into this one.</summary>
+    internal void Reset()
     {
-        var requestId = reply.Header("Lambda-Runtime-Aws-Request-Id");
-        if (string.IsNullOrWhiteSpace(requestId))
+        _event.Clear();
+        _present = Present.None;
+        _requestId = "";
+        _traceId = null;
+        _deadline = DateTimeOffset.MaxValue;
+    }
+
+    /// <summary>Takes one header of the <c>/next</c> reply (names compared case-insensitively; others are ignored).</summary>
+    internal void AddHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    {
+        if (Ascii.EqualsIgnoreCase(name, "Lambda-Runtime-Aws-Request-Id"u8))
+        {
+            _requestId = Encoding.Latin1.GetString(value);
+        }
+        else if (Ascii.EqualsIgnoreCase(name, "Lambda-Runtime-Deadline-Ms"u8))
+        {
+            _deadline = Utf8Parser.TryParse(value, out ulong ms, out var used) && used == value.Length
+                && ms <= (ulong)DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()
+                ? DateTimeOffset.FromUnixTimeMilliseconds((long)ms)
+                : DateTimeOffset.MaxValue;
+        }
+        else if (Ascii.EqualsIgnoreCase(name, "Lambda-Runtime-Invoked-Function-Arn"u8))
+        {
+            Keep(ref _invokedFunctionArn, value, Present.InvokedFunctionArn);
+        }
+        else if (Ascii.EqualsIgnoreCase(name, "Lambda-Runtime-Trace-Id"u8))
+        {
+            if (value.Length > _traceIdBytes.Length)
+            {
+                _traceIdBytes = new byte[Math.Max(value.Length, 128)];
+            }
+
+            value.CopyTo(_traceIdBytes);
+            _traceIdLength = value.Length;
+            _traceId = null;
+            _present |= Present.TraceId;
+        }
+        else if (Ascii.EqualsIgnoreCase(name, "Lambda-Runtime-Client-Context"u8))
+        {
+            Keep(ref _clientContext, value, Present.ClientContext);
+        }
+        else if (Ascii.EqualsIgnoreCase(name, "Lambda-Runtime-Cognito-Identity"u8))
+        {
+            Keep(ref _cognitoIdentity, value, Present.CognitoIdentity);
+        }
+        else if (Ascii.EqualsIgnoreCase(name, "Lambda-Runtime-Aws-Tenant-Id"u8))
+        {
+            Keep(ref _tenantId, value, Present.TenantId);
+        }
+    }
+
+    /// <summary>Checks that the reply just read can be answered.</summary>
+    /// <exception cref="RuntimeApiFatalException">The reply has no request id: nothing could answer it.</exception>
+    internal void ThrowIfIncomplete()
+    {
+        if (string.IsNullOrWhiteSpace(_requestId))
         {
             throw new RuntimeApiFatalException("The Runtime API handed out an invocation without a Lambda-Runtime-Aws-Request-Id header.");
         }
+    }
 
-        var deadline = long.TryParse(reply.Header("Lambda-Runtime-Deadline-Ms"), NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
-            && ms <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()
-            ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
-            : DateTimeOffset.MaxValue;
-        return new Invocation
+    /// <summary>The invocation is over: its event bytes are let go (see <see cref="EventBuffer"/> for what stays allocated).</summary>
+    public void Release() => _event.Clear();
+
+    public void Dispose() => _event.Dispose();
+
+    private bool Has(Present header) => (_present & header) != 0;
+
+    /// <summary>Sets <paramref name="field"/> to the Latin-1 text of <paramref name="value"/>, keeping its string when the text did not change.</summary>
+    private void Keep(ref string? field, ReadOnlySpan<byte> value, Present header)
+    {
+        if (field is null || !Ascii.Equals(value, field))
         {
-            RequestId = requestId,
-            Deadline = deadline,
-            InvokedFunctionArn = reply.Header("Lambda-Runtime-Invoked-Function-Arn") ?? "",
-            TraceId = reply.Header("Lambda-Runtime-Trace-Id"),
-            ClientContext = reply.Header("Lambda-Runtime-Client-Context"),
-            CognitoIdentity = reply.Header("Lambda-Runtime-Cognito-Identity"),
-            TenantId = reply.Header("Lambda-Runtime-Aws-Tenant-Id"),
-            Event = reply.Body,
-        };
+            field = Encoding.Latin1.GetString(value);
+        }
+
+        _present |= header;
     }
 }

@@ -47,17 +47,38 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
 
     public RuntimeApiEndpoint Endpoint { get; }
 
-    /// <summary>Waits, without timeout, for the next invocation.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<Invocation> NextAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits, without timeout, for the next invocation and reads it into <paramref name="invocation"/>, the loop's
+    /// reused one (its previous event is overwritten).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask NextAsync(Invocation invocation, CancellationToken cancellationToken)
     {
-        var reply = await SendAsync("GET", NextPath, _nextHead, pooledHead: false, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
-        if (reply.StatusCode != 200)
+        const string Request = "GET /runtime/invocation/next";
+        var connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
+        int status;
+        try
         {
-            throw new RuntimeApiFatalException($"GET /runtime/invocation/next answered {reply}.");
+            await connection.SendAsync(_nextHead, cancellationToken).ConfigureAwait(false);
+            status = await connection.ReadInvocationAsync(invocation, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException)
+        {
+            throw Broken(connection, Request, ex);
+        }
+        finally
+        {
+            await ReleaseAsync(connection).ConfigureAwait(false);
         }
 
-        return Invocation.FromReply(reply);
+        if (status != 200)
+        {
+            // Only on this fatal path does the reply become an object of its own, for the message.
+            var reply = ThrowIfFatal(new RuntimeApiReply(status, [], invocation.Event.ToArray(), keepAlive: false), Request);
+            throw new RuntimeApiFatalException($"{Request} answered {reply}.");
+        }
+
+        invocation.ThrowIfIncomplete();
     }
 
     /// <summary>SnapStart: waits until the environment was restored from its snapshot.</summary>
@@ -183,13 +204,19 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         }
         catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException)
         {
-            connection.Invalidate();
-            throw new RuntimeApiFatalException($"{method} /{path} to the Runtime API at {Endpoint} failed: {ex.Message}", ex);
+            throw Broken(connection, $"{method} /{path}", ex);
         }
         finally
         {
             await ReleaseAsync(connection).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The connection failed mid-request: it is not reused, and the process must exit.</summary>
+    private RuntimeApiFatalException Broken(RuntimeApiConnection connection, string request, Exception exception)
+    {
+        connection.Invalidate();
+        return new RuntimeApiFatalException($"{request} to the Runtime API at {Endpoint} failed: {exception.Message}", exception);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

@@ -2,22 +2,24 @@ using System.Text;
 
 namespace LambdaStreamingHosting.RuntimeApi;
 
-/// <summary>An HTTP/1.1 reply from the Runtime API: status, headers and the whole body.</summary>
+/// <summary>
+/// An HTTP/1.1 reply from the Runtime API: status, headers and the whole body. The headers stay raw bytes until one is
+/// asked for (replies to answers are read every invocation, their headers hardly ever).
+/// </summary>
 internal sealed class RuntimeApiReply
 {
-    public RuntimeApiReply(int statusCode, Dictionary<string, string> headers, byte[] body, bool keepAlive)
+    private readonly byte[] _headerLines;
+
+    public RuntimeApiReply(int statusCode, byte[] headerLines, byte[] body, bool keepAlive)
     {
         StatusCode = statusCode;
-        Headers = headers;
+        _headerLines = headerLines;
         Body = body;
         KeepAlive = keepAlive;
     }
 
     /// <summary>The status code, e.g. 200 for <c>/next</c> and 202 for answers.</summary>
     public int StatusCode { get; }
-
-    /// <summary>Header values by case-insensitive name (repeated headers joined with <c>, </c>).</summary>
-    public Dictionary<string, string> Headers { get; }
 
     /// <summary>The body, de-chunked.</summary>
     public byte[] Body { get; }
@@ -28,8 +30,8 @@ internal sealed class RuntimeApiReply
     /// <summary>Whether the Runtime API accepted the request (2xx).</summary>
     public bool IsSuccess => StatusCode is >= 200 and < 300;
 
-    /// <summary>The header's value, or <see langword="null"/>.</summary>
-    public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
+    /// <summary>The header's value (by case-insensitive name, repeated headers joined with <c>, </c>), or <see langword="null"/>.</summary>
+    public string? Header(string name) => HttpReplyParser.FindHeader(_headerLines, name);
 
     /// <summary>The body as text for logs (at most 1,000 characters).</summary>
     public string BodyText()

@@ -14,8 +14,11 @@ internal sealed class StreamingResponseRequest
 {
     private readonly RuntimeApiClient _client;
     private readonly RuntimeApiConnection _connection;
+    private readonly long _sendCountBefore;
     // The request head, rented from the array pool (see RuntimeApiClient.RentHead); returned once sent or released.
     private ArraySegment<byte>? _head;
+    // The chunk-size line of a chunk whose data is sent as it is (a large write), reused.
+    private byte[]? _chunkHeader;
     private bool _released;
 
     public StreamingResponseRequest(RuntimeApiClient client, RuntimeApiConnection connection, string requestId, ArraySegment<byte> head)
@@ -24,6 +27,7 @@ internal sealed class StreamingResponseRequest
         RequestId = requestId;
         _connection = connection;
         _head = head;
+        _sendCountBefore = connection.SendCount;
     }
 
     /// <summary>The invocation being answered.</summary>
@@ -35,23 +39,44 @@ internal sealed class StreamingResponseRequest
     /// <summary>Whether a send failed: the Runtime API connection is gone and no reply will come.</summary>
     public bool Broken { get; private set; }
 
+    /// <summary>Socket sends this request made so far (the request head goes with the first).</summary>
+    public long SendCount => _connection.SendCount - _sendCountBefore;
+
     /// <summary>
-    /// Frames each data range of <paramref name="chunks"/> in place as one chunk (see <see cref="ChunkFraming"/> for the
-    /// room it needs around the data) and sends them all with one write; with <paramref name="end"/> the last chunk
-    /// follows in the same write. The list is changed.
+    /// Sends chunks with one write. The ranges of <paramref name="chunks"/> before <paramref name="joinFrom"/> are each
+    /// framed in place as one chunk (see <see cref="ChunkFraming"/> for the room they need around their data); the
+    /// ranges from <paramref name="joinFrom"/> on are the data of one more chunk, sent as they are (not copied, no room
+    /// needed) between a chunk header and CRLF of our own. With <paramref name="end"/> the last chunk follows in the
+    /// same write. The list is changed; no range is referenced once the task completed.
     /// </summary>
-    public ValueTask SendChunksAsync(List<ArraySegment<byte>> chunks, bool end)
+    public ValueTask SendChunksAsync(List<ArraySegment<byte>> chunks, int joinFrom, bool end)
     {
-        for (var i = 0; i < chunks.Count; i++)
+        long joined = 0;
+        for (var i = joinFrom; i < chunks.Count; i++)
+        {
+            joined += chunks[i].Count;
+        }
+
+        for (var i = 0; i < joinFrom; i++)
         {
             var data = chunks[i];
-            var (offset, length) = ChunkFraming.FrameInPlace(data.Array, data.Offset, data.Count, end && i == chunks.Count - 1);
+            var (offset, length) = ChunkFraming.FrameInPlace(data.Array, data.Offset, data.Count, end && joined == 0 && i == joinFrom - 1);
             chunks[i] = new ArraySegment<byte>(data.Array!, offset, length);
         }
 
-        if (end && chunks.Count == 0)
+        if (joined > 0)
         {
-            chunks.Add(EndBytes);
+            _chunkHeader ??= new byte[ChunkFraming.MaxHeaderLength];
+            chunks.Insert(joinFrom, new ArraySegment<byte>(_chunkHeader, 0, ChunkFraming.WriteHeader(_chunkHeader, joined)));
+            chunks.Add(end ? DataEndAndEndBytes : DataEndBytes);
+        }
+        else
+        {
+            chunks.RemoveRange(joinFrom, chunks.Count - joinFrom);
+            if (end && joinFrom == 0)
+            {
+                chunks.Add(EndBytes);
+            }
         }
 
         Ended |= end;
@@ -133,6 +158,10 @@ internal sealed class StreamingResponseRequest
     }
 
     private static ArraySegment<byte> EndBytes { get; } = new(ChunkFraming.End.ToArray());
+
+    private static ArraySegment<byte> DataEndBytes { get; } = new(ChunkFraming.DataEnd.ToArray());
+
+    private static ArraySegment<byte> DataEndAndEndBytes { get; } = new(ChunkFraming.DataEndAndEnd.ToArray());
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendAsync(List<ArraySegment<byte>> framed)

@@ -37,13 +37,20 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         {
             try
             {
-                await StartCoreAsync(sendNow: false).ConfigureAwait(false);
+                await StartCoreAsync().ConfigureAwait(false);
             }
             catch (Exception ex)
             {
                 Log.ApplicationError(_logger, ex);
                 error = ex;
             }
+        }
+
+        if (error is null && !aborted && ShortOfDeclaredLength() is { } shortfall)
+        {
+            // As on Kestrel, a body shorter than its Content-Length fails (here: a clean 500).
+            Log.ApplicationError(_logger, shortfall);
+            error = shortfall;
         }
 
         if ((aborted && error is null) || error is ResponseTooLargeException)
@@ -95,7 +102,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         }
     }
 
-    protected override ValueTask BeginAsync(bool sendNow)
+    protected override ValueTask BeginAsync()
     {
         Response.MarkStarted();
         if (IsBodyless)
@@ -106,11 +113,18 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         return ValueTask.CompletedTask;
     }
 
-    protected override ValueTask SendAsync(bool end)
+    protected override ValueTask SendAsync(bool end, ArraySegment<byte> data)
     {
+        // Nothing leaves before the app finished: a large write (DisableBuffering makes every write one) is kept too.
+        if (data.Count > 0)
+        {
+            Buffer.Write(data.AsSpan());
+            OnAdvanced();
+        }
+
         BodyEnded |= end;
         return ValueTask.CompletedTask;
     }
 
-    protected override ValueTask EndBodyAsync() => SendAsync(end: true);
+    protected override ValueTask EndBodyAsync() => SendAsync(end: true, data: default);
 }

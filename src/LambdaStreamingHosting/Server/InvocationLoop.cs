@@ -1,6 +1,9 @@
+using System.Runtime.CompilerServices;
 using LambdaStreamingHosting.Events;
 using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.Features.Authentication;
 using Microsoft.Extensions.Logging;
 
 namespace LambdaStreamingHosting.Server;
@@ -9,9 +12,12 @@ namespace LambdaStreamingHosting.Server;
 /// One invocation loop: <c>/next</c>, the request through the app, the answer, then the next. The invocation ends
 /// when the response ended: the last chunk is on the wire and its reply read before the <c>OnCompleted</c>
 /// callbacks and request-scope disposal, all before the next <c>/next</c>. Several loops run side by side under
-/// Lambda Managed Instances; everything per invocation lives in this method's locals and the request's features.
+/// Lambda Managed Instances. Like a Kestrel connection, a loop reuses its per-request objects from one invocation to
+/// the next (the invocation and its event buffer, the feature collection and the features, the hosting context and
+/// its <c>DefaultHttpContext</c>); each is emptied when its invocation is over, so nothing of one invocation is
+/// visible to the next.
 /// </summary>
-internal sealed class InvocationLoop<TContext>
+internal sealed class InvocationLoop<TContext> : IDisposable
     where TContext : notnull
 {
     /// <summary>The <c>errorType</c> of an event whose mapping failed unexpectedly.</summary>
@@ -22,6 +28,14 @@ internal sealed class InvocationLoop<TContext>
     private readonly IHttpApplication<TContext> _application;
     private readonly RuntimeApiClient _client;
     private readonly ILogger _logger;
+    private readonly Invocation _invocation = new();
+    private readonly InvocationFeatureCollection<TContext> _features = new();
+    private readonly RequestFeatures _request;
+    private readonly ResponseFeature _response = new();
+    private readonly RequestLifetimeFeature _lifetime;
+    private readonly Func<CancellationToken, ValueTask> _thaw;
+    private readonly Func<CancellationToken, ValueTask> _freezing;
+    private DateTimeOffset _previousEnd;
 
     public InvocationLoop(LambdaServer server, IHttpApplication<TContext> application, RuntimeApiClient client, ILogger logger)
     {
@@ -29,72 +43,111 @@ internal sealed class InvocationLoop<TContext>
         _application = application;
         _client = client;
         _logger = logger;
+        _request = new RequestFeatures(_invocation, server.Time);
+        _lifetime = new RequestLifetimeFeature(server.Time);
+        _thaw = cancellationToken => _server.Lifecycle.ThawAsync(_server.Time.GetUtcNow() - _previousEnd, cancellationToken);
+        _freezing = server.Lifecycle.FreezingAsync;
     }
 
     /// <summary>Serves invocations until <paramref name="stopping"/> is signalled; Runtime API failures propagate.</summary>
     public async Task RunAsync(CancellationToken stopping)
     {
         var oneAtATime = _server.Concurrency == 1;
-        DateTimeOffset? previousEnd = null;
+        var first = true;
         while (!stopping.IsCancellationRequested)
         {
-            var invocation = await _client.NextAsync(stopping).ConfigureAwait(false);
-            if (oneAtATime && previousEnd is { } end)
+            await _client.NextAsync(_invocation, stopping).ConfigureAwait(false);
+            if (oneAtATime && !first)
             {
-                await _server.ObserveAsync("OnThawAsync", ct => _server.Lifecycle.ThawAsync(_server.Time.GetUtcNow() - end, ct), stopping).ConfigureAwait(false);
+                await _server.ObserveAsync("OnThawAsync", _thaw, stopping).ConfigureAwait(false);
             }
 
-            await HandleAsync(invocation, oneAtATime).ConfigureAwait(false);
-            previousEnd = _server.Time.GetUtcNow();
+            first = false;
+            await HandleAsync(oneAtATime).ConfigureAwait(false);
+            _previousEnd = _server.Time.GetUtcNow();
             if (oneAtATime)
             {
-                await _server.ObserveAsync("OnFreezingAsync", _server.Lifecycle.FreezingAsync, stopping).ConfigureAwait(false);
+                await _server.ObserveAsync("OnFreezingAsync", _freezing, stopping).ConfigureAwait(false);
             }
         }
     }
 
-    private async Task HandleAsync(Invocation invocation, bool oneAtATime)
+    public void Dispose()
     {
-        var options = _server.Options;
-        using var scope = Log.InvocationScope(_logger, invocation.RequestId);
-        if (oneAtATime && _server.Settings.SetTraceIdEnvironmentVariable)
-        {
-            Environment.SetEnvironmentVariable(TraceIdVariable, invocation.TraceId);
-        }
+        _lifetime.Dispose();
+        _invocation.Dispose();
+    }
 
-        LambdaHttpRequest request;
+    /// <summary>Serves the invocation just read into <see cref="_invocation"/>, then empties everything it used.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask HandleAsync(bool oneAtATime)
+    {
         try
         {
-            request = EventMapper.Map(invocation.Event, options);
+            using var scope = Log.InvocationScope(_logger, _invocation.RequestId);
+            if (oneAtATime && _server.Settings.SetTraceIdEnvironmentVariable)
+            {
+                Environment.SetEnvironmentVariable(TraceIdVariable, _invocation.TraceId);
+            }
+
+            var request = await MapOrReportAsync().ConfigureAwait(false);
+            if (request is not null)
+            {
+                await ServeAsync(request).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _features.Clear();
+            _request.Reset();
+            _response.Reset();
+            _invocation.Release();
+        }
+    }
+
+    /// <summary>The event as a request; <see langword="null"/> when it cannot be mapped (then reported as the invocation's error).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<LambdaHttpRequest?> MapOrReportAsync()
+    {
+        LambdaError error;
+        try
+        {
+            return EventMapper.Map(_invocation.Event, _server.Options);
         }
         catch (Exception ex) when (ex is InvalidEventException or not RuntimeApiFatalException)
         {
             // A mapping failure (even an unexpected one) costs this invocation only; the loop goes on.
-            var error = ex is InvalidEventException invalid
+            error = ex is InvalidEventException invalid
                 ? new LambdaError(invalid.ErrorType, invalid.Message)
                 : new LambdaError(EventMappingFailedErrorType, "The event could not be mapped to a request: " + ex.Message);
-            Log.InvalidEvent(_logger, error.ErrorType, error.ErrorMessage);
-            var reply = await _client.PostErrorAsync(invocation.RequestId, error, CancellationToken.None).ConfigureAwait(false);
-            LogUnexpected(reply, "/error");
-            return;
         }
 
+        Log.InvalidEvent(_logger, error.ErrorType, error.ErrorMessage);
+        var reply = await _client.PostErrorAsync(_invocation.RequestId, error, CancellationToken.None).ConfigureAwait(false);
+        LogUnexpected(reply, "/error");
+        return null;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ServeAsync(LambdaHttpRequest request)
+    {
+        var options = _server.Options;
         var streaming = options.InvokeMode == LambdaInvokeMode.ResponseStream && CanStream(request.Source);
         if (options.InvokeMode == LambdaInvokeMode.ResponseStream && !streaming)
         {
             _server.WarnCannotStream(request.Source);
         }
 
-        var response = new ResponseFeature();
+        var requestId = _invocation.RequestId;
         ResponseBodyFeature body = streaming
-            ? new StreamingResponseBodyFeature(response, await _client.BeginStreamingResponseAsync(invocation.RequestId, CancellationToken.None).ConfigureAwait(false), request.ResponseShape, request.Method, options, _logger)
-            : new BufferedResponseBodyFeature(response, _client, invocation.RequestId, request.ResponseShape, request.Method, options, _logger);
-        using var lifetime = new RequestLifetimeFeature(invocation.Deadline, options.DeadlineMargin, _server.Time, body.Abort);
-        body.ConnectionLost = lifetime.ConnectionLost;
+            ? new StreamingResponseBodyFeature(_response, await _client.BeginStreamingResponseAsync(requestId, CancellationToken.None).ConfigureAwait(false), request.ResponseShape, request.Method, options, _logger)
+            : new BufferedResponseBodyFeature(_response, _client, requestId, request.ResponseShape, request.Method, options, _logger);
+        _lifetime.Start(_invocation.Deadline, options.DeadlineMargin, body);
+        body.ConnectionLost = _lifetime.ConnectionLostCallback;
         try
         {
-            var features = FeatureCollectionBuilder.Build(invocation, request, response, body, lifetime, _server.Time);
-            var context = _application.CreateContext(features);
+            SetFeatures(request, body);
+            var context = _application.CreateContext(_features);
             Exception? error = null;
             try
             {
@@ -105,22 +158,51 @@ internal sealed class InvocationLoop<TContext>
 #pragma warning restore CA1031
             {
                 error = ex;
-                LogApplicationError(ex, response.HasStarted);
+                LogApplicationError(ex, _response.HasStarted);
             }
 
-            if (lifetime.AbortRequested)
+            if (_lifetime.AbortRequested)
             {
                 Log.RequestAborted(_logger);
             }
 
-            var reply = await body.FinishAsync(error, lifetime.AbortRequested, CancellationToken.None).ConfigureAwait(false);
+            var reply = await body.FinishAsync(error, _lifetime.AbortRequested, CancellationToken.None).ConfigureAwait(false);
             LogUnexpected(reply, "/response");
-            await response.FireOnCompletedAsync(_logger).ConfigureAwait(false);
+            await _response.FireOnCompletedAsync(_logger).ConfigureAwait(false);
             _application.DisposeContext(context, error);
         }
         finally
         {
+            _lifetime.Stop();
             body.Dispose();
+        }
+    }
+
+    /// <summary>Puts the server's features in the (empty) collection, the way Kestrel sets them for a request.</summary>
+    private void SetFeatures(LambdaHttpRequest request, ResponseBodyFeature body)
+    {
+        _request.Start(request);
+        var features = _features;
+        features.Set<IHttpRequestFeature>(_request);
+        features.Set<IHttpRequestBodyDetectionFeature>(_request);
+        features.Set<IHttpMaxRequestBodySizeFeature>(_request);
+        features.Set<IHttpRequestIdentifierFeature>(_request);
+        features.Set<IHttpConnectionFeature>(_request);
+        features.Set<ILambdaInvocationFeature>(_request);
+        features.Set<IEndpointFeature>(_request);
+        features.Set<IRouteValuesFeature>(_request);
+        features.Set<IHttpResponseFeature>(_response);
+        features.Set<IHttpResponseBodyFeature>(body);
+        features.Set<IHttpBodyControlFeature>(body);
+        features.Set<IHttpRequestLifetimeFeature>(_lifetime);
+        if (request.User is not null)
+        {
+            features.Set<IHttpAuthenticationFeature>(_request);
+        }
+
+        if (request.ClientCertificate is not null)
+        {
+            features.Set<ITlsConnectionFeature>(_request);
         }
     }
 

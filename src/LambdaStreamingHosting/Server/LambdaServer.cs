@@ -191,6 +191,7 @@ internal sealed class LambdaServer : IServer
         where TContext : notnull
     {
         await Task.Yield();
+        using var ownedLoop = loop;
         try
         {
             await loop.RunAsync(_stopping.Token).ConfigureAwait(false);

@@ -10,14 +10,20 @@ namespace LambdaStreamingHosting.Server;
 /// </summary>
 internal sealed class RequestBodyStream : Stream
 {
-    private readonly int _length;
+    private int _length;
     private ReadOnlyMemory<byte> _remaining;
     private long? _maxSize;
 
-    public RequestBodyStream(ReadOnlyMemory<byte> body)
+    /// <summary>
+    /// Starts over with the body of the next request (the stream is reused from one invocation to the next);
+    /// <see langword="default"/> when the invocation is over, so no event bytes stay referenced.
+    /// </summary>
+    public void Reset(ReadOnlyMemory<byte> body)
     {
         _remaining = body;
         _length = body.Length;
+        _maxSize = null;
+        ReadStarted = false;
     }
 
     /// <summary>Whether the app started reading: from then on <see cref="MaxSize"/> is fixed, as on Kestrel.</summary>

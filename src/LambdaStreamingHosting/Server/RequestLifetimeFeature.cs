@@ -5,21 +5,28 @@ namespace LambdaStreamingHosting.Server;
 /// <summary>
 /// <c>HttpContext.RequestAborted</c> fires a margin before the invocation's deadline, so the app can stop cleanly
 /// before Lambda cuts it off, when the Runtime API connection breaks, or when the app calls <c>HttpContext.Abort()</c>
-/// (the invocation then ends with an error).
+/// (the invocation then ends with an error). One instance serves its invocation loop's invocations one after another,
+/// as on Kestrel: the token source is reset (<see cref="CancellationTokenSource.TryReset"/>, which also drops the
+/// previous invocation's registrations) unless it was cancelled, and one deadline timer is re-armed.
 /// </summary>
 internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDisposable
 {
     private static readonly TimeSpan LongestTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
-    private readonly CancellationTokenSource _aborted;
-    private readonly Action _onAbort;
+    private readonly Lock _gate = new();
+    private readonly TimeProvider _time;
+    private readonly ITimer _deadlineTimer;
+    private CancellationTokenSource _aborted = new();
 
-    public RequestLifetimeFeature(DateTimeOffset deadline, TimeSpan margin, TimeProvider time, Action onAbort)
+    // The source the deadline timer cancelled or is cancelling: never reset for a later invocation.
+    private CancellationTokenSource? _cancelledByDeadline;
+    private DateTimeOffset _abortAt = DateTimeOffset.MaxValue;
+    private ResponseBodyFeature? _body;
+
+    public RequestLifetimeFeature(TimeProvider time)
     {
-        _onAbort = onAbort;
-        var delay = deadline == DateTimeOffset.MaxValue ? Timeout.InfiniteTimeSpan : deadline - margin - time.GetUtcNow();
-        _aborted = delay == Timeout.InfiniteTimeSpan || delay > LongestTimer
-            ? new CancellationTokenSource()
-            : new CancellationTokenSource(delay < TimeSpan.Zero ? TimeSpan.Zero : delay, time);
+        _time = time;
+        _deadlineTimer = time.CreateTimer(static state => ((RequestLifetimeFeature)state!).OnDeadlineTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        ConnectionLostCallback = ConnectionLost;
         RequestAborted = _aborted.Token;
     }
 
@@ -27,6 +34,43 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
 
     /// <summary>Whether the app called <see cref="Abort"/>.</summary>
     public bool AbortRequested { get; private set; }
+
+    /// <summary><see cref="ConnectionLost"/> as a delegate, made once.</summary>
+    public Action ConnectionLostCallback { get; }
+
+    /// <summary>
+    /// Starts an invocation: a fresh <see cref="RequestAborted"/> that fires <paramref name="margin"/> before
+    /// <paramref name="deadline"/> (never for <see cref="DateTimeOffset.MaxValue"/>), and <see cref="Abort"/> aborting
+    /// <paramref name="body"/>.
+    /// </summary>
+    public void Start(DateTimeOffset deadline, TimeSpan margin, ResponseBodyFeature body)
+    {
+        lock (_gate)
+        {
+            if (ReferenceEquals(_aborted, _cancelledByDeadline) || !_aborted.TryReset())
+            {
+                // Cancelled sources are left to the callbacks still running on them, not disposed under their feet.
+                _aborted = new CancellationTokenSource();
+            }
+
+            _body = body;
+            AbortRequested = false;
+            RequestAborted = _aborted.Token;
+            _abortAt = deadline == DateTimeOffset.MaxValue ? DateTimeOffset.MaxValue : deadline - margin;
+            ArmDeadlineTimer();
+        }
+    }
+
+    /// <summary>The invocation is over: the deadline no longer applies and the body is let go.</summary>
+    public void Stop()
+    {
+        lock (_gate)
+        {
+            _abortAt = DateTimeOffset.MaxValue;
+            _body = null;
+            ArmDeadlineTimer();
+        }
+    }
 
     public void Abort()
     {
@@ -36,7 +80,7 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
         }
 
         AbortRequested = true;
-        _onAbort();
+        _body?.Abort();
         _aborted.Cancel();
     }
 
@@ -46,5 +90,59 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
     /// </summary>
     public void ConnectionLost() => _ = _aborted.CancelAsync();
 
-    public void Dispose() => _aborted.Dispose();
+    public void Dispose()
+    {
+        _deadlineTimer.Dispose();
+        _aborted.Dispose();
+    }
+
+    private void ArmDeadlineTimer()
+    {
+        if (_abortAt == DateTimeOffset.MaxValue)
+        {
+            _deadlineTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        var delay = _abortAt - _time.GetUtcNow();
+        _deadlineTimer.Change(delay < TimeSpan.Zero ? TimeSpan.Zero : delay > LongestTimer ? LongestTimer : delay, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>
+    /// The timer went off: cancels the current invocation's source if its abort time has come; a late tick for an
+    /// invocation already over, or an early one, only re-arms the timer for the current invocation.
+    /// </summary>
+    private void OnDeadlineTimer()
+    {
+        CancellationTokenSource due;
+        lock (_gate)
+        {
+            if (_abortAt == DateTimeOffset.MaxValue)
+            {
+                return;
+            }
+
+            if (_time.GetUtcNow() < _abortAt)
+            {
+                ArmDeadlineTimer();
+                return;
+            }
+
+            _abortAt = DateTimeOffset.MaxValue;
+            due = _cancelledByDeadline = _aborted;
+        }
+
+        try
+        {
+            due.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A RequestAborted callback of the app failed: it must not take down the timer thread (and the process).
+        }
+        catch (ObjectDisposedException)
+        {
+            // The loop stopped in the meantime: nobody is left to tell.
+        }
+    }
 }

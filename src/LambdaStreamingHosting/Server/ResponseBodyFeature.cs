@@ -1,16 +1,19 @@
 using System.IO.Pipelines;
+using System.Runtime.InteropServices;
 using System.Text;
 using LambdaStreamingHosting.Events;
 using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
 
 namespace LambdaStreamingHosting.Server;
 
 /// <summary>
 /// What the streaming and buffered response bodies share: the <see cref="PipeWriter"/> and <see cref="System.IO.Stream"/>
-/// the app writes to, pooled buffering, Kestrel's start and body rules (HEAD bodies are discarded, 204/304 bodies
-/// are refused, nothing is written after the body ended), <c>SendFileAsync</c>, and how the invocation is answered.
+/// the app writes to, pooled buffering, Kestrel's start and body rules (<c>StartAsync</c> commits the headers without
+/// sending them, HEAD bodies are discarded, 204/304 bodies are refused, no more bytes than <c>Content-Length</c>,
+/// nothing is written after the body ended), <c>SendFileAsync</c>, and how the invocation is answered.
 /// </summary>
 internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBodyControlFeature, IDisposable
 {
@@ -20,6 +23,10 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     private static readonly byte[] DiscardedBytes = new byte[4096];
     private readonly bool _isHead;
     private long _sendThreshold;
+
+    // Body bytes the app wrote (sent or buffered), and the Content-Length it declared when the response started.
+    private long _bodyBytes;
+    private long? _declaredLength;
 
     protected ResponseBodyFeature(ResponseFeature response, SegmentBuffer buffer, string method, LambdaStreamingOptions options, long sendThreshold)
     {
@@ -63,18 +70,27 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
 
     public void DisableBuffering() => _sendThreshold = 1;
 
-    /// <summary>Starts the response and sends the prelude at once (an explicit <c>Response.StartAsync</c>).</summary>
+    /// <summary>
+    /// Starts the response: runs the <c>OnStarting</c> callbacks and makes status and headers read-only. As on Kestrel,
+    /// nothing is sent yet: the prelude goes out with the next flush, write or the end of the response.
+    /// </summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return StartCoreAsync(sendNow: true);
+        return StartCoreAsync();
     }
 
+    /// <summary>Ends the body now; a body shorter than its <c>Content-Length</c> throws instead, as on Kestrel.</summary>
     public async Task CompleteAsync()
     {
         if (!BodyEnded)
         {
-            await StartCoreAsync(sendNow: false).ConfigureAwait(false);
+            await StartCoreAsync().ConfigureAwait(false);
+            if (ShortOfDeclaredLength() is { } shortfall)
+            {
+                throw shortfall;
+            }
+
             await EndBodyAsync().ConfigureAwait(false);
         }
     }
@@ -127,6 +143,12 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>Bytes written and not sent yet.</summary>
     internal long UnflushedBytes => Buffer.Length;
 
+    /// <summary>
+    /// The app declared a <c>Content-Length</c> and wrote exactly that many bytes: the body is complete, so the send
+    /// that carries its last bytes ends the stream too.
+    /// </summary>
+    protected bool DeclaredLengthReached => _declaredLength == _bodyBytes;
+
     internal Memory<byte> GetMemory(int sizeHint)
     {
         ThrowIfBodyClosed();
@@ -137,6 +159,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     {
         if (!Discarding)
         {
+            CountBodyBytes(count);
             Buffer.Advance(count);
             OnAdvanced();
         }
@@ -145,22 +168,37 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     internal async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        await StartCoreAsync(sendNow: false).ConfigureAwait(false);
+        await StartCoreAsync().ConfigureAwait(false);
         if (!BodyEnded && !Aborted)
         {
-            await SendAsync(end: false).ConfigureAwait(false);
+            await SendAsync(end: false, data: default).ConfigureAwait(false);
         }
 
         return new FlushResult(isCanceled: false, isCompleted: false);
     }
 
-    /// <summary><c>Response.Body</c> writes: small writes gather in the buffer, which is sent when it fills.</summary>
+    /// <summary>
+    /// <c>Response.Body</c> writes: small writes gather in the buffer, which is sent when it fills; a write at least
+    /// as large as the buffer is sent at once, after what is buffered, without copying it.
+    /// </summary>
     internal async ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfBodyClosed();
         if (Discarding)
         {
+            return;
+        }
+
+        CountBodyBytes(source.Length);
+        if (source.Length >= _sendThreshold && MemoryMarshal.TryGetArray(source, out var array))
+        {
+            await StartCoreAsync().ConfigureAwait(false);
+            if (!BodyEnded && !Aborted)
+            {
+                await SendAsync(end: false, array).ConfigureAwait(false);
+            }
+
             return;
         }
 
@@ -183,6 +221,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
             return;
         }
 
+        CountBodyBytes(source.Length);
         while (!source.IsEmpty)
         {
             source = source[CopyToBuffer(source)..];
@@ -210,14 +249,17 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>The app completed the <see cref="Writer"/>: with an exception, the response fails.</summary>
     internal void CompleteWriter(Exception? exception) => WriterError ??= exception;
 
-    /// <summary>Sends what is buffered (streaming) or only marks the response started (buffered).</summary>
-    protected abstract ValueTask SendAsync(bool end);
+    /// <summary>
+    /// Sends what is buffered followed by <paramref name="data"/> (the caller's memory, sent without copying before
+    /// the task completes) in the streaming mode; keeps both in the buffered mode. With <paramref name="end"/> the body ends.
+    /// </summary>
+    protected abstract ValueTask SendAsync(bool end, ArraySegment<byte> data);
 
     /// <summary>
-    /// Runs the <c>OnStarting</c> callbacks and starts the response, unless it started already. With
-    /// <paramref name="sendNow"/> the streaming body sends the prelude at once; otherwise it goes out with the next send.
+    /// Runs the <c>OnStarting</c> callbacks and starts the response, unless it started already: status and headers
+    /// become read-only, the <c>Content-Length</c> is taken as the body's length. Nothing is sent here.
     /// </summary>
-    protected async Task StartCoreAsync(bool sendNow)
+    protected async Task StartCoreAsync()
     {
         if (Response.HasStarted)
         {
@@ -225,11 +267,13 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         }
 
         await Response.FireOnStartingAsync().ConfigureAwait(false);
-        await BeginAsync(sendNow).ConfigureAwait(false);
+        _declaredLength = IsBodyless || Response.Headers.ContainsKey(HeaderNames.TransferEncoding) ? null : Response.Headers.ContentLength;
+        CountBodyBytes(0);
+        await BeginAsync().ConfigureAwait(false);
     }
 
     /// <summary>Starts the response after the <c>OnStarting</c> callbacks ran (the streaming body writes the prelude).</summary>
-    protected abstract ValueTask BeginAsync(bool sendNow);
+    protected abstract ValueTask BeginAsync();
 
     /// <summary>Ends the body before the app returned (<c>CompleteAsync</c>).</summary>
     protected abstract ValueTask EndBodyAsync();
@@ -240,18 +284,30 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     }
 
     /// <summary>
+    /// The error Kestrel reports when the app returned after writing fewer bytes than the <c>Content-Length</c> it
+    /// declared, or <see langword="null"/> when the body is as long as declared (or no length was declared).
+    /// </summary>
+    protected InvalidOperationException? ShortOfDeclaredLength() =>
+        _bodyBytes < _declaredLength
+            ? new InvalidOperationException($"Response Content-Length mismatch: too few bytes written ({_bodyBytes} of {_declaredLength}).")
+            : null;
+
+    /// <summary>
     /// Replaces a failed, not-started response with a 500 (with the exception text when the options allow); a
     /// <see cref="BadHttpRequestException"/> keeps its status (413 for a body over <c>MaxRequestBodySize</c>), as on Kestrel.
     /// </summary>
     protected void ReplaceWithServerError(Exception? error)
     {
         Buffer.Clear();
+        _declaredLength = null;
         Response.ResetForError(error is BadHttpRequestException badRequest ? badRequest.StatusCode : StatusCodes.Status500InternalServerError);
         if (error is not null && Options.IncludeExceptionDetails && !_isHead)
         {
             Response.Headers.ContentType = "text/plain; charset=utf-8";
             Encoding.UTF8.GetBytes(error.ToString(), Buffer);
         }
+
+        _bodyBytes = Buffer.Length;
     }
 
     /// <summary>The Lambda error for a failed invocation.</summary>
@@ -288,9 +344,20 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
             throw new InvalidOperationException($"Writing to the response body is invalid for responses with status code {Response.StatusCode}.");
         }
 
-        if (BodyEnded)
+        if (BodyEnded && !DeclaredLengthReached)
         {
             throw new InvalidOperationException("Writing is not allowed after the response body was completed.");
         }
+    }
+
+    /// <summary>Counts body bytes about to be written; more than the declared <c>Content-Length</c> throws, as on Kestrel.</summary>
+    private void CountBodyBytes(long count)
+    {
+        if (_bodyBytes + count > _declaredLength)
+        {
+            throw new InvalidOperationException($"Response Content-Length mismatch: too many bytes written ({_bodyBytes + count} of {_declaredLength}).");
+        }
+
+        _bodyBytes += count;
     }
 }

@@ -11,11 +11,14 @@ namespace LambdaStreamingHosting.Server;
 /// </summary>
 internal sealed class ResponseFeature : IHttpResponseFeature
 {
-    private IHeaderDictionary _headers = new HeaderDictionary();
+    private readonly HeaderDictionary _ownHeaders = new();
+    private IHeaderDictionary _headers;
     private List<(Func<object, Task> Callback, object State)>? _onStarting;
     private List<(Func<object, Task> Callback, object State)>? _onCompleted;
     private int _statusCode = StatusCodes.Status200OK;
     private string? _reasonPhrase;
+
+    public ResponseFeature() => _headers = _ownHeaders;
 
     public int StatusCode
     {
@@ -75,6 +78,8 @@ internal sealed class ResponseFeature : IHttpResponseFeature
         {
             await callbacks![i].Callback(callbacks[i].State).ConfigureAwait(false);
         }
+
+        _onStarting ??= Emptied(callbacks);
     }
 
     /// <summary>The response started: status and headers are frozen from now on.</summary>
@@ -116,6 +121,32 @@ internal sealed class ResponseFeature : IHttpResponseFeature
                 Log.OnCompletedFailed(logger, ex);
             }
         }
+
+        _onCompleted ??= Emptied(callbacks);
+    }
+
+    /// <summary>
+    /// Makes the feature as new for the next invocation (it is reused by its invocation loop): status 200, our own
+    /// header dictionary emptied and writable again, no callbacks, not started.
+    /// </summary>
+    public void Reset()
+    {
+        HasStarted = false;
+        _headers = _ownHeaders;
+        _ownHeaders.IsReadOnly = false;
+        _ownHeaders.Clear();
+        _statusCode = StatusCodes.Status200OK;
+        _reasonPhrase = null;
+        _onStarting?.Clear();
+        _onCompleted?.Clear();
+        Body = Stream.Null;
+    }
+
+    /// <summary>A callback list after its callbacks ran, emptied to take the next invocation's.</summary>
+    private static List<(Func<object, Task> Callback, object State)>? Emptied(List<(Func<object, Task> Callback, object State)>? callbacks)
+    {
+        callbacks?.Clear();
+        return callbacks;
     }
 
     /// <summary>Freezes or thaws the headers (a dictionary the app put in place of ours cannot be frozen).</summary>

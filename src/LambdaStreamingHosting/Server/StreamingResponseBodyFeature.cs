@@ -7,10 +7,13 @@ using Microsoft.Extensions.Logging;
 namespace LambdaStreamingHosting.Server;
 
 /// <summary>
-/// The streamed response body: the prelude (JSON + 8 NUL bytes) goes out on <c>StartAsync</c>, the first flush or
-/// when the buffer fills; then every flush sends what was written as chunks of the <c>/response</c> request, ending
-/// when the socket took them, so a slow reader slows the app instead of growing memory. A failure after the prelude
-/// ends the stream with the error trailers.
+/// The streamed response body: the prelude (JSON + 8 NUL bytes) goes out with the first flush, the first write that
+/// fills the buffer or the end of the response (as Kestrel's headers do, <c>StartAsync</c> only commits it); then every
+/// flush sends what was written as chunks of the <c>/response</c> request, ending when the socket took them, so a slow
+/// reader slows the app instead of growing memory. Each send is one gather write: request head, prelude, body and the
+/// last chunk travel together when they are ready together, and the last chunk rides with the final body bytes when
+/// the body reached its <c>Content-Length</c>. A failure after the prelude went out ends the stream with the error
+/// trailers (after a complete <c>Content-Length</c> body it is only logged).
 /// </summary>
 internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
 {
@@ -45,7 +48,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
             {
                 try
                 {
-                    await StartCoreAsync(sendNow: false).ConfigureAwait(false);
+                    await StartCoreAsync().ConfigureAwait(false);
                 }
                 catch (Exception ex) when (!_request.Broken)
                 {
@@ -54,11 +57,22 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
                 }
             }
 
+            if (error is null && !aborted && ShortOfDeclaredLength() is { } shortfall)
+            {
+                // As on Kestrel, a body shorter than its Content-Length fails: a 500 while nothing left, else the trailers.
+                Log.ApplicationError(_logger, shortfall);
+                error = shortfall;
+                if (_preludeUnsent)
+                {
+                    ReplaceWithServerError(error);
+                }
+            }
+
             if (error is null && !aborted)
             {
                 if (!BodyEnded)
                 {
-                    await SendAsync(end: true).ConfigureAwait(false);
+                    await SendAsync(end: true, data: default).ConfigureAwait(false);
                 }
             }
             else if (!Response.HasStarted && error is null)
@@ -69,15 +83,15 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
             else if (!Response.HasStarted)
             {
                 ReplaceWithServerError(error);
-                await BeginAsync(sendNow: false).ConfigureAwait(false);
+                await BeginAsync().ConfigureAwait(false);
                 if (!BodyEnded)
                 {
-                    await SendAsync(end: true).ConfigureAwait(false);
+                    await SendAsync(end: true, data: default).ConfigureAwait(false);
                 }
             }
             else if (!BodyEnded)
             {
-                await SendAsync(end: false).ConfigureAwait(false);
+                await SendAsync(end: false, data: default).ConfigureAwait(false);
                 if (!_request.Broken)
                 {
                     await _request.EndWithErrorAsync(ErrorFor(error, aborted)).ConfigureAwait(false);
@@ -112,7 +126,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    protected override async ValueTask BeginAsync(bool sendNow)
+    protected override async ValueTask BeginAsync()
     {
         _prelude.Clear();
         PreludeWriter.Write(_prelude, _shape, Response.StatusCode, Response.Headers);
@@ -123,21 +137,19 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
         {
             // 204, 304, HEAD: prelude, delimiter and the end of the stream at once, so nothing waits for a body.
             Buffer.Clear();
-            await SendAsync(end: true).ConfigureAwait(false);
-        }
-        else if (sendNow)
-        {
-            await SendAsync(end: false).ConfigureAwait(false);
+            await SendAsync(end: true, data: default).ConfigureAwait(false);
         }
     }
 
     /// <summary>
-    /// Sends the prelude (if not sent yet) and the buffered body as chunks, one per segment, all in one write; with
-    /// <paramref name="end"/> the last chunk follows.
+    /// Sends, in one write, the prelude (if not sent yet) and the buffered body as chunks framed in place, one per
+    /// segment; or, with caller's <paramref name="data"/>, the buffered body and that data as one chunk. With
+    /// <paramref name="end"/>, or once the body reached its declared <c>Content-Length</c>, the last chunk follows.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    protected override async ValueTask SendAsync(bool end)
+    protected override async ValueTask SendAsync(bool end, ArraySegment<byte> data)
     {
+        end |= DeclaredLengthReached;
         _chunks.Clear();
         if (_preludeUnsent)
         {
@@ -145,12 +157,22 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
             AddChunks(_prelude);
         }
 
+        var joinFrom = _chunks.Count;
         AddChunks(Buffer);
+        if (data.Count > 0)
+        {
+            _chunks.Add(data);
+        }
+        else
+        {
+            joinFrom = _chunks.Count;
+        }
+
         if (!_request.Broken && (_chunks.Count > 0 || end))
         {
             try
             {
-                await _request.SendChunksAsync(_chunks, end).ConfigureAwait(false);
+                await _request.SendChunksAsync(_chunks, joinFrom, end).ConfigureAwait(false);
             }
             catch (Exception ex) when (_request.Broken)
             {
@@ -161,11 +183,15 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
             }
         }
 
+        _chunks.Clear(); // the caller's data is not referenced after the write
         Buffer.Clear();
         BodyEnded |= end;
     }
 
-    protected override ValueTask EndBodyAsync() => SendAsync(end: true);
+    protected override ValueTask EndBodyAsync() => SendAsync(end: true, data: default);
+
+    /// <summary>Socket sends this response made so far (the request head and prelude go with the first).</summary>
+    internal long SendCount => _request.SendCount;
 
     private void AddChunks(SegmentBuffer buffer)
     {

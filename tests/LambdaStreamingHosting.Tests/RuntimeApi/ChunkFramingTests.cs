@@ -23,6 +23,21 @@ public class ChunkFramingTests
         Assert.Equal($"{hex}\r\n{new string('d', size)}\r\n", Encoding.ASCII.GetString(buffer, offset, length));
     }
 
+    [Theory]
+    [InlineData(1L, "1")]
+    [InlineData(65_536L, "10000")]
+    [InlineData(0x1_0000_0000L, "100000000")]
+    [InlineData(long.MaxValue, "7FFFFFFFFFFFFFFF")]
+    public void A_chunk_header_for_data_sent_as_it_is_has_the_hex_size_and_CRLF(long size, string hex)
+    {
+        var header = new byte[ChunkFraming.MaxHeaderLength];
+
+        var length = ChunkFraming.WriteHeader(header, size);
+
+        Assert.Equal($"{hex}\r\n", Encoding.ASCII.GetString(header, 0, length));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ChunkFraming.WriteHeader(header, 0));
+    }
+
     [Fact]
     public void The_last_chunk_can_follow_the_data_in_the_same_write()
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using LambdaStreamingHosting.RuntimeApi;
@@ -59,19 +60,82 @@ public class HttpReplyParserTests
         Assert.IsType(expected, error);
     }
 
+    [Fact]
+    public async Task Next_replies_are_read_into_one_reused_invocation_with_nothing_left_of_the_previous_one()
+    {
+        using var invocation = new Invocation();
+        const string Arn = "arn:aws:lambda:eu-west-1:123456789012:function:f";
+        await ParseInvocationAsync(invocation, "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: id-1\r\nLambda-Runtime-Deadline-Ms: 1700000000000\r\n" +
+            $"Lambda-Runtime-Invoked-Function-Arn: {Arn}\r\nLambda-Runtime-Trace-Id: Root=1\r\nLambda-Runtime-Aws-Tenant-Id: t-1\r\n" +
+            "Transfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n", bytesPerWrite: 7);
+
+        Assert.Equal("id-1", invocation.RequestId);
+        Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(1700000000000), invocation.Deadline);
+        Assert.Equal(Arn, invocation.InvokedFunctionArn);
+        Assert.Equal("Root=1", invocation.TraceId);
+        Assert.Equal("t-1", invocation.TenantId);
+        Assert.Equal("{\"a\":1}", Encoding.UTF8.GetString(invocation.Event.Span));
+        var arn = invocation.InvokedFunctionArn;
+        invocation.Release();
+
+        // Names in another case, no trace id, tenant or deadline: none of the first reply's values remain.
+        await ParseInvocationAsync(invocation, $"HTTP/1.1 200 OK\r\nlambda-runtime-aws-request-id: id-2\r\nLAMBDA-RUNTIME-INVOKED-FUNCTION-ARN: {Arn}\r\n" +
+            "Content-Length: 2\r\n\r\n[]", bytesPerWrite: 100);
+
+        Assert.Equal("id-2", invocation.RequestId);
+        Assert.Equal(DateTimeOffset.MaxValue, invocation.Deadline);
+        Assert.Same(arn, invocation.InvokedFunctionArn);
+        Assert.Null(invocation.TraceId);
+        Assert.Null(invocation.TenantId);
+        Assert.Equal("[]", Encoding.UTF8.GetString(invocation.Event.Span));
+
+        // A trace id decoded for one invocation is not the next one's.
+        await ParseInvocationAsync(invocation, "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: id-3\r\nLambda-Runtime-Trace-Id: Root=2\r\n" +
+            "Content-Length: 0\r\n\r\n", bytesPerWrite: 100);
+        Assert.Equal("Root=2", invocation.TraceId);
+        Assert.True(invocation.Event.IsEmpty);
+    }
+
+    [Fact]
+    public void The_event_buffer_keeps_a_small_array_and_lets_a_huge_one_go()
+    {
+        using var buffer = new EventBuffer();
+        buffer.Write(new byte[1000]);
+        buffer.Clear();
+        var kept = buffer.Capacity;
+        Assert.InRange(kept, 1000, EventBuffer.RetainedSize);
+
+        buffer.Write(new byte[6 * 1024 * 1024]);
+        Assert.Equal(6 * 1024 * 1024, buffer.WrittenMemory.Length);
+        buffer.Clear();
+        Assert.Equal(0, buffer.Capacity);
+        Assert.True(buffer.WrittenMemory.IsEmpty);
+    }
+
+    private static async Task ParseInvocationAsync(Invocation invocation, string text, int bytesPerWrite)
+    {
+        var pipe = new Pipe();
+        var writer = WriteInPiecesAsync(pipe.Writer, text, bytesPerWrite);
+        var head = await HttpReplyParser.ReadInvocationAsync(pipe.Reader, invocation, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        await writer;
+        Assert.Equal(200, head.StatusCode);
+    }
+
+    private static Task WriteInPiecesAsync(PipeWriter pipe, string text, int bytesPerWrite) => Task.Run(async () =>
+    {
+        var bytes = Encoding.ASCII.GetBytes(text);
+        for (var i = 0; i < bytes.Length; i += bytesPerWrite)
+        {
+            await pipe.WriteAsync(bytes.AsMemory(i, Math.Min(bytesPerWrite, bytes.Length - i)));
+        }
+
+        await pipe.CompleteAsync();
+    });
+
     private static async Task<RuntimeApiReply> ParseAsync(string text, int bytesPerWrite)
     {
         var pipe = new Pipe();
-        var bytes = Encoding.ASCII.GetBytes(text);
-        var writer = Task.Run(async () =>
-        {
-            for (var i = 0; i < bytes.Length; i += bytesPerWrite)
-            {
-                await pipe.Writer.WriteAsync(bytes.AsMemory(i, Math.Min(bytesPerWrite, bytes.Length - i)));
-            }
-
-            await pipe.Writer.CompleteAsync();
-        });
+        var writer = WriteInPiecesAsync(pipe.Writer, text, bytesPerWrite);
         var reply = await HttpReplyParser.ReadAsync(pipe.Reader, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
         await writer;
         return reply;

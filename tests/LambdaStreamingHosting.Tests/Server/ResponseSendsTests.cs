@@ -1,0 +1,313 @@
+using System.Text;
+using LambdaStreamingHosting.Server;
+using LambdaStreamingHosting.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace LambdaStreamingHosting.Tests.Server;
+
+/// <summary>
+/// How many socket sends a streamed answer takes, counted by the server itself (a fake Runtime API cannot tell one
+/// send from two that arrive together), and the Content-Length rules that let the last chunk ride with the body.
+/// </summary>
+public sealed class ResponseSendsTests : FakeRuntimeApiTest
+{
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _observed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TestLogs _logs = new();
+
+    [Fact]
+    public async Task StartAsync_sends_nothing_and_the_prelude_goes_with_the_first_body_bytes()
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            var sends = SendsOf(context);
+            context.Response.ContentType = "text/plain";
+            await context.Response.StartAsync();
+            var afterStart = sends();
+            await context.Response.WriteAsync("hello");
+            var afterWrite = sends();
+            context.Response.OnCompleted(() =>
+            {
+                _observed.SetResult($"{afterStart} {afterWrite} {sends()}");
+                return Task.CompletedTask;
+            });
+        }));
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        // Nothing on StartAsync; head, prelude and body in one send; the last chunk alone when the app returned.
+        Assert.Equal("0 1 2", await _observed.Task.Within());
+        var preludeChunk = """{"statusCode":200,"headers":{"Content-Type":"text/plain"}}""" + "\0\0\0\0\0\0\0\0";
+        Assert.Equal($"{preludeChunk.Length:X}\r\n{preludeChunk}\r\n5\r\nhello\r\n0\r\n\r\n", Encoding.UTF8.GetString(answer.RawChunkedBody));
+    }
+
+    [Fact]
+    public async Task A_body_that_reached_its_Content_Length_ends_the_stream_in_the_same_send()
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            var sends = SendsOf(context);
+            context.Response.OnCompleted(() =>
+            {
+                _observed.SetResult(sends().ToString(System.Globalization.CultureInfo.InvariantCulture));
+                return Task.CompletedTask;
+            });
+            await Results.Text("hello").ExecuteAsync(context); // sets Content-Length: 5
+            await _release.Task.Within();
+        }));
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+
+        // The stream is complete while the app still runs: the last chunk went with the body.
+        await answer.Completed.Within();
+        _release.SetResult();
+        Assert.Equal("1", await _observed.Task.Within());
+        Assert.EndsWith("\r\n5\r\nhello\r\n0\r\n\r\n", Encoding.UTF8.GetString(answer.RawChunkedBody), StringComparison.Ordinal);
+        Assert.Empty(answer.Trailers);
+    }
+
+    [Fact]
+    public async Task Without_Content_Length_unflushed_body_and_last_chunk_leave_together_at_the_end()
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            var sends = SendsOf(context);
+            context.Response.OnCompleted(() =>
+            {
+                _observed.SetResult(sends().ToString(System.Globalization.CultureInfo.InvariantCulture));
+                return Task.CompletedTask;
+            });
+            await context.Response.Body.WriteAsync("abc"u8.ToArray());
+        }));
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        Assert.Equal("1", await _observed.Task.Within());
+        Assert.EndsWith("\r\n3\r\nabc\r\n0\r\n\r\n", Encoding.UTF8.GetString(answer.RawChunkedBody), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_large_write_is_one_send_and_one_chunk_with_what_was_buffered()
+    {
+        var large = new byte[64 * 1024];
+        Random.Shared.NextBytes(large);
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            var sends = SendsOf(context);
+            await context.Response.Body.WriteAsync("x"u8.ToArray());
+            await context.Response.Body.FlushAsync(); // head, prelude and "x": send 1
+            await context.Response.Body.WriteAsync("small;"u8.ToArray());
+            var before = sends();
+            await context.Response.Body.WriteAsync(large);
+            await context.Response.Body.FlushAsync(); // nothing left to send
+            _observed.SetResult($"{before} {sends()}");
+        }));
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.ReadPreludeAsync().Within();
+        var body = await answer.ReadBodyToEndAsync().Within();
+
+        Assert.Equal("1 2", await _observed.Task.Within());
+        Assert.Equal([.. "x"u8.ToArray(), .. "small;"u8.ToArray(), .. large], body);
+        Assert.Equal([1, 6 + large.Length], answer.ChunkSizes.Skip(1));
+    }
+
+    [Fact]
+    public async Task Writing_more_than_Content_Length_throws_like_Kestrel_and_sends_none_of_it()
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            context.Response.ContentLength = 3;
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => context.Response.WriteAsync("abcd"));
+            _observed.SetResult(error.Message);
+            throw error;
+        }), logs: _logs);
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        Assert.Equal("Response Content-Length mismatch: too many bytes written (4 of 3).", await _observed.Task.Within());
+        await answer.ReadPreludeAsync().Within();
+        Assert.Empty(await answer.ReadBodyToEndAsync().Within());
+        Assert.Equal("Runtime.UnhandledException", answer.Trailers["Lambda-Runtime-Function-Error-Type"]);
+    }
+
+    [Fact]
+    public async Task Buffered_answers_refuse_more_than_Content_Length_too_and_fail_cleanly()
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            context.Response.ContentLength = 3;
+            await context.Response.WriteAsync("abcd");
+        }), options => options.InvokeMode = LambdaInvokeMode.Buffered, logs: _logs);
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        var document = System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement;
+        Assert.Equal(500, document.GetProperty("statusCode").GetInt32());
+        Assert.DoesNotContain("abc", answer.Request.BodyText, StringComparison.Ordinal);
+        Assert.Contains(_logs.Entries, entry => entry.Exception?.Message == "Response Content-Length mismatch: too many bytes written (4 of 3).");
+    }
+
+    [Fact]
+    public async Task A_HEAD_answer_with_Content_Length_drops_the_body_without_complaint()
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapMethods("/", ["HEAD"], async context =>
+        {
+            context.Response.ContentLength = 5;
+            await context.Response.WriteAsync("hello");
+            await context.Response.WriteAsync(" and more than declared");
+            _observed.SetResult("written");
+        }));
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl("HEAD", "/")).Answer.Within();
+        await answer.Completed.Within();
+
+        Assert.Equal("written", await _observed.Task.Within());
+        await answer.ReadPreludeAsync().Within();
+        Assert.Empty(await answer.ReadBodyToEndAsync().Within());
+        Assert.Empty(answer.Trailers);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_streamed_body_shorter_than_its_Content_Length_fails_like_Kestrel(bool completeAsync)
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            context.Response.ContentLength = 10;
+            await context.Response.WriteAsync("short");
+            if (completeAsync)
+            {
+                var error = await Assert.ThrowsAsync<InvalidOperationException>(() => context.Response.CompleteAsync());
+                _observed.SetResult(error.Message);
+            }
+        }), logs: _logs);
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.ReadPreludeAsync().Within();
+
+        Assert.Equal("short", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
+        Assert.Equal("Runtime.UnhandledException", answer.Trailers["Lambda-Runtime-Function-Error-Type"]);
+        const string message = "Response Content-Length mismatch: too few bytes written (5 of 10).";
+        Assert.Contains(_logs.Entries, entry => entry.Exception?.Message == message);
+        if (completeAsync)
+        {
+            Assert.Equal(message, await _observed.Task.Within());
+        }
+    }
+
+    [Theory]
+    [InlineData(LambdaInvokeMode.ResponseStream)]
+    [InlineData(LambdaInvokeMode.Buffered)]
+    public async Task A_declared_body_never_written_becomes_a_500_while_nothing_was_sent(LambdaInvokeMode mode)
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", context =>
+        {
+            context.Response.ContentLength = 10;
+            context.Response.Headers["X-Dropped"] = "1";
+            return Task.CompletedTask;
+        }), options => options.InvokeMode = mode, logs: _logs);
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        var status = mode == LambdaInvokeMode.Buffered
+            ? System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement
+            : await answer.ReadPreludeAsync().Within();
+        Assert.Equal(500, status.GetProperty("statusCode").GetInt32());
+        Assert.False(status.TryGetProperty("headers", out var headers) && headers.TryGetProperty("X-Dropped", out _));
+        Assert.Empty(answer.Trailers);
+        Assert.Contains(_logs.Entries, entry => entry.Exception?.Message == "Response Content-Length mismatch: too few bytes written (0 of 10).");
+    }
+
+    [Fact]
+    public async Task After_the_Content_Length_was_reached_more_bytes_throw_and_an_error_is_only_logged()
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            context.Response.ContentLength = 2;
+            await context.Response.WriteAsync("ok");
+            await context.Response.WriteAsync(""); // nothing more is fine
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => context.Response.Body.WriteAsync("!"u8.ToArray()).AsTask());
+            _observed.SetResult(error.Message);
+            throw new InvalidOperationException("failed after the body was complete");
+        }), logs: _logs);
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.ReadPreludeAsync().Within();
+
+        Assert.Equal("ok", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
+        Assert.Equal("Response Content-Length mismatch: too many bytes written (3 of 2).", await _observed.Task.Within());
+        Assert.Empty(answer.Trailers);
+        await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within(); // the loop went on to the next invocation
+        Assert.Contains(_logs.Entries, entry => entry.Exception?.Message == "failed after the body was complete");
+    }
+
+    [Fact]
+    public async Task SendFileAsync_with_the_files_Content_Length_ends_with_its_last_bytes()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"sends-{Guid.NewGuid():N}.bin");
+        var content = new byte[40_000];
+        Random.Shared.NextBytes(content);
+        await File.WriteAllBytesAsync(path, content);
+        try
+        {
+            App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+            {
+                context.Response.ContentLength = content.Length;
+                await context.Response.SendFileAsync(path);
+                _observed.SetResult("sent");
+            }));
+
+            var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+            await answer.ReadPreludeAsync().Within();
+
+            Assert.Equal(content, await answer.ReadBodyToEndAsync().Within());
+            Assert.Equal("sent", await _observed.Task.Within());
+            Assert.Empty(answer.Trailers);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Buffered_answers_keep_large_writes_whole(bool disableBuffering)
+    {
+        var large = Enumerable.Range(0, 50_000).Select(i => (byte)('a' + (i % 26))).ToArray();
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            if (disableBuffering)
+            {
+                context.Features.GetRequiredFeature<IHttpResponseBodyFeature>().DisableBuffering();
+            }
+
+            context.Response.ContentType = "text/plain";
+            await context.Response.Body.WriteAsync("first;"u8.ToArray());
+            await context.Response.Body.WriteAsync(large);
+        }), options => options.InvokeMode = LambdaInvokeMode.Buffered);
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        var document = System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement;
+        Assert.Equal("first;" + Encoding.ASCII.GetString(large), document.GetProperty("body").GetString());
+    }
+
+    /// <summary>Reads the streamed response's send count (the server's own counter of socket sends on the Runtime API).</summary>
+    private static Func<long> SendsOf(HttpContext context)
+    {
+        var body = Assert.IsType<StreamingResponseBodyFeature>(context.Features.Get<IHttpResponseBodyFeature>());
+        return () => body.SendCount;
+    }
+}
