@@ -24,9 +24,10 @@ internal static class ContentTypes
             return false;
         }
 
-        foreach (var entry in textContentTypes)
+        // Indexed: a foreach over the IList would box its enumerator on every answer.
+        for (var i = 0; i < textContentTypes.Count; i++)
         {
-            if (Matches(mediaType, entry))
+            if (Matches(mediaType, textContentTypes[i]))
             {
                 return true;
             }

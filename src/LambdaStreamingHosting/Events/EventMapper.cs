@@ -29,23 +29,32 @@ internal static class EventMapper
     /// Detects the event's source (unless <paramref name="options"/> pins one) and maps it.
     /// </summary>
     /// <exception cref="InvalidEventException">The event is not valid JSON, has wrong field types, bad base64, or no known shape.</exception>
-    public static LambdaHttpRequest Map(ReadOnlyMemory<byte> eventJson, LambdaStreamingOptions options)
+    public static LambdaHttpRequest Map(ReadOnlyMemory<byte> eventJson, LambdaStreamingOptions options) =>
+        Map(eventJson, options, new LambdaHttpRequest());
+
+    /// <summary>
+    /// Detects the event's source (unless <paramref name="options"/> pins one) and maps it into <paramref name="request"/>
+    /// (an invocation loop's, reused), every field of it set, its headers emptied first.
+    /// </summary>
+    /// <exception cref="InvalidEventException">The event is not valid JSON, has wrong field types, bad base64, or no known shape.</exception>
+    public static LambdaHttpRequest Map(ReadOnlyMemory<byte> eventJson, LambdaStreamingOptions options, LambdaHttpRequest request)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(request);
         var json = eventJson.Span;
         var evt = EventParser.Parse(json);
         var source = EventParser.Detect(json, evt, options.EventSource);
         if (EventParser.IsPayloadV2(json, evt))
         {
-            return MapPayloadV2(eventJson, evt, source, options);
+            return MapPayloadV2(eventJson, evt, source, options, request);
         }
 
         return source == LambdaEventSource.ApplicationLoadBalancer
-            ? MapAlb(eventJson, evt)
-            : MapPayloadV1(eventJson, evt, source, options);
+            ? MapAlb(eventJson, evt, request)
+            : MapPayloadV1(eventJson, evt, source, options, request);
     }
 
-    private static LambdaHttpRequest MapPayloadV2(ReadOnlyMemory<byte> eventJson, in EventFields evt, LambdaEventSource source, LambdaStreamingOptions options)
+    private static LambdaHttpRequest MapPayloadV2(ReadOnlyMemory<byte> eventJson, in EventFields evt, LambdaEventSource source, LambdaStreamingOptions options, LambdaHttpRequest request)
     {
         var json = eventJson.Span;
         ref readonly var context = ref evt.RequestContext;
@@ -58,7 +67,7 @@ internal static class EventMapper
 
         // The Cookie header is rebuilt from `cookies`; a `cookie` header, when the front end also sends one, says the same.
         var cookie = evt.Cookies.Count > 0 ? JoinCookies(json, evt.Cookies) : null;
-        var headers = RequestHeaders.Read(json, evt.Headers, multiValue: false, extra: 2, cookie);
+        var headers = RequestHeaders.Read(json, evt.Headers, multiValue: false, request.EmptyHeaders(evt.Headers.Count + 2), cookie);
         if (cookie is not null)
         {
             headers[HeaderNames.Cookie] = cookie;
@@ -79,12 +88,12 @@ internal static class EventMapper
         }
 
         var query = evt.RawQueryString.Length > 0 ? Prefixed('?', json, evt.RawQueryString) : "";
-        return Build(eventJson, evt, source, ResponseShape.PayloadV2, context.HttpMethod, pathBase, path, rawPath + query, query,
-            headers, context.HttpProtocol, context.HttpSourceIp, options, context.AuthenticationClientCertPem);
+        return Build(eventJson, evt, source, ResponseShape.PayloadV2, context.HttpMethod, pathBase, path, rawPath, query,
+            context.HttpProtocol, context.HttpSourceIp, options, context.AuthenticationClientCertPem, request);
     }
 
     /// <summary>API Gateway REST, or an HTTP API sending payload 1.0: answered the REST way.</summary>
-    private static LambdaHttpRequest MapPayloadV1(ReadOnlyMemory<byte> eventJson, in EventFields evt, LambdaEventSource source, LambdaStreamingOptions options)
+    private static LambdaHttpRequest MapPayloadV1(ReadOnlyMemory<byte> eventJson, in EventFields evt, LambdaEventSource source, LambdaStreamingOptions options, LambdaHttpRequest request)
     {
         var json = eventJson.Span;
         ref readonly var context = ref evt.RequestContext;
@@ -92,20 +101,21 @@ internal static class EventMapper
         var fullPath = context.Path.GetString(json) is { Length: > 0 } contextPath ? contextPath : path;
         var pathBase = RestPathBase(fullPath, path, context.Stage.GetString(json));
         var headers = evt.MultiValueHeaders.Count > 0
-            ? RequestHeaders.Read(json, evt.MultiValueHeaders, multiValue: true, extra: 1)
-            : RequestHeaders.Read(json, evt.Headers, multiValue: false, extra: 1);
+            ? RequestHeaders.Read(json, evt.MultiValueHeaders, multiValue: true, request.EmptyHeaders(evt.MultiValueHeaders.Count + 1))
+            : RequestHeaders.Read(json, evt.Headers, multiValue: false, request.EmptyHeaders(evt.Headers.Count + 1));
         AddHostIfMissing(json, headers, context.DomainName);
         var query = QueryString(json, evt, encode: true);
-        return Build(eventJson, evt, source, ResponseShape.RestApi, evt.HttpMethod, pathBase, path, pathBase + path + query, query,
-            headers, context.Protocol, context.IdentitySourceIp, options, context.IdentityClientCertPem);
+        return Build(eventJson, evt, source, ResponseShape.RestApi, evt.HttpMethod, pathBase, path, pathBase + path, query,
+            context.Protocol, context.IdentitySourceIp, options, context.IdentityClientCertPem, request);
     }
 
-    private static LambdaHttpRequest MapAlb(ReadOnlyMemory<byte> eventJson, in EventFields evt)
+    private static LambdaHttpRequest MapAlb(ReadOnlyMemory<byte> eventJson, in EventFields evt, LambdaHttpRequest request)
     {
         var json = eventJson.Span;
         var path = evt.Path.GetString(json) is { Length: > 0 } eventPath ? eventPath : "/";
         var multiValue = evt.MultiValueHeaders.IsPresent;
-        var headers = RequestHeaders.Read(json, multiValue ? evt.MultiValueHeaders : evt.Headers, multiValue, extra: 0);
+        var eventHeaders = multiValue ? evt.MultiValueHeaders : evt.Headers;
+        var headers = RequestHeaders.Read(json, eventHeaders, multiValue, request.EmptyHeaders(eventHeaders.Count));
 
         // ALB passes query values as the client sent them (not decoded): they go back into the query string verbatim.
         var query = QueryString(json, evt, encode: false);
@@ -114,42 +124,41 @@ internal static class EventMapper
         var forwardedFor = headers["X-Forwarded-For"].ToString();
         var sourceIp = forwardedFor.AsSpan(forwardedFor.LastIndexOf(',') + 1).Trim();
         var shape = multiValue ? ResponseShape.AlbMultiValue : ResponseShape.AlbSingleValue;
-        return Build(eventJson, evt, LambdaEventSource.ApplicationLoadBalancer, shape, evt.HttpMethod, "", path, path + query, query,
-            headers, protocol: default, sourceIp: default, options: null, clientCertPem: default,
+        return Build(eventJson, evt, LambdaEventSource.ApplicationLoadBalancer, shape, evt.HttpMethod, "", path, path, query,
+            protocol: default, sourceIp: default, options: null, clientCertPem: default, request,
             remoteIpAddress: IPAddress.TryParse(sourceIp, out var address) ? address : null);
     }
 
     private static LambdaHttpRequest Build(ReadOnlyMemory<byte> eventJson, in EventFields evt, LambdaEventSource source, ResponseShape shape,
-        JsonSlice method, string rawPathBase, string rawPath, string rawTarget, string query, HeaderDictionary headers, JsonSlice protocol,
-        JsonSlice sourceIp, LambdaStreamingOptions? options, JsonSlice clientCertPem, IPAddress? remoteIpAddress = null)
+        JsonSlice method, string rawPathBase, string rawPath, string rawTargetPath, string query, JsonSlice protocol,
+        JsonSlice sourceIp, LambdaStreamingOptions? options, JsonSlice clientCertPem, LambdaHttpRequest request, IPAddress? remoteIpAddress = null)
     {
         var json = eventJson.Span;
+        var headers = request.Headers;
         var scheme = Ascii.EqualsIgnoreCase(FirstToken(headers["X-Forwarded-Proto"]), "http") ? "http" : "https";
         var localPort = int.TryParse(FirstToken(headers["X-Forwarded-Port"]), out var port) && port is > 0 and <= 65535
             ? port
             : scheme == "http" ? 80 : 443;
         Span<byte> scratch = stackalloc byte[64];
-        return new LambdaHttpRequest
-        {
-            Source = source,
-            ResponseShape = shape,
-            Method = CanonicalMethod(json, method),
-            PathBase = rawPathBase.Length == 0 ? "" : RequestPath.Decode(rawPathBase),
-            Path = RequestPath.Decode(rawPath),
-            RawTarget = rawTarget,
-            QueryString = query,
-            Headers = headers,
-            Scheme = scheme,
-            Protocol = NormalizeProtocol(protocol.IsPresent ? protocol.Unescaped(json, scratch) : default),
-            RemoteIpAddress = remoteIpAddress
-                ?? (sourceIp.IsPresent && IPAddress.TryParse(sourceIp.Unescaped(json, scratch), out var address) ? address : null),
-            LocalPort = localPort,
-            Body = DecodeBody(eventJson, evt),
-            User = options is { MapIdentityToUser: true } && evt.RequestContext.Authorizer.IsPresent
-                ? IdentityMapper.MapUser(eventJson.Slice(evt.RequestContext.Authorizer.Start, evt.RequestContext.Authorizer.Length), source)
-                : null,
-            ClientCertificate = IdentityMapper.MapClientCertificate(clientCertPem.GetString(json)),
-        };
+        request.Source = source;
+        request.ResponseShape = shape;
+        request.Method = CanonicalMethod(json, method);
+        request.PathBase = rawPathBase.Length == 0 ? "" : RequestPath.Decode(rawPathBase);
+        request.Path = RequestPath.Decode(rawPath);
+        request.SetRawTarget(rawTargetPath, query);
+        request.QueryString = query;
+        request.Scheme = scheme;
+        request.Protocol = NormalizeProtocol(protocol.IsPresent ? protocol.Unescaped(json, scratch) : default);
+        request.RemoteIpAddress = remoteIpAddress
+            ?? (sourceIp.IsPresent && IPAddress.TryParse(sourceIp.Unescaped(json, scratch), out var address) ? address : null);
+        request.RemotePort = 0;
+        request.LocalPort = localPort;
+        request.Body = DecodeBody(eventJson, evt);
+        request.User = options is { MapIdentityToUser: true } && evt.RequestContext.Authorizer.IsPresent
+            ? IdentityMapper.MapUser(eventJson.Slice(evt.RequestContext.Authorizer.Start, evt.RequestContext.Authorizer.Length), source)
+            : null;
+        request.ClientCertificate = IdentityMapper.MapClientCertificate(clientCertPem.GetString(json));
+        return request;
     }
 
     /// <summary>The upper-case method: one of the <see cref="HttpMethods"/> constants for the common ones.</summary>
@@ -195,12 +204,23 @@ internal static class EventMapper
         }
     }
 
-    /// <summary>The <c>Cookie</c> header: the non-empty entries of <c>cookies</c> joined with <c>"; "</c>.</summary>
+    /// <summary>The <c>Cookie</c> header: the non-empty entries of <c>cookies</c> joined with <c>"; "</c>, as one new string.</summary>
     private static string JoinCookies(ReadOnlySpan<byte> json, JsonSlice cookies)
     {
         var reader = cookies.ReaderOnContainer(json);
         reader.Read();
-        var builder = new StringBuilder();
+
+        // An entry unescapes to at most as many characters as it has bytes.
+        var capacity = 0;
+        var ahead = reader;
+        while (ahead.Read() && ahead.TokenType != JsonTokenType.EndArray)
+        {
+            capacity += ahead.TokenType == JsonTokenType.String ? ahead.ValueSpan.Length + 2 : 0;
+        }
+
+        char[]? rented = null;
+        Span<char> chars = capacity <= StackChars ? stackalloc char[StackChars] : (rented = ArrayPool<char>.Shared.Rent(capacity));
+        var length = 0;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
             if (reader.TokenType != JsonTokenType.String || reader.ValueSpan.IsEmpty)
@@ -208,15 +228,22 @@ internal static class EventMapper
                 continue;
             }
 
-            if (cookies.Count == 1)
+            if (length > 0)
             {
-                return reader.GetString()!;
+                chars[length++] = ';';
+                chars[length++] = ' ';
             }
 
-            builder.Append(builder.Length == 0 ? "" : "; ").Append(reader.GetString());
+            length += reader.CopyString(chars[length..]);
         }
 
-        return builder.ToString();
+        var result = new string(chars[..length]);
+        if (rented is not null)
+        {
+            ArrayPool<char>.Shared.Return(rented);
+        }
+
+        return result;
     }
 
     /// <summary><paramref name="prefix"/> followed by a string value, as one new string.</summary>

@@ -2,63 +2,110 @@ using System.Net;
 using System.Security.Claims;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 
 namespace LambdaStreamingHosting.Events;
 
 /// <summary>
-/// The HTTP request an invocation's event describes, independent of the front end it came from. Produced by
-/// <see cref="EventMapper"/>; the server turns it into request features.
+/// The HTTP request an invocation's event describes, independent of the front end it came from. Filled by
+/// <see cref="EventMapper"/>; the server turns it into request features. An invocation loop reuses one for every
+/// invocation (as a Kestrel connection reuses its request headers): <see cref="Clear"/> forgets the invocation, and
+/// <see cref="Headers"/> is the same dictionary each time, emptied, so it keeps its capacity.
 /// </summary>
 internal sealed class LambdaHttpRequest
 {
+    private readonly Dictionary<string, StringValues> _headers;
+    private string _rawTargetPath = "";
+    private string _rawTargetQuery = "";
+    private string? _rawTarget;
+
+    public LambdaHttpRequest() => Headers = new HeaderDictionary(_headers = new(StringComparer.OrdinalIgnoreCase));
+
     /// <summary>The front end the event came from (never <see cref="LambdaEventSource.Auto"/>).</summary>
-    public required LambdaEventSource Source { get; init; }
+    public LambdaEventSource Source { get; set; }
 
     /// <summary>How the answer must be shaped for this front end.</summary>
-    public required ResponseShape ResponseShape { get; init; }
+    public ResponseShape ResponseShape { get; set; }
 
     /// <summary>Upper-case HTTP method.</summary>
-    public required string Method { get; init; }
+    public string Method { get; set; } = "";
 
     /// <summary>Unescaped path base (REST stage or base path, non-default HTTP API stage), "" when none.</summary>
-    public string PathBase { get; init; } = "";
+    public string PathBase { get; set; } = "";
 
     /// <summary>Path after <see cref="PathBase"/>, unescaped as Kestrel does (<c>%2F</c> stays escaped).</summary>
-    public required string Path { get; init; }
+    public string Path { get; set; } = "";
 
-    /// <summary>The path and query as received, for <c>IHttpRequestFeature.RawTarget</c>.</summary>
-    public required string RawTarget { get; init; }
+    /// <summary>
+    /// The path and query as received, for <c>IHttpRequestFeature.RawTarget</c>: joined on first use (apps rarely
+    /// read it), from the parts <see cref="SetRawTarget"/> was given.
+    /// </summary>
+    public string RawTarget => _rawTarget ??= string.Concat(_rawTargetPath, _rawTargetQuery);
 
     /// <summary>Query string with its leading <c>?</c>, still encoded; "" when none.</summary>
-    public string QueryString { get; init; } = "";
+    public string QueryString { get; set; } = "";
 
     /// <summary>Request headers, including a <c>Cookie</c> header rebuilt from <c>cookies</c> and <c>Host</c>.</summary>
-    public required HeaderDictionary Headers { get; init; }
+    public HeaderDictionary Headers { get; }
 
     /// <summary><c>https</c> or <c>http</c>, from <c>x-forwarded-proto</c>.</summary>
-    public string Scheme { get; init; } = "https";
+    public string Scheme { get; set; } = "https";
 
     /// <summary>Protocol, e.g. <c>HTTP/1.1</c>.</summary>
-    public string Protocol { get; init; } = "HTTP/1.1";
+    public string Protocol { get; set; } = "HTTP/1.1";
 
     /// <summary>Caller's address, when the event says it.</summary>
-    public IPAddress? RemoteIpAddress { get; init; }
+    public IPAddress? RemoteIpAddress { get; set; }
 
     /// <summary>Caller's port (from <c>x-forwarded-port</c> is the server port; this is 0 when unknown).</summary>
-    public int RemotePort { get; init; }
+    public int RemotePort { get; set; }
 
     /// <summary>Server port, from <c>x-forwarded-port</c> (443 by default for https).</summary>
-    public int LocalPort { get; init; }
+    public int LocalPort { get; set; }
 
     /// <summary>
     /// The decoded request body; empty when none. A text body without escapes is a slice of the event bytes (valid for
     /// the invocation), any other is its own array.
     /// </summary>
-    public ReadOnlyMemory<byte> Body { get; init; }
+    public ReadOnlyMemory<byte> Body { get; set; }
 
     /// <summary>The caller's identity, when <see cref="LambdaStreamingOptions.MapIdentityToUser"/> is on and the event has one.</summary>
-    public ClaimsPrincipal? User { get; init; }
+    public ClaimsPrincipal? User { get; set; }
 
     /// <summary>REST API mutual-TLS client certificate, when present.</summary>
-    public X509Certificate2? ClientCertificate { get; init; }
+    public X509Certificate2? ClientCertificate { get; set; }
+
+    /// <summary>Sets <see cref="RawTarget"/> to <paramref name="rawPath"/> followed by <paramref name="query"/> (joined when read).</summary>
+    public void SetRawTarget(string rawPath, string query)
+    {
+        _rawTargetPath = rawPath;
+        _rawTargetQuery = query;
+        _rawTarget = null;
+    }
+
+    /// <summary>The emptied, writable <see cref="Headers"/>, with room for <paramref name="capacity"/> headers.</summary>
+    public HeaderDictionary EmptyHeaders(int capacity)
+    {
+        Headers.IsReadOnly = false;
+        _headers.Clear();
+        _headers.EnsureCapacity(capacity);
+        return Headers;
+    }
+
+    /// <summary>Forgets the request: nothing of it (headers, body, identity) stays referenced.</summary>
+    public void Clear()
+    {
+        EmptyHeaders(0);
+        Source = LambdaEventSource.Auto;
+        ResponseShape = default;
+        Method = PathBase = Path = QueryString = "";
+        SetRawTarget("", "");
+        Scheme = "https";
+        Protocol = "HTTP/1.1";
+        RemoteIpAddress = null;
+        RemotePort = LocalPort = 0;
+        Body = default;
+        User = null;
+        ClientCertificate = null;
+    }
 }

@@ -22,13 +22,12 @@ internal static class RequestHeaders
     private const int StackNameBytes = 128;
 
     /// <summary>
-    /// The request headers from an object of strings (<paramref name="multiValue"/>: of arrays of strings), with room
-    /// for <paramref name="extra"/> more. A <paramref name="cookie"/> replaces the value of the <c>Cookie</c> header
+    /// The request headers from an object of strings (<paramref name="multiValue"/>: of arrays of strings), read into
+    /// the empty <paramref name="result"/>. A <paramref name="cookie"/> replaces the value of the <c>Cookie</c> header
     /// (in its place), without reading it; the caller still sets it when the event has none.
     /// </summary>
-    public static HeaderDictionary Read(ReadOnlySpan<byte> json, JsonSlice headers, bool multiValue, int extra, string? cookie = null)
+    public static HeaderDictionary Read(ReadOnlySpan<byte> json, JsonSlice headers, bool multiValue, HeaderDictionary result, string? cookie = null)
     {
-        var result = new HeaderDictionary(headers.Count + extra);
         if (!headers.IsPresent)
         {
             return result;
@@ -51,7 +50,7 @@ internal static class RequestHeaders
             var name = known?.Name ?? Encoding.UTF8.GetString(utf8Name);
             if (result.ContainsKey(name))
             {
-                return ReadRepeatedNames(json, headers, multiValue, extra);
+                return ReadRepeatedNames(json, headers, multiValue, result);
             }
 
             if (cookie is not null && ReferenceEquals(name, HeaderNames.Cookie))
@@ -79,7 +78,7 @@ internal static class RequestHeaders
     }
 
     /// <summary>The slow path for events that repeat a name: last value per exact name, then merged by name in any case.</summary>
-    private static HeaderDictionary ReadRepeatedNames(ReadOnlySpan<byte> json, JsonSlice headers, bool multiValue, int extra)
+    private static HeaderDictionary ReadRepeatedNames(ReadOnlySpan<byte> json, JsonSlice headers, bool multiValue, HeaderDictionary result)
     {
         var byExactName = new Dictionary<string, StringValues?>(StringComparer.Ordinal);
         var reader = headers.ReaderOnContainer(json);
@@ -93,7 +92,7 @@ internal static class RequestHeaders
                 : reader.GetString();
         }
 
-        var result = new HeaderDictionary(byExactName.Count + extra);
+        result.Clear();
         foreach (var (name, values) in byExactName)
         {
             if (values is { } present && name.Length > 0)

@@ -25,16 +25,45 @@ internal static class HttpReplyParser
         void AddHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value);
     }
 
-    /// <summary>Reads a reply with its header lines and its body, each in an array of its own.</summary>
+    /// <summary>Bodies up to this size are compared with the previous reply's (answers are acknowledged alike).</summary>
+    public const int ReusedBodyLimit = 1024;
+
+    /// <summary>
+    /// Reads a reply with its header lines and its body, each in an array of its own; or, when it is byte for byte
+    /// <paramref name="previous"/> (the connection's last reply, with a body of at most <see cref="ReusedBodyLimit"/>
+    /// bytes), that reply again (immutable), so acknowledging answer after answer allocates nothing.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<RuntimeApiReply> ReadAsync(PipeReader reader, CancellationToken cancellationToken)
+    public static async ValueTask<RuntimeApiReply> ReadAsync(PipeReader reader, CancellationToken cancellationToken, RuntimeApiReply? previous = null)
     {
-        var head = await ReadHeadAsync(reader, default(NoSink), cancellationToken, keepHeaderLines: true).ConfigureAwait(false);
+        var head = await ReadHeadAsync(reader, default(NoSink), cancellationToken, keepHeaderLines: true, previous?.HeaderLines).ConfigureAwait(false);
+        var headerLines = head.HeaderLines ?? [];
+        if (previous is not null && !(ReferenceEquals(headerLines, previous.HeaderLines) && head.StatusCode == previous.StatusCode && head.KeepAlive == previous.KeepAlive))
+        {
+            previous = null;
+        }
+
         byte[] body = [];
         if (head is { HasBody: true, Chunked: false, ContentLength: { } length })
         {
-            body = GC.AllocateUninitializedArray<byte>((int)length);
-            await ReadExactlyAsync(reader, body, cancellationToken).ConfigureAwait(false);
+            if (previous is not null && length == previous.Body.Length && length <= ReusedBodyLimit)
+            {
+                var result = await reader.ReadAtLeastAsync((int)length, cancellationToken).ConfigureAwait(false);
+                if (result.Buffer.Length < length)
+                {
+                    reader.AdvanceTo(result.Buffer.End);
+                    throw new EndOfStreamException($"The Runtime API closed the connection after {result.Buffer.Length} of {length} body bytes.");
+                }
+
+                var bytes = result.Buffer.Slice(0, length);
+                body = SameBytes(bytes, previous.Body) ? previous.Body : bytes.ToArray();
+                reader.AdvanceTo(bytes.End);
+            }
+            else
+            {
+                body = GC.AllocateUninitializedArray<byte>((int)length);
+                await ReadExactlyAsync(reader, body, cancellationToken).ConfigureAwait(false);
+            }
         }
         else if (head.HasBody)
         {
@@ -43,7 +72,9 @@ internal static class HttpReplyParser
             body = writer.WrittenSpan.ToArray();
         }
 
-        return new RuntimeApiReply(head.StatusCode, head.HeaderLines ?? [], body, head.KeepAlive);
+        return previous is not null && ReferenceEquals(body, previous.Body)
+            ? previous
+            : new RuntimeApiReply(head.StatusCode, headerLines, body, head.KeepAlive);
     }
 
     /// <summary>Reads a <c>/next</c> reply into <paramref name="invocation"/> (after its <see cref="Invocation.Reset"/>).</summary>
@@ -60,7 +91,12 @@ internal static class HttpReplyParser
     /// Parses a reply head at the start of <paramref name="reader"/>; false (with <paramref name="reader"/> unchanged
     /// and nothing handed to <paramref name="sink"/>) when it is not complete yet.
     /// </summary>
-    internal static bool TryParseHead<TSink>(ref SequenceReader<byte> reader, TSink sink, out ReplyHead head, bool keepHeaderLines = false)
+    /// <param name="reader">The bytes read so far.</param>
+    /// <param name="sink">Takes each header.</param>
+    /// <param name="head">The parsed head.</param>
+    /// <param name="keepHeaderLines">Whether to keep the raw header lines (<see cref="ReplyHead.HeaderLines"/>).</param>
+    /// <param name="sameHeaderLines">Kept header lines to hand out again when the reply's are the same bytes.</param>
+    internal static bool TryParseHead<TSink>(ref SequenceReader<byte> reader, TSink sink, out ReplyHead head, bool keepHeaderLines = false, byte[]? sameHeaderLines = null)
         where TSink : IHeaderSink
     {
         head = default;
@@ -72,7 +108,9 @@ internal static class HttpReplyParser
 
         var lines = new SequenceReader<byte>(headBytes);
         var statusLine = NextLine(ref lines);
-        var headerLines = keepHeaderLines && !lines.End ? lines.UnreadSequence.ToArray() : null;
+        var headerLines = keepHeaderLines && !lines.End
+            ? sameHeaderLines is not null && SameBytes(lines.UnreadSequence, sameHeaderLines) ? sameHeaderLines : lines.UnreadSequence.ToArray()
+            : null;
         var framing = default(Framing);
         while (!lines.End)
         {
@@ -81,6 +119,28 @@ internal static class HttpReplyParser
 
         head = ParseStatusLine(statusLine, framing) with { HeaderLines = headerLines };
         reader = probe;
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="bytes"/> holds exactly <paramref name="expected"/>.</summary>
+    private static bool SameBytes(ReadOnlySequence<byte> bytes, byte[] expected)
+    {
+        if (bytes.Length != expected.Length)
+        {
+            return false;
+        }
+
+        var offset = 0;
+        foreach (var part in bytes)
+        {
+            if (!part.Span.SequenceEqual(expected.AsSpan(offset, part.Length)))
+            {
+                return false;
+            }
+
+            offset += part.Length;
+        }
+
         return true;
     }
 
@@ -98,14 +158,14 @@ internal static class HttpReplyParser
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<ReplyHead> ReadHeadAsync<TSink>(PipeReader pipe, TSink sink, CancellationToken cancellationToken, bool keepHeaderLines = false)
+    private static async ValueTask<ReplyHead> ReadHeadAsync<TSink>(PipeReader pipe, TSink sink, CancellationToken cancellationToken, bool keepHeaderLines = false, byte[]? sameHeaderLines = null)
         where TSink : IHeaderSink
     {
         while (true)
         {
             var result = await pipe.ReadAsync(cancellationToken).ConfigureAwait(false);
             var reader = new SequenceReader<byte>(result.Buffer);
-            if (TryParseHead(ref reader, sink, out var head, keepHeaderLines))
+            if (TryParseHead(ref reader, sink, out var head, keepHeaderLines, sameHeaderLines))
             {
                 pipe.AdvanceTo(reader.Position);
                 return head;

@@ -86,8 +86,8 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         SendAsync("GET", new ApiPath("runtime/restore/next"), null, ReadOnlyMemory<byte>.Empty, cancellationToken).AsTask();
 
     /// <summary>Posts a buffered response document.</summary>
-    public Task<RuntimeApiReply> PostResponseAsync(string requestId, ReadOnlyMemory<byte> document, CancellationToken cancellationToken) =>
-        SendAsync("POST", InvocationPath(requestId, "/response"), "Content-Type: application/json\r\n", document, cancellationToken).AsTask();
+    public ValueTask<RuntimeApiReply> PostResponseAsync(string requestId, ReadOnlyMemory<byte> document, CancellationToken cancellationToken) =>
+        SendAsync("POST", InvocationPath(requestId, "/response"), "Content-Type: application/json\r\n", document, cancellationToken);
 
     /// <summary>Reports that an invocation failed.</summary>
     public ValueTask<RuntimeApiReply> PostErrorAsync(string requestId, LambdaError error, CancellationToken cancellationToken) =>
@@ -103,14 +103,16 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
 
     /// <summary>
     /// Starts a streamed <c>/response</c>. Nothing is sent yet: the request head goes out with the first chunk. The
-    /// connection belongs to the returned request until its reply was read.
+    /// connection belongs to the returned request until its reply was read. The request object is
+    /// <paramref name="reuse"/> (a caller's previous one) when that one released its connection, else a new one.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, CancellationToken cancellationToken)
+    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, StreamingResponseRequest? reuse, CancellationToken cancellationToken)
     {
         var connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
         var head = RentHead("POST", InvocationPath(requestId, "/response"), StreamingResponseHeaders, contentLength: null);
-        return new StreamingResponseRequest(this, connection, requestId, head);
+        var request = reuse is { IsReleased: true } previous ? previous : new StreamingResponseRequest(this);
+        return request.Begin(connection, requestId, head);
     }
 
     /// <summary>Takes back a connection after its request completed (or failed).</summary>
@@ -125,6 +127,10 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
 
         await connection.DisposeAsync().ConfigureAwait(false);
     }
+
+    /// <summary>As <see cref="ThrowIfFatal(RuntimeApiReply, string)"/> for <paramref name="method"/> on <paramref name="path"/>, named only when it throws.</summary>
+    private static RuntimeApiReply ThrowIfFatal(RuntimeApiReply reply, string method, ApiPath path) =>
+        reply.StatusCode >= 500 ? ThrowIfFatal(reply, $"{method} /{path}") : reply;
 
     /// <summary>Throws <see cref="RuntimeApiFatalException"/> for a 500 reply.</summary>
     internal static RuntimeApiReply ThrowIfFatal(RuntimeApiReply reply, string request) =>
@@ -179,7 +185,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
                 {
                     // Head and body in one write: a second small segment would otherwise wait on the peer's delayed ACK.
                     var segment = MemoryMarshal.TryGetArray(body, out var array) ? array : new ArraySegment<byte>(body.ToArray());
-                    await connection.SendAsync([head, segment], cancellationToken).ConfigureAwait(false);
+                    await connection.SendAsync(head, segment, cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (ex is IOException or SocketException)
@@ -192,7 +198,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
                     throw;
                 }
 
-                return ThrowIfFatal(early, $"{method} /{path}");
+                return ThrowIfFatal(early, method, path);
             }
             finally
             {
@@ -200,7 +206,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
             }
 
             var reply = await connection.ReadReplyAsync(cancellationToken).ConfigureAwait(false);
-            return ThrowIfFatal(reply, $"{method} /{path}");
+            return ThrowIfFatal(reply, method, path);
         }
         catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException)
         {

@@ -14,6 +14,10 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
     private readonly NetworkStream _stream;
     private readonly PipeReader _reader;
     private GatherSender? _sender;
+    // The two buffers of a head-and-body send, reused (the list overload empties it).
+    private readonly List<ArraySegment<byte>> _pair = new(2);
+    // The last reply read, handed out again when the next is the same bytes (see HttpReplyParser.ReadAsync).
+    private RuntimeApiReply? _lastReply;
     private bool _reusable = true;
 
     private RuntimeApiConnection(Socket socket)
@@ -79,6 +83,15 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Writes <paramref name="first"/> and <paramref name="second"/> (a request head and its body) with one gather write, as the list overload.</summary>
+    public ValueTask SendAsync(ArraySegment<byte> first, ArraySegment<byte> second, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        _pair.Add(first);
+        _pair.Add(second);
+        return SendAsync(_pair, cancellationToken);
+    }
+
     /// <summary>
     /// Socket sends the gather writes made on this connection so far: one per gather write, more only after a
     /// partial send. Tests and benchmarks read it; the single-buffer overload is not counted.
@@ -119,8 +132,9 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
     {
         try
         {
-            var reply = await HttpReplyParser.ReadAsync(_reader, cancellationToken).ConfigureAwait(false);
+            var reply = await HttpReplyParser.ReadAsync(_reader, cancellationToken, _lastReply).ConfigureAwait(false);
             _reusable &= reply.KeepAlive;
+            _lastReply = reply.Body.Length <= HttpReplyParser.ReusedBodyLimit ? reply : null;
             return reply;
         }
         catch

@@ -4,7 +4,8 @@ namespace LambdaStreamingHosting.RuntimeApi;
 
 /// <summary>
 /// An HTTP/1.1 reply from the Runtime API: status, headers and the whole body. The headers stay raw bytes until one is
-/// asked for (replies to answers are read every invocation, their headers hardly ever).
+/// asked for (replies to answers are read every invocation, their headers hardly ever). Immutable: a connection hands
+/// out its previous reply again when the next one is the same bytes.
 /// </summary>
 internal sealed class RuntimeApiReply
 {
@@ -17,6 +18,9 @@ internal sealed class RuntimeApiReply
         Body = body;
         KeepAlive = keepAlive;
     }
+
+    /// <summary>The raw header lines (for <see cref="HttpReplyParser"/> to recognise the same reply again).</summary>
+    internal byte[] HeaderLines => _headerLines;
 
     /// <summary>The status code, e.g. 200 for <c>/next</c> and 202 for answers.</summary>
     public int StatusCode { get; }

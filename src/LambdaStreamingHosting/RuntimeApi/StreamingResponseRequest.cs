@@ -13,25 +13,40 @@ namespace LambdaStreamingHosting.RuntimeApi;
 internal sealed class StreamingResponseRequest
 {
     private readonly RuntimeApiClient _client;
-    private readonly RuntimeApiConnection _connection;
-    private readonly long _sendCountBefore;
+    private RuntimeApiConnection _connection = null!;
+    private long _sendCountBefore;
     // The request head, rented from the array pool (see RuntimeApiClient.RentHead); returned once sent or released.
     private ArraySegment<byte>? _head;
     // The chunk-size line of a chunk whose data is sent as it is (a large write), reused.
     private byte[]? _chunkHeader;
-    private bool _released;
+    private bool _released = true;
 
-    public StreamingResponseRequest(RuntimeApiClient client, RuntimeApiConnection connection, string requestId, ArraySegment<byte> head)
-    {
-        _client = client;
-        RequestId = requestId;
-        _connection = connection;
-        _head = head;
-        _sendCountBefore = connection.SendCount;
-    }
+    /// <summary>A request object for <paramref name="client"/>, reused for one streamed answer after another (see <see cref="Begin"/>).</summary>
+    public StreamingResponseRequest(RuntimeApiClient client) => _client = client;
 
     /// <summary>The invocation being answered.</summary>
-    public string RequestId { get; }
+    public string RequestId { get; private set; } = "";
+
+    /// <summary>Whether the previous request let its connection go, so this object can carry the next one.</summary>
+    public bool IsReleased => _released;
+
+    /// <summary>Starts the request for invocation <paramref name="requestId"/> on <paramref name="connection"/> (the previous one was released).</summary>
+    public StreamingResponseRequest Begin(RuntimeApiConnection connection, string requestId, ArraySegment<byte> head)
+    {
+        if (!_released)
+        {
+            throw new InvalidOperationException("The previous streamed /response still holds its connection.");
+        }
+
+        _released = false;
+        _connection = connection;
+        RequestId = requestId;
+        _head = head;
+        _sendCountBefore = connection.SendCount;
+        Ended = false;
+        Broken = false;
+        return this;
+    }
 
     /// <summary>Whether the last chunk was sent (cleanly or with error trailers).</summary>
     public bool Ended { get; private set; }

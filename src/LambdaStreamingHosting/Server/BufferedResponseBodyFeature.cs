@@ -13,20 +13,43 @@ namespace LambdaStreamingHosting.Server;
 /// </summary>
 internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
 {
+    /// <summary>Documents up to this size keep their array for the next invocation; a larger one is let go.</summary>
+    private const int RetainedDocumentBytes = 64 * 1024;
     private readonly RuntimeApiClient _client;
-    private readonly string _requestId;
-    private readonly ResponseShape _shape;
     private readonly ILogger _logger;
-    private readonly int _limit;
+    private ArrayBufferWriter<byte>? _document;
+    private string _requestId = "";
+    private ResponseShape _shape;
+    private int _limit;
 
-    public BufferedResponseBodyFeature(ResponseFeature response, RuntimeApiClient client, string requestId, ResponseShape shape, string method, LambdaStreamingOptions options, ILogger logger)
-        : base(response, new SegmentBuffer(options.ResponseBufferSize), method, options, sendThreshold: long.MaxValue)
+    /// <summary>A buffered body for an invocation loop, reused for its invocations (see <see cref="Start"/>).</summary>
+    public BufferedResponseBodyFeature(ResponseFeature response, RuntimeApiClient client, LambdaStreamingOptions options, ILogger logger)
+        : base(response, new SegmentBuffer(options.ResponseBufferSize), options)
     {
         _client = client;
+        _logger = logger;
+    }
+
+    /// <summary>Readies the feature to collect the answer of invocation <paramref name="requestId"/> to a <paramref name="method"/> request.</summary>
+    public BufferedResponseBodyFeature Start(string requestId, ResponseShape shape, string method)
+    {
+        Start(method, sendThreshold: long.MaxValue);
         _requestId = requestId;
         _shape = shape;
-        _logger = logger;
         _limit = BufferedResponseWriter.LimitOf(shape);
+        return this;
+    }
+
+    public override void Release()
+    {
+        _requestId = "";
+        if (_document is { Capacity: > RetainedDocumentBytes })
+        {
+            _document = null;
+        }
+
+        _document?.ResetWrittenCount();
+        base.Release();
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -64,7 +87,8 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
             Response.MarkStarted();
         }
 
-        var document = new ArrayBufferWriter<byte>((int)Math.Min(Buffer.Length + 1024, _limit));
+        var document = _document ??= new ArrayBufferWriter<byte>((int)Math.Min(Buffer.Length + 1024, _limit));
+        document.ResetWrittenCount();
         try
         {
             WriteDocument(document);
@@ -75,7 +99,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
             Log.ApplicationError(_logger, ex);
             ReplaceWithServerError(ex);
             Response.MarkStarted();
-            document.Clear();
+            document.ResetWrittenCount();
             WriteDocument(document);
         }
         catch (ResponseTooLargeException ex)

@@ -13,9 +13,12 @@ namespace LambdaStreamingHosting.Server;
 /// when the response ended: the last chunk is on the wire and its reply read before the <c>OnCompleted</c>
 /// callbacks and request-scope disposal, all before the next <c>/next</c>. Several loops run side by side under
 /// Lambda Managed Instances. Like a Kestrel connection, a loop reuses its per-request objects from one invocation to
-/// the next (the invocation and its event buffer, the feature collection and the features, the hosting context and
-/// its <c>DefaultHttpContext</c>); each is emptied when its invocation is over, so nothing of one invocation is
-/// visible to the next.
+/// the next (the invocation and its event buffer, the request the event is mapped into and its header dictionary, the
+/// feature collection and the features, the response body features and the streamed <c>/response</c> request, the
+/// hosting context and its <c>DefaultHttpContext</c>); each is emptied when its invocation is over, so nothing of one
+/// invocation is visible to the next. The <c>Response.Body</c> stream and <c>BodyWriter</c> are the exception: made
+/// per invocation on first use, they stop working when it is over, so an app that kept one cannot write into a later
+/// invocation's response.
 /// </summary>
 internal sealed class InvocationLoop<TContext> : IDisposable
     where TContext : notnull
@@ -33,6 +36,10 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     private readonly RequestFeatures _request;
     private readonly ResponseFeature _response = new();
     private readonly RequestLifetimeFeature _lifetime;
+    private readonly LambdaHttpRequest _httpRequest = new();
+    private StreamingResponseBodyFeature? _streamingBody;
+    private BufferedResponseBodyFeature? _bufferedBody;
+    private StreamingResponseRequest? _streamingRequest;
     private readonly Func<CancellationToken, ValueTask> _thaw;
     private readonly Func<CancellationToken, ValueTask> _freezing;
     private DateTimeOffset _previousEnd;
@@ -101,6 +108,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             _features.Clear();
             _request.Reset();
             _response.Reset();
+            _httpRequest.Clear();
             _invocation.Release();
         }
     }
@@ -112,7 +120,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         LambdaError error;
         try
         {
-            return EventMapper.Map(_invocation.Event, _server.Options);
+            return EventMapper.Map(_invocation.Event, _server.Options, _httpRequest);
         }
         catch (Exception ex) when (ex is InvalidEventException or not RuntimeApiFatalException)
         {
@@ -139,11 +147,20 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         }
 
         var requestId = _invocation.RequestId;
-        ResponseBodyFeature body = streaming
-            ? new StreamingResponseBodyFeature(_response, await _client.BeginStreamingResponseAsync(requestId, CancellationToken.None).ConfigureAwait(false), request.ResponseShape, request.Method, options, _logger)
-            : new BufferedResponseBodyFeature(_response, _client, requestId, request.ResponseShape, request.Method, options, _logger);
+        ResponseBodyFeature body;
+        if (streaming)
+        {
+            _streamingRequest = await _client.BeginStreamingResponseAsync(requestId, _streamingRequest, CancellationToken.None).ConfigureAwait(false);
+            _streamingBody ??= new StreamingResponseBodyFeature(_response, options, _logger) { ConnectionLost = _lifetime.ConnectionLostCallback };
+            body = _streamingBody.Start(_streamingRequest, request.ResponseShape, request.Method);
+        }
+        else
+        {
+            _bufferedBody ??= new BufferedResponseBodyFeature(_response, _client, options, _logger);
+            body = _bufferedBody.Start(requestId, request.ResponseShape, request.Method);
+        }
+
         _lifetime.Start(_invocation.Deadline, options.DeadlineMargin, body);
-        body.ConnectionLost = _lifetime.ConnectionLostCallback;
         try
         {
             SetFeatures(request, body);
@@ -174,7 +191,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         finally
         {
             _lifetime.Stop();
-            body.Dispose();
+            body.Release();
         }
     }
 

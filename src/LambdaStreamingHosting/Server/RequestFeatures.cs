@@ -36,6 +36,8 @@ internal sealed class RequestFeatures :
     private readonly Invocation _invocation;
     private readonly TimeProvider _time;
     private RouteValueDictionary? _routeValues;
+    private LambdaHttpRequest? _current;
+    private string? _rawTarget;
 
     public RequestFeatures(Invocation invocation, TimeProvider time)
     {
@@ -56,7 +58,12 @@ internal sealed class RequestFeatures :
 
     public string QueryString { get; set; } = "";
 
-    public string RawTarget { get; set; } = "";
+    /// <summary>The request's raw target (joined only when read), unless the app set one.</summary>
+    public string RawTarget
+    {
+        get => _rawTarget ?? _current?.RawTarget ?? "";
+        set => _rawTarget = value;
+    }
 
     public IHeaderDictionary Headers { get; set; } = NoHeaders;
 
@@ -132,7 +139,8 @@ internal sealed class RequestFeatures :
         PathBase = request.PathBase;
         Path = request.Path;
         QueryString = request.QueryString;
-        RawTarget = request.RawTarget;
+        _current = request;
+        _rawTarget = null;
         Headers = request.Headers;
         CanHaveBody = !request.Body.IsEmpty;
         _body.Reset(request.Body);
@@ -149,7 +157,9 @@ internal sealed class RequestFeatures :
     /// <summary>Forgets the request (the invocation is over): nothing of it, its event bytes included, stays referenced.</summary>
     public void Reset()
     {
-        Protocol = Scheme = Method = PathBase = Path = QueryString = RawTarget = TraceIdentifier = ConnectionId = "";
+        Protocol = Scheme = Method = PathBase = Path = QueryString = TraceIdentifier = ConnectionId = "";
+        _current = null;
+        _rawTarget = null;
         Headers = NoHeaders;
         CanHaveBody = false;
         _body.Reset(default);

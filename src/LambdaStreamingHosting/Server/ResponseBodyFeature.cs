@@ -15,34 +15,39 @@ namespace LambdaStreamingHosting.Server;
 /// sending them, HEAD bodies are discarded, 204/304 bodies are refused, no more bytes than <c>Content-Length</c>,
 /// nothing is written after the body ended), <c>SendFileAsync</c>, and how the invocation is answered.
 /// </summary>
-internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBodyControlFeature, IDisposable
+internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBodyControlFeature
 {
     /// <summary>The <c>errorType</c> of an invocation the app aborted with <c>HttpContext.Abort()</c>.</summary>
     public const string AbortedErrorType = "LambdaStreaming.RequestAborted";
 
     private static readonly byte[] DiscardedBytes = new byte[4096];
-    private readonly bool _isHead;
+    private bool _isHead;
     private long _sendThreshold;
 
     // Body bytes the app wrote (sent or buffered), and the Content-Length it declared when the response started.
     private long _bodyBytes;
     private long? _declaredLength;
 
-    protected ResponseBodyFeature(ResponseFeature response, SegmentBuffer buffer, string method, LambdaStreamingOptions options, long sendThreshold)
+    // Which invocation the stream and writer handed out belong to: bumped when one starts and when it is over.
+    private int _generation;
+    private ResponseBodyStream? _stream;
+    private ResponseBodyPipeWriter? _writer;
+
+    protected ResponseBodyFeature(ResponseFeature response, SegmentBuffer buffer, LambdaStreamingOptions options)
     {
         Response = response;
         Buffer = buffer;
         Options = options;
-        _isHead = HttpMethods.IsHead(method);
-        _sendThreshold = sendThreshold;
-        Writer = new ResponseBodyPipeWriter(this);
-        Stream = new ResponseBodyStream(this);
-        response.Body = Stream;
     }
 
-    public Stream Stream { get; }
+    /// <summary>
+    /// <c>Response.Body</c>: made for the invocation on first use; once the invocation is over it throws
+    /// <see cref="ObjectDisposedException"/>, so an app that kept it can never write into a later invocation's response.
+    /// </summary>
+    public Stream Stream => _stream ??= new ResponseBodyStream(this, _generation);
 
-    public PipeWriter Writer { get; }
+    /// <summary><c>Response.BodyWriter</c>: made for the invocation on first use, dead after it, as <see cref="Stream"/>.</summary>
+    public PipeWriter Writer => _writer ??= new ResponseBodyPipeWriter(this, _generation);
 
     /// <summary>Whether <c>Response.Body.Write</c>/<c>Flush</c> may block (off by default, as on Kestrel).</summary>
     public bool AllowSynchronousIO { get; set; }
@@ -138,7 +143,41 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
 
     public void Abort() => Aborted = true;
 
-    public virtual void Dispose() => Buffer.Dispose();
+    /// <summary>
+    /// The invocation is over: the stream and writer handed out for it stop working, and the pooled arrays go back.
+    /// The feature (reused by its invocation loop) waits for the next <see cref="Start"/>.
+    /// </summary>
+    public virtual void Release()
+    {
+        EndGeneration();
+        Buffer.Dispose();
+    }
+
+    /// <summary>
+    /// This feature, when <paramref name="generation"/> is the running invocation's; else (a stream or writer an app
+    /// kept past its invocation) throws <see cref="ObjectDisposedException"/>, as Kestrel's do after the request.
+    /// </summary>
+    internal ResponseBodyFeature Of(int generation) => generation == Volatile.Read(ref _generation)
+        ? this
+        : throw new ObjectDisposedException(GetType().Name, "The response this body belonged to is over: its invocation ended. Keep no Response.Body or Response.BodyWriter past the request.");
+
+    /// <summary>
+    /// Makes the feature as new for an invocation answering a <paramref name="method"/> request: nothing written, not
+    /// started, not aborted, synchronous IO off; bodies handed out before no longer work.
+    /// </summary>
+    protected void Start(string method, long sendThreshold)
+    {
+        EndGeneration();
+        _isHead = HttpMethods.IsHead(method);
+        _sendThreshold = sendThreshold;
+        _bodyBytes = 0;
+        _declaredLength = null;
+        BodyEnded = false;
+        Aborted = false;
+        WriterError = null;
+        AllowSynchronousIO = false;
+        Response.BodyFeature = this;
+    }
 
     /// <summary>Bytes written and not sent yet.</summary>
     internal long UnflushedBytes => Buffer.Length;
@@ -318,6 +357,13 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         _ when aborted => new LambdaError(AbortedErrorType, "The application aborted the request."),
         _ => new LambdaError(LambdaError.UnhandledErrorType, "The application failed."),
     };
+
+    private void EndGeneration()
+    {
+        Volatile.Write(ref _generation, _generation + 1);
+        _stream = null;
+        _writer = null;
+    }
 
     /// <summary>Copies what fits of <paramref name="source"/> into the buffer's current segment; returns the bytes taken.</summary>
     private int CopyToBuffer(ReadOnlySpan<byte> source)

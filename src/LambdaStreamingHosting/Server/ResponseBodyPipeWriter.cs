@@ -4,39 +4,48 @@ namespace LambdaStreamingHosting.Server;
 
 /// <summary>
 /// <c>Response.BodyWriter</c>: memory comes from the response's pooled buffer; <see cref="FlushAsync"/> starts the
-/// response and sends what was written, ending when the bytes reached the socket.
+/// response and sends what was written, ending when the bytes reached the socket. Made for one invocation: used after
+/// it, every call throws <see cref="ObjectDisposedException"/>.
 /// </summary>
 internal sealed class ResponseBodyPipeWriter : PipeWriter
 {
-    private readonly ResponseBodyFeature _body;
+    private readonly ResponseBodyFeature _feature;
+    private readonly int _generation;
 
-    public ResponseBodyPipeWriter(ResponseBodyFeature body) => _body = body;
+    public ResponseBodyPipeWriter(ResponseBodyFeature feature, int generation)
+    {
+        _feature = feature;
+        _generation = generation;
+    }
 
     public override bool CanGetUnflushedBytes => true;
 
-    public override long UnflushedBytes => _body.UnflushedBytes;
+    public override long UnflushedBytes => Body.UnflushedBytes;
 
-    public override void Advance(int bytes) => _body.Advance(bytes);
+    public override void Advance(int bytes) => Body.Advance(bytes);
 
-    public override Memory<byte> GetMemory(int sizeHint = 0) => _body.GetMemory(sizeHint);
+    public override Memory<byte> GetMemory(int sizeHint = 0) => Body.GetMemory(sizeHint);
 
-    public override Span<byte> GetSpan(int sizeHint = 0) => _body.GetMemory(sizeHint).Span;
+    public override Span<byte> GetSpan(int sizeHint = 0) => Body.GetMemory(sizeHint).Span;
 
-    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => _body.FlushAsync(cancellationToken);
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => Body.FlushAsync(cancellationToken);
 
     public override void CancelPendingFlush()
     {
         // Flushes complete when the socket took the bytes; there is nothing pending to cancel.
     }
 
-    public override void Complete(Exception? exception = null) => _body.CompleteWriter(exception);
+    public override void Complete(Exception? exception = null) => Body.CompleteWriter(exception);
 
     public override async ValueTask CompleteAsync(Exception? exception = null)
     {
-        _body.CompleteWriter(exception);
+        Body.CompleteWriter(exception);
         if (exception is null)
         {
-            await _body.CompleteAsync().ConfigureAwait(false);
+            await Body.CompleteAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>The response body of this writer's invocation (throws once it is over).</summary>
+    private ResponseBodyFeature Body => _feature.Of(_generation);
 }

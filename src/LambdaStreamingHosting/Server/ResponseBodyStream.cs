@@ -3,12 +3,18 @@ namespace LambdaStreamingHosting.Server;
 /// <summary>
 /// <c>Response.Body</c>: writes gather in the response's buffer and go out when it fills or on
 /// <see cref="FlushAsync"/>. Synchronous writes and flushes throw unless <c>AllowSynchronousIO</c> is set, as on Kestrel.
+/// Made for one invocation: used after it, every call throws <see cref="ObjectDisposedException"/>.
 /// </summary>
 internal sealed class ResponseBodyStream : Stream
 {
-    private readonly ResponseBodyFeature _body;
+    private readonly ResponseBodyFeature _feature;
+    private readonly int _generation;
 
-    public ResponseBodyStream(ResponseBodyFeature body) => _body = body;
+    public ResponseBodyStream(ResponseBodyFeature feature, int generation)
+    {
+        _feature = feature;
+        _generation = generation;
+    }
 
     public override bool CanRead => false;
 
@@ -25,19 +31,19 @@ internal sealed class ResponseBodyStream : Stream
     }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        _body.WriteAsync(buffer, cancellationToken);
+        Body.WriteAsync(buffer, cancellationToken);
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        _body.WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+        Body.WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override async Task FlushAsync(CancellationToken cancellationToken) => await _body.FlushAsync(cancellationToken).ConfigureAwait(false);
+    public override async Task FlushAsync(CancellationToken cancellationToken) => await Body.FlushAsync(cancellationToken).ConfigureAwait(false);
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         ThrowIfSynchronousIODisallowed();
-        _body.Write(buffer);
+        Body.Write(buffer);
     }
 
     public override void WriteByte(byte value) => Write([value]);
@@ -45,7 +51,7 @@ internal sealed class ResponseBodyStream : Stream
     public override void Flush()
     {
         ThrowIfSynchronousIODisallowed();
-        _body.Flush();
+        Body.Flush();
     }
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
@@ -54,9 +60,12 @@ internal sealed class ResponseBodyStream : Stream
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
+    /// <summary>The response body of this stream's invocation (throws once it is over).</summary>
+    private ResponseBodyFeature Body => _feature.Of(_generation);
+
     private void ThrowIfSynchronousIODisallowed()
     {
-        if (!_body.AllowSynchronousIO)
+        if (!Body.AllowSynchronousIO)
         {
             throw new InvalidOperationException("Synchronous operations are disallowed. Call WriteAsync or set AllowSynchronousIO to true instead.");
         }

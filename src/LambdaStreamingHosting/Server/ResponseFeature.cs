@@ -17,6 +17,7 @@ internal sealed class ResponseFeature : IHttpResponseFeature
     private List<(Func<object, Task> Callback, object State)>? _onCompleted;
     private int _statusCode = StatusCodes.Status200OK;
     private string? _reasonPhrase;
+    private Stream? _body;
 
     public ResponseFeature() => _headers = _ownHeaders;
 
@@ -51,8 +52,18 @@ internal sealed class ResponseFeature : IHttpResponseFeature
         }
     }
 
-    /// <summary>The body stream (kept for the obsolete <c>IHttpResponseFeature.Body</c>; apps use <c>IHttpResponseBodyFeature</c>).</summary>
-    public Stream Body { get; set; } = Stream.Null;
+    /// <summary>
+    /// The body stream (kept for the obsolete <c>IHttpResponseFeature.Body</c>; apps use <c>IHttpResponseBodyFeature</c>):
+    /// the current <see cref="BodyFeature"/>'s, unless one was set.
+    /// </summary>
+    public Stream Body
+    {
+        get => _body ?? BodyFeature?.Stream ?? Stream.Null;
+        set => _body = value;
+    }
+
+    /// <summary>The invocation's response body, whose stream <see cref="Body"/> is.</summary>
+    public ResponseBodyFeature? BodyFeature { get; set; }
 
     public bool HasStarted { get; private set; }
 
@@ -139,7 +150,8 @@ internal sealed class ResponseFeature : IHttpResponseFeature
         _reasonPhrase = null;
         _onStarting?.Clear();
         _onCompleted?.Clear();
-        Body = Stream.Null;
+        _body = null;
+        BodyFeature = null;
     }
 
     /// <summary>A callback list after its callbacks ran, emptied to take the next invocation's.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using LambdaStreamingHosting.Events;
 using LambdaStreamingHosting.RuntimeApi;
@@ -15,27 +16,33 @@ namespace LambdaStreamingHosting.Server;
 /// the body reached its <c>Content-Length</c>. A failure after the prelude went out ends the stream with the error
 /// trailers (after a complete <c>Content-Length</c> body it is only logged).
 /// </summary>
+[SuppressMessage("Design", "CA1001", Justification = "Release gives the prelude's pooled arrays back after every invocation; the buffer holds nothing else.")]
 internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
 {
     private static readonly byte[] Delimiter = new byte[8];
-    private readonly StreamingResponseRequest _request;
-    private readonly ResponseShape _shape;
     private readonly ILogger _logger;
     private readonly SegmentBuffer _prelude = new(1024, ChunkFraming.HeaderReserve, ChunkFraming.TrailerReserve);
     private readonly List<ArraySegment<byte>> _chunks = [];
+    private StreamingResponseRequest _request = null!;
+    private ResponseShape _shape;
     private bool _preludeUnsent;
 
-    public StreamingResponseBodyFeature(ResponseFeature response, StreamingResponseRequest request, ResponseShape shape, string method, LambdaStreamingOptions options, ILogger logger)
-        : this(response, new SegmentBuffer(options.ResponseBufferSize, ChunkFraming.HeaderReserve, ChunkFraming.TrailerReserve), request, shape, method, options, logger)
+    /// <summary>A streamed body for an invocation loop, reused for its invocations (see <see cref="Start"/>).</summary>
+    public StreamingResponseBodyFeature(ResponseFeature response, LambdaStreamingOptions options, ILogger logger)
+        : base(response, new SegmentBuffer(options.ResponseBufferSize, ChunkFraming.HeaderReserve, ChunkFraming.TrailerReserve), options)
     {
+        _logger = logger;
     }
 
-    private StreamingResponseBodyFeature(ResponseFeature response, SegmentBuffer buffer, StreamingResponseRequest request, ResponseShape shape, string method, LambdaStreamingOptions options, ILogger logger)
-        : base(response, buffer, method, options, sendThreshold: buffer.SegmentCapacity)
+    /// <summary>Readies the feature to stream the answer of a <paramref name="method"/> request through <paramref name="request"/>.</summary>
+    public StreamingResponseBodyFeature Start(StreamingResponseRequest request, ResponseShape shape, string method)
     {
+        Start(method, sendThreshold: Buffer.SegmentCapacity);
         _request = request;
         _shape = shape;
-        _logger = logger;
+        _preludeUnsent = false;
+        _chunks.Clear();
+        return this;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -119,10 +126,10 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
         }
     }
 
-    public override void Dispose()
+    public override void Release()
     {
         _prelude.Dispose();
-        base.Dispose();
+        base.Release();
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

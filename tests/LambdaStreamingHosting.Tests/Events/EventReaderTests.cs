@@ -140,6 +140,41 @@ public class EventReaderTests
     }
 
     [Fact]
+    public void Long_cookie_lists_are_joined_whole()
+    {
+        string[] cookies = [.. Enumerable.Range(0, 3).Select(i => $"c{i}=" + new string((char)('a' + i), 200))];
+        var request = MapV2("\"cookies\":[" + string.Join(",", cookies.Select(c => "\"" + c + "\"")) + "]");
+
+        Assert.Equal(string.Join("; ", cookies), request.Headers["Cookie"].ToString());
+    }
+
+    [Fact]
+    public void A_reused_request_is_filled_anew_with_nothing_of_the_previous_event()
+    {
+        var options = new LambdaStreamingOptions();
+        var request = new LambdaHttpRequest();
+        var first = GoldenEvents.Read("function_url_base64_body.json");
+        EventMapper.Map(first, options, request);
+        var headers = request.Headers;
+        Assert.NotEmpty(headers);
+        Assert.False(request.Body.IsEmpty);
+
+        var second = Encoding.UTF8.GetBytes("{\"version\":\"2.0\",\"rawPath\":\"/next\",\"headers\":{\"x-second\":\"2\"}," + Context + "}");
+        EventMapper.Map(second, options, request);
+
+        var fresh = EventMapper.Map(second, options);
+        Assert.Same(headers, request.Headers);
+        Assert.Equal(Names(fresh), Names(request));
+        Assert.Equal(fresh.Headers, request.Headers);
+        Assert.Equal((fresh.Source, fresh.Method, fresh.Path, fresh.QueryString, fresh.RawTarget, fresh.Scheme, fresh.LocalPort), (request.Source, request.Method, request.Path, request.QueryString, request.RawTarget, request.Scheme, request.LocalPort));
+        Assert.True(request.Body.IsEmpty);
+
+        request.Clear();
+        Assert.Empty(headers);
+        Assert.Equal("", request.Path);
+    }
+
+    [Fact]
     public void Extra_fields_of_any_type_at_any_level_change_nothing()
     {
         var plain = GoldenEvents.Map("rest_api_stage_cognito_mtls.json", new LambdaStreamingOptions { MapIdentityToUser = true });

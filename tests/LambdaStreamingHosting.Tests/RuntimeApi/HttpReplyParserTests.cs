@@ -46,6 +46,50 @@ public class HttpReplyParserTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(100)]
+    public async Task A_reply_that_repeats_the_previous_one_byte_for_byte_is_the_previous_reply(int bytesPerWrite)
+    {
+        const string accepted = "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}";
+        var pipe = new Pipe();
+        var writer = WriteInPiecesAsync(pipe.Writer, accepted + accepted
+            + "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"NO\"}"
+            + "HTTP/1.1 202 Accepted\r\nContent-Type: text/plain\r\nContent-Length: 15\r\n\r\n{\"status\":\"NO\"}"
+            + "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 15\r\n\r\n{\"status\":\"NO\"}", bytesPerWrite);
+
+        var first = await ReadAsync(pipe.Reader, previous: null);
+        var again = await ReadAsync(pipe.Reader, first);
+        var otherBody = await ReadAsync(pipe.Reader, again);
+        var otherHeader = await ReadAsync(pipe.Reader, otherBody);
+        var otherStatus = await ReadAsync(pipe.Reader, otherHeader);
+        await writer;
+
+        Assert.Same(first, again);
+        Assert.NotSame(again, otherBody);
+        Assert.Equal("{\"status\":\"NO\"}", Encoding.UTF8.GetString(otherBody.Body));
+        Assert.Equal("application/json", otherBody.Header("Content-Type"));
+        Assert.NotSame(otherBody, otherHeader);
+        Assert.Equal("text/plain", otherHeader.Header("Content-Type"));
+        Assert.NotSame(otherHeader, otherStatus);
+        Assert.Equal((200, "{\"status\":\"NO\"}"), (otherStatus.StatusCode, Encoding.UTF8.GetString(otherStatus.Body)));
+        Assert.Equal((202, "{\"status\":\"OK\"}"), (first.StatusCode, Encoding.UTF8.GetString(first.Body)));
+    }
+
+    [Fact]
+    public async Task A_reply_cut_short_after_the_previous_one_fails_clearly()
+    {
+        const string accepted = "HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}";
+        var pipe = new Pipe();
+        var writer = WriteInPiecesAsync(pipe.Writer, accepted + accepted[..^3], bytesPerWrite: 100);
+
+        var first = await ReadAsync(pipe.Reader, previous: null);
+        var ex = await Assert.ThrowsAsync<EndOfStreamException>(() => ReadAsync(pipe.Reader, first));
+        await writer;
+
+        Assert.Equal("The Runtime API closed the connection after 12 of 15 body bytes.", ex.Message);
+    }
+
+    [Theory]
     [InlineData("HTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", typeof(InvalidDataException))]
     [InlineData("HTTP/1.1 abc OK\r\nContent-Length: 0\r\n\r\n", typeof(InvalidDataException))]
     [InlineData("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", typeof(InvalidDataException))]
@@ -131,6 +175,9 @@ public class HttpReplyParserTests
 
         await pipe.CompleteAsync();
     });
+
+    private static Task<RuntimeApiReply> ReadAsync(PipeReader reader, RuntimeApiReply? previous) =>
+        HttpReplyParser.ReadAsync(reader, CancellationToken.None, previous).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
 
     private static async Task<RuntimeApiReply> ParseAsync(string text, int bytesPerWrite)
     {

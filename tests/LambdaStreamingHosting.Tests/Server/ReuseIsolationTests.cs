@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Claims;
@@ -16,14 +17,18 @@ namespace LambdaStreamingHosting.Tests.Server;
 /// Each invocation loop reuses its per-request objects (the invocation and its event buffer, the features and their
 /// collection, the <c>DefaultHttpContext</c>): an app that leaves every kind of state behind in one invocation (a
 /// custom feature, <c>Items</c>, response headers, <c>OnStarting</c>/<c>OnCompleted</c>, <c>User</c>, route values,
-/// a replaced body, a body size limit, <c>RequestAborted</c> registrations), whichever way that invocation ends, is
-/// followed by one that sees none of it.
+/// a replaced body, a body size limit, <c>RequestAborted</c> registrations, request headers it received or added),
+/// whichever way that invocation ends, is followed by one that sees none of it. A response body an app keeps past its
+/// invocation fails instead of writing into a later invocation's answer.
 /// </summary>
 public sealed class ReuseIsolationTests : FakeRuntimeApiTest
 {
     private int _onCompletedRuns;
     private int _abortCallbacksRun;
     private HttpContext? _lastContext;
+    private Stream? _keptStream;
+    private PipeWriter? _keptWriter;
+    private IHeaderDictionary? _keptRequestHeaders;
 
     public static TheoryData<string> Endings => ["return", "throw", "throw-after-start", "abort", "abort-after-start"];
 
@@ -204,6 +209,115 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
         Assert.False(array.IsAlive, "the 6 MB event's buffer is still referenced after its invocation ended");
     }
 
+    [Theory]
+    [InlineData(LambdaInvokeMode.ResponseStream)]
+    [InlineData(LambdaInvokeMode.Buffered)]
+    public async Task A_response_body_kept_past_its_invocation_fails_and_never_reaches_a_later_answer(LambdaInvokeMode mode)
+    {
+        App = await TestApp.StartAsync(Api, MapKeepAndReuse, options => options.InvokeMode = mode);
+
+        var first = await Api.Enqueue(TestEvents.FunctionUrl(path: "/keep", headers: new Dictionary<string, string> { ["x-first"] = "1" })).Answer.Within();
+        Assert.Equal("first", await BodyTextAsync(first));
+        await Api.WaitForNextRequestsAsync(2).Within();
+
+        // Between invocations: the kept body refuses writes, the kept request headers are empty.
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await _keptStream!.WriteAsync("late"u8.ToArray()));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await _keptWriter!.WriteAsync("late"u8.ToArray()));
+        Assert.Empty(_keptRequestHeaders!);
+
+        // During the next invocation: the kept body still refuses, and the next answer carries only its own bytes.
+        var second = await Api.Enqueue(TestEvents.FunctionUrl(path: "/write-kept")).Answer.Within();
+        Assert.Equal("second: stream refused, writer refused", await BodyTextAsync(second));
+        var third = await Api.Enqueue(TestEvents.FunctionUrl(path: "/keep")).Answer.Within();
+        Assert.Equal("first", await BodyTextAsync(third));
+    }
+
+    [Fact]
+    public async Task Streamed_and_buffered_answers_alternating_on_one_loop_stay_apart()
+    {
+        // An ALB event is always answered buffered, a Function URL event streams: one loop uses both bodies in turn.
+        App = await TestApp.StartAsync(Api, MapKeepAndReuse);
+
+        for (var i = 0; i < 3; i++)
+        {
+            var streamed = await Api.Enqueue(TestEvents.FunctionUrl(path: "/keep")).Answer.Within();
+            Assert.True(streamed.IsStreaming);
+            Assert.Equal("first", await BodyTextAsync(streamed));
+            var buffered = await Api.Enqueue(TestEvents.Alb(path: "/write-kept")).Answer.Within();
+            Assert.False(buffered.IsStreaming);
+            Assert.Equal("second: stream refused, writer refused", await BodyTextAsync(buffered));
+        }
+    }
+
+    [Fact]
+    public async Task Request_headers_of_one_invocation_are_absent_from_the_next()
+    {
+        App = await TestApp.StartAsync(Api, app =>
+        {
+            app.MapGet("/add", (HttpContext context) =>
+            {
+                context.Request.Headers["X-Added-By-App"] = "1";
+                ((HeaderDictionary)context.Request.Headers).IsReadOnly = true;
+                return "added";
+            });
+            app.MapGet("/headers", (HttpContext context) => string.Join(",", context.Request.Headers.Keys.Order(StringComparer.OrdinalIgnoreCase)));
+        });
+
+        var taint = await Api.Enqueue(TestEvents.FunctionUrl(path: "/add", headers: new Dictionary<string, string> { ["x-first"] = "1" }, cookies: ["a=1"])).Answer.Within();
+        Assert.Equal("added", await BodyTextAsync(taint));
+        var next = await Api.Enqueue(TestEvents.FunctionUrl(path: "/headers")).Answer.Within();
+
+        Assert.Equal("host,user-agent,x-forwarded-for,x-forwarded-port,x-forwarded-proto", (await BodyTextAsync(next)).ToLowerInvariant());
+    }
+
+    /// <summary>The answer's body as text: the streamed body, or the <c>body</c> of the buffered document.</summary>
+    private static async Task<string> BodyTextAsync(FakeAnswer answer)
+    {
+        if (answer.IsStreaming)
+        {
+            await answer.ReadPreludeAsync().Within();
+            return Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within());
+        }
+
+        await answer.Completed.Within();
+        var document = JsonDocument.Parse(answer.Request.Body).RootElement;
+        var body = document.GetProperty("body").GetString() ?? "";
+        return document.TryGetProperty("isBase64Encoded", out var base64) && base64.GetBoolean()
+            ? Encoding.UTF8.GetString(Convert.FromBase64String(body))
+            : body;
+    }
+
+    /// <summary><c>/keep</c> keeps its body stream, body writer and request headers; <c>/write-kept</c> tries the kept body.</summary>
+    private void MapKeepAndReuse(WebApplication app)
+    {
+        app.MapGet("/keep", async (HttpContext context) =>
+        {
+            _keptStream = context.Response.Body;
+            _keptWriter = context.Response.BodyWriter;
+            _keptRequestHeaders = context.Request.Headers;
+            await context.Response.WriteAsync("first");
+        });
+        app.MapGet("/write-kept", async (HttpContext context) =>
+        {
+            var stream = await RefusesAsync(() => _keptStream!.WriteAsync("evil"u8.ToArray()).AsTask());
+            var writer = await RefusesAsync(async () => await _keptWriter!.WriteAsync("evil"u8.ToArray()));
+            await context.Response.WriteAsync($"second: stream {stream}, writer {writer}");
+        });
+    }
+
+    private static async Task<string> RefusesAsync(Func<Task> write)
+    {
+        try
+        {
+            await write();
+            return "wrote";
+        }
+        catch (ObjectDisposedException)
+        {
+            return "refused";
+        }
+    }
+
     /// <summary>The array under the invocation's raw event, referenced weakly only (not inlined, so no local keeps it).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static WeakReference WeakEventArray(HttpContext context)
@@ -245,6 +359,8 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
         context.Features.Get<IHttpMaxRequestBodySizeFeature>()!.MaxRequestBodySize = 1;
         context.Request.Body = new MemoryStream("taint"u8.ToArray());
         context.RequestAborted.Register(() => Interlocked.Increment(ref _abortCallbacksRun));
+        context.Request.Headers["X-Added-By-App"] = "1";
+        context.Features.Get<IHttpRequestFeature>()!.RawTarget = "/taint";
     }
 
     private void MapTaintAndProbe(WebApplication app)
@@ -284,6 +400,8 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
             return Results.Json(new Dictionary<string, bool>
             {
                 ["noCustomFeature"] = context.Features.Get<TaintFeature>() is null,
+                ["noTaintRequestHeaders"] = !context.Request.Headers.ContainsKey("X-Added-By-App") && !context.Request.Headers.ContainsKey("x-taint-request")
+                    && !context.Request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Cookie),
                 ["noItems"] = context.Items.Count == 0,
                 ["status200"] = context.Response.StatusCode == 200,
                 ["noResponseHeaders"] = context.Response.Headers.Count == 0,
@@ -294,6 +412,7 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
                 ["noBodyLimit"] = context.Features.Get<IHttpMaxRequestBodySizeFeature>()!.MaxRequestBodySize is null,
                 ["ownBody"] = body == "probe body",
                 ["ownRouteValues"] = context.Request.RouteValues.Count == 0,
+                ["ownRawTarget"] = context.Features.Get<IHttpRequestFeature>()!.RawTarget == "/probe",
                 ["ownEndpoint"] = context.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: "/probe" },
                 ["notAborted"] = !context.RequestAborted.IsCancellationRequested,
                 ["ownRawEvent"] = Encoding.UTF8.GetString(context.GetLambdaInvocation()!.RawEvent.Span).Contains("\"/probe\"", StringComparison.Ordinal),
@@ -303,7 +422,7 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
 
     private async Task TaintAsync(string ending)
     {
-        var answer = await Api.Enqueue(TestEvents.FunctionUrl(path: "/taint/" + ending)).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl(path: "/taint/" + ending, headers: new Dictionary<string, string> { ["x-taint-request"] = "1" }, cookies: ["taint=1"])).Answer.Within();
         await answer.Completed.Within();
     }
 
