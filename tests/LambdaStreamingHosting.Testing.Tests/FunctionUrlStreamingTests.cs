@@ -369,6 +369,94 @@ public class FunctionUrlStreamingTests
         Assert.Contains("could not be sent to the client", Assert.Single(await DisposeExpectingViolationsAsync(emulator)));
     }
 
+    [Theory]
+    [InlineData(700, 700)]          // a small answer: prelude, body and end in one piece, as a runtime sends it
+    [InlineData(1_000_000, 4096)]   // a large one in many chunks, all at hand at once
+    public async Task An_answer_posted_in_one_write_reaches_the_client_complete_and_in_order(int bodyBytes, int chunkBytes)
+    {
+        await using var emulator = await LambdaEmulator.StartAsync();
+        var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
+        using var http = Client(emulator.FunctionUrl);
+        var body = NumberedText(bodyBytes);
+        var function = Task.Run(async () =>
+        {
+            var invocation = await runtime.NextAsync();
+            var prelude = RawRuntimeClient.Prelude("""{"statusCode":200,"headers":{"content-type":"text/plain","x-a":"1"},"cookies":["a=1"]}""");
+            return await runtime.PostStreamInOneWriteAsync(invocation.RequestId, [.. prelude, .. Encoding.ASCII.GetBytes(body)], chunkBytes);
+        });
+
+        using var response = await SendAsync(http, HttpMethod.Get, "/small");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("1", Assert.Single(response.Headers.GetValues("x-a")));
+        Assert.Equal("a=1", Assert.Single(response.Headers.GetValues("Set-Cookie")));
+        Assert.Equal(body, await response.Content.ReadAsStringAsync());
+
+        Assert.Equal(202, (await function.WaitAsync(Patience)).Status);
+        var record = Assert.Single(await emulator.WaitForInvocationsAsync(1));
+        Assert.Equal(bodyBytes, record.ResponseBytes);
+        Assert.Null(record.ErrorType);
+        Assert.False(record.ClientAborted);
+        Assert.Empty(emulator.ProtocolViolations);
+    }
+
+    [Fact]
+    public async Task Error_trailers_in_the_same_write_as_the_body_deliver_the_whole_body_then_cut_the_client()
+    {
+        await using var emulator = await LambdaEmulator.StartAsync();
+        var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
+        using var http = Client(emulator.FunctionUrl);
+        var body = NumberedText(5000);
+        var function = Task.Run(async () =>
+        {
+            var invocation = await runtime.NextAsync();
+            return await runtime.PostStreamInOneWriteAsync(
+                invocation.RequestId,
+                [.. RawRuntimeClient.Prelude("""{"statusCode":200}"""), .. Encoding.ASCII.GetBytes(body)],
+                1000,
+                ("Lambda-Runtime-Function-Error-Type", "Runtime.UnhandledException"),
+                ("Lambda-Runtime-Function-Error-Body", RawRuntimeClient.ErrorTrailerBody("Runtime.UnhandledException", "boom at the end")));
+        });
+
+        using var response = await SendAsync(http, HttpMethod.Get, "/");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var stream = await response.Content.ReadAsStreamAsync();
+        Assert.Equal(body, await ReadExactlyAsync(stream, body.Length));
+        await Assert.ThrowsAnyAsync<IOException>(() => stream.CopyToAsync(Stream.Null).WaitAsync(Patience));
+
+        Assert.Equal(202, (await function.WaitAsync(Patience)).Status);
+        var record = Assert.Single(await emulator.WaitForInvocationsAsync(1));
+        Assert.Equal("Runtime.UnhandledException", record.ErrorType);
+        Assert.Equal("boom at the end", record.ErrorMessage);
+        Assert.True(record.ClientAborted);
+        Assert.Equal(body.Length, record.ResponseBytes);
+    }
+
+    [Fact]
+    public async Task The_status_and_headers_reach_the_client_as_soon_as_the_prelude_arrives()
+    {
+        await using var emulator = await LambdaEmulator.StartAsync();
+        var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
+        using var http = Client(emulator.FunctionUrl);
+        var headersSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var function = AnswerOnceAsync(runtime, async answer =>
+        {
+            await answer.WriteChunkAsync(RawRuntimeClient.Prelude("""{"statusCode":202,"headers":{"x-early":"yes"}}"""));
+            await headersSeen.Task.WaitAsync(Patience); // no body yet: the client must already have the head
+            await answer.WriteChunkAsync("late body");
+        });
+
+        using var response = await SendAsync(http, HttpMethod.Get, "/events").WaitAsync(Patience);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal("yes", Assert.Single(response.Headers.GetValues("x-early")));
+        headersSeen.SetResult();
+        Assert.Equal("late body", await response.Content.ReadAsStringAsync());
+        Assert.Equal(202, (await function.WaitAsync(Patience)).Status);
+    }
+
+    /// <summary><paramref name="length"/> characters of numbered 10-character fields: any loss or reordering shows.</summary>
+    private static string NumberedText(int length) =>
+        string.Concat(Enumerable.Range(0, length / 10).Select(i => i.ToString("D9", System.Globalization.CultureInfo.InvariantCulture) + "|"));
+
     /// <summary>The function side of most tests: takes one invocation, streams what <paramref name="write"/> writes, ends cleanly.</summary>
     private static Task<RawRuntimeClient.Reply> AnswerOnceAsync(RawRuntimeClient runtime, Func<RawRuntimeClient.StreamedAnswer, Task> write) =>
         Task.Run(async () =>

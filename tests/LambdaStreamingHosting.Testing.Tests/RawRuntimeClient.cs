@@ -63,6 +63,35 @@ internal sealed class RawRuntimeClient(string endpoint)
         string responseMode = "streaming")
     {
         var socket = await ConnectAsync();
+        await socket.WriteAsync(StreamHead(requestId, contentType, declaredTrailers, responseMode));
+        await socket.FlushAsync();
+        return new StreamedAnswer(socket);
+    }
+
+    /// <summary>
+    /// Posts a whole streamed answer in ONE socket write, as a runtime does with a small answer: the request head, the
+    /// stream in chunks of <paramref name="chunkBytes"/>, the last chunk and the trailers. Reads the Runtime API's reply.
+    /// </summary>
+    public async Task<Reply> PostStreamInOneWriteAsync(string requestId, byte[] stream, int chunkBytes, params (string Name, string Value)[] trailers)
+    {
+        using var request = new MemoryStream();
+        request.Write(StreamHead(requestId, "application/vnd.awslambda.http-integration-response", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body", "streaming"));
+        foreach (var chunk in stream.Chunk(chunkBytes))
+        {
+            request.Write(Encoding.ASCII.GetBytes($"{chunk.Length:x}\r\n"));
+            request.Write(chunk);
+            request.Write("\r\n"u8);
+        }
+
+        request.Write(LastChunk(trailers));
+        await using var socket = await ConnectAsync();
+        await socket.WriteAsync(request.ToArray());
+        await socket.FlushAsync();
+        return await ReadHttpReplyAsync(socket, default);
+    }
+
+    private byte[] StreamHead(string requestId, string contentType, string? declaredTrailers, string responseMode)
+    {
         var head = new StringBuilder()
             .Append(CultureInfo.InvariantCulture, $"POST {Base}invocation/{requestId}/response HTTP/1.1\r\n")
             .Append(CultureInfo.InvariantCulture, $"Host: {endpoint}\r\n")
@@ -75,9 +104,20 @@ internal sealed class RawRuntimeClient(string endpoint)
         }
 
         head.Append("\r\n");
-        await socket.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()));
-        await socket.FlushAsync();
-        return new StreamedAnswer(socket);
+        return Encoding.ASCII.GetBytes(head.ToString());
+    }
+
+    /// <summary>The last chunk of a chunked body, with its trailers.</summary>
+    private static byte[] LastChunk((string Name, string Value)[] trailers)
+    {
+        var end = new StringBuilder("0\r\n");
+        foreach (var (name, value) in trailers)
+        {
+            end.Append(CultureInfo.InvariantCulture, $"{name}: {value}\r\n");
+        }
+
+        end.Append("\r\n");
+        return Encoding.ASCII.GetBytes(end.ToString());
     }
 
     /// <summary>The body of a streamed answer being written chunk by chunk.</summary>
@@ -110,14 +150,7 @@ internal sealed class RawRuntimeClient(string endpoint)
         /// <summary>Ends the body (optionally with trailers) and reads the Runtime API's reply.</summary>
         public async Task<Reply> EndAsync(params (string Name, string Value)[] trailers)
         {
-            var end = new StringBuilder("0\r\n");
-            foreach (var (name, value) in trailers)
-            {
-                end.Append(CultureInfo.InvariantCulture, $"{name}: {value}\r\n");
-            }
-
-            end.Append("\r\n");
-            await socket.WriteAsync(Encoding.ASCII.GetBytes(end.ToString()));
+            await socket.WriteAsync(LastChunk(trailers));
             await socket.FlushAsync();
             return await ReadHttpReplyAsync(socket, default);
         }

@@ -52,9 +52,9 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
         long total = 0;
         try
         {
+            var result = await reader.ReadAsync(cancellationToken);
             while (true)
             {
-                var result = await reader.ReadAsync(cancellationToken);
                 var buffer = result.Buffer;
                 if (!preludeDone)
                 {
@@ -69,8 +69,6 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
                             return new AnswerOutcome(refused);
                         }
 
-                        await client.StartAsync(cancellationToken);
-                        started = true;
                         preludeDone = true;
                         buffer = buffer.Slice(afterDelimiter);
                     }
@@ -87,23 +85,30 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
                     else
                     {
                         reader.AdvanceTo(buffer.Start, buffer.End);
+                        result = await reader.ReadAsync(cancellationToken);
                         continue;
                     }
                 }
 
-                if (!buffer.IsEmpty)
+                // The status and headers follow the prelude, or the first bytes of a stream without one.
+                if (!started && (integration || !buffer.IsEmpty))
                 {
-                    if (!started)
+                    if (!integration)
                     {
                         StartVerbatim();
-                        await client.StartAsync(cancellationToken);
-                        started = true;
                     }
 
+                    await client.StartAsync(cancellationToken);
+                    started = true;
+                }
+
+                if (!buffer.IsEmpty)
+                {
                     total += buffer.Length;
                     if (total > options.MaxStreamedResponseBytes)
                     {
                         reader.AdvanceTo(buffer.End);
+                        await client.FlushAsync(cancellationToken);
                         var message = $"The streamed response exceeded {options.MaxStreamedResponseBytes} bytes and was cut.";
                         return new AnswerOutcome(new InvocationFailure("Function.ResponseSizeTooLarge", message),
                             StatusCodes.Status413RequestEntityTooLarge, RuntimeApiReplies.RequestEntityTooLarge, message);
@@ -116,6 +121,25 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
                 if (result.IsCompleted)
                 {
                     break;
+                }
+
+                // Flush only when no more of the answer is at hand: what arrived together leaves together, and a clean
+                // end leaves the last bytes to the response's end (a small answer reaches the client in one send).
+                bool available;
+                try
+                {
+                    available = reader.TryRead(out result);
+                }
+                catch
+                {
+                    await FlushBeforeCutAsync(client); // a malformed or broken stream: what came before it is delivered
+                    throw;
+                }
+
+                if (!available)
+                {
+                    await client.FlushAsync(cancellationToken);
+                    result = await reader.ReadAsync(cancellationToken);
                 }
             }
         }
@@ -139,7 +163,14 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
             StartVerbatim();
         }
 
-        return new AnswerOutcome(ReadTrailers());
+        // A failure cuts the client's connection, and only what was flushed reaches it; a clean end sends the rest.
+        var ending = ReadTrailers();
+        if (ending is not null)
+        {
+            await FlushBeforeCutAsync(client);
+        }
+
+        return new AnswerOutcome(ending);
     }
 
     public async Task<AnswerOutcome> ReadBufferedAsync()
@@ -184,6 +215,18 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
 
         var answer = Door.ReadBuffered(invocation, body);
         return answer.Failure is { } refused ? new AnswerOutcome(refused) : new AnswerOutcome(null, Buffered: answer);
+    }
+
+    /// <summary>Sends what the client has not got yet before its connection is cut (gives up if the answer is cancelled).</summary>
+    private async Task FlushBeforeCutAsync(ClientStream client)
+    {
+        try
+        {
+            await client.FlushAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private static bool TryFindDelimiter(ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> prelude, out SequencePosition afterDelimiter)

@@ -263,7 +263,9 @@ internal sealed class ClientAnswer(Invocation invocation, bool streaming)
         }
 
         invocation.Client.Response.ContentLength = Body.Length;
-        await new ClientStream(invocation, null).WriteAsync(new ReadOnlySequence<byte>(Body), cancellationToken);
+        var client = new ClientStream(invocation, null);
+        await client.WriteAsync(new ReadOnlySequence<byte>(Body), cancellationToken);
+        await client.FlushAsync(cancellationToken);
         return null;
     }
 

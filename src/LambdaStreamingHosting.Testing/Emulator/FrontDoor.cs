@@ -12,6 +12,14 @@ namespace LambdaStreamingHosting.Testing;
 internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions options, RuntimeApi runtimeApi, InvocationLog log)
 {
     private const string ErrorHeader = "x-lambda-emulator-error";
+    private const int MaxKeptEventBufferBytes = 64 * 1024;
+
+    // Events are written synchronously, so each thread can reuse one buffer and writer (no 4 KB buffer per request).
+    [ThreadStatic]
+    private static System.Buffers.ArrayBufferWriter<byte>? t_eventBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_eventWriter;
 
     public LambdaFrontDoor Kind { get; } = kind;
 
@@ -195,15 +203,27 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
     protected static string RequestTime(DateTimeOffset now) =>
         now.ToUniversalTime().ToString("dd/MMM/yyyy:HH:mm:ss +0000", System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>Writes an event with this thread's reused buffer and writer; returns a copy of the bytes.</summary>
     protected static byte[] WriteJson(Action<Utf8JsonWriter> write)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(4096);
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        var buffer = t_eventBuffer ??= new System.Buffers.ArrayBufferWriter<byte>(4096);
+        var json = t_eventWriter ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        try
         {
+            json.Reset(buffer);
             write(json);
+            json.Flush();
+            return buffer.WrittenSpan.ToArray();
         }
-
-        return buffer.WrittenSpan.ToArray();
+        finally
+        {
+            json.Reset(Stream.Null);
+            buffer.ResetWrittenCount();
+            if (buffer.Capacity > MaxKeptEventBufferBytes)
+            {
+                t_eventBuffer = null; // a large event's buffer is not kept
+            }
+        }
     }
 
     /// <summary>Reads the whole client body; null when it is larger than <see cref="MaxRequestBodyBytes"/>.</summary>
@@ -213,6 +233,11 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
         if (client.Request.ContentLength > limit)
         {
             return null;
+        }
+
+        if (client.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
+        {
+            return []; // e.g. a GET without Content-Length or Transfer-Encoding
         }
 
         using var buffer = new MemoryStream();

@@ -19,29 +19,34 @@ internal sealed partial class InvocationLog(TimeProvider timeProvider, ILogger? 
 
     public void Add(LambdaInvocationRecord record)
     {
-        List<TaskCompletionSource<IReadOnlyList<LambdaInvocationRecord>>> ready = [];
-        IReadOnlyList<LambdaInvocationRecord> snapshot;
+        List<TaskCompletionSource<IReadOnlyList<LambdaInvocationRecord>>>? ready = null;
+        IReadOnlyList<LambdaInvocationRecord> snapshot = [];
         lock (_sync)
         {
             _records.Add(record);
-            snapshot = [.. _records];
             for (var i = _waiters.Count - 1; i >= 0; i--)
             {
-                if (_waiters[i].Count <= snapshot.Count)
+                if (_waiters[i].Count <= _records.Count)
                 {
-                    ready.Add(_waiters[i].Waiter);
+                    (ready ??= []).Add(_waiters[i].Waiter);
                     _waiters.RemoveAt(i);
                 }
             }
+
+            // A copy only for waiters: the log grows with every request, and copying it each time costs O(n).
+            if (ready is not null)
+            {
+                snapshot = [.. _records];
+            }
         }
 
-        if (logger is not null)
+        if (logger is not null && logger.IsEnabled(LogLevel.Information))
         {
             LogInvocation(logger, record.ToString());
         }
 
         Completed?.Invoke(Owner, record);
-        foreach (var waiter in ready)
+        foreach (var waiter in ready ?? [])
         {
             waiter.TrySetResult(snapshot);
         }

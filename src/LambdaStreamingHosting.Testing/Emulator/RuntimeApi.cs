@@ -20,9 +20,15 @@ internal sealed class RuntimeApi : IDisposable
 
     private readonly LambdaEmulatorOptions _options;
     private readonly InvocationLog _log;
-    private readonly Channel<Invocation> _queue = Channel.CreateUnbounded<Invocation>();
+    // Synchronous continuations: a waiting /next gets its event on the thread that queued it, without a thread-pool hop.
+    // Never write to the queue while holding a lock.
+    private readonly Channel<Invocation> _queue = Channel.CreateUnbounded<Invocation>(new UnboundedChannelOptions { AllowSynchronousContinuations = true });
     private readonly ConcurrentDictionary<string, Invocation> _invocations = new(StringComparer.Ordinal);
+    private const int RememberedFinishedInvocations = 10_000;
     private readonly ConcurrentDictionary<string, bool> _finishedTimedOut = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _finishedOrder = new(); // oldest first, so memory stays bounded
+    private readonly Action<Invocation> _onReleased; // cached delegates: none allocated per invocation
+    private readonly Action<Invocation> _onDeadline;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _sync = new();
     private int _busy;     // invocations delivered and not finished
@@ -34,6 +40,8 @@ internal sealed class RuntimeApi : IDisposable
     {
         _options = options;
         _log = log;
+        _onReleased = Forget;
+        _onDeadline = OnDeadline;
     }
 
     private IFunctionEnvironment? Environment => _options.Environment;
@@ -41,7 +49,7 @@ internal sealed class RuntimeApi : IDisposable
     /// <summary>Queues an invocation for the function and starts its wait-for-pickup timer.</summary>
     public void Enqueue(Invocation invocation)
     {
-        invocation.ArmTimer(_options.InitTimeout + _options.Timeout, OnDeadline);
+        invocation.ArmTimer(_options.InitTimeout + _options.Timeout, _onDeadline);
         _queue.Writer.TryWrite(invocation);
         lock (_sync)
         {
@@ -198,7 +206,7 @@ internal sealed class RuntimeApi : IDisposable
 
         var now = _log.TimeProvider.GetUtcNow();
         invocation.Deadline = now + _options.Timeout;
-        invocation.ArmTimer(_options.Timeout, OnDeadline);
+        invocation.ArmTimer(_options.Timeout, _onDeadline);
         var headers = context.Response.Headers;
         headers["Lambda-Runtime-Aws-Request-Id"] = invocation.RequestId;
         headers["Lambda-Runtime-Deadline-Ms"] = invocation.Deadline.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
@@ -257,6 +265,7 @@ internal sealed class RuntimeApi : IDisposable
                 frozen = false;
             }
 
+            var pollerGone = false;
             lock (invocation.Sync)
             {
                 if (invocation.State != InvocationState.Queued)
@@ -264,13 +273,17 @@ internal sealed class RuntimeApi : IDisposable
                     continue; // timed out while queued
                 }
 
-                if (requestAborted.IsCancellationRequested)
+                pollerGone = requestAborted.IsCancellationRequested;
+                if (!pollerGone)
                 {
-                    _queue.Writer.TryWrite(invocation); // the poller is gone: keep the event for the next one
-                    requestAborted.ThrowIfCancellationRequested();
+                    invocation.State = InvocationState.Delivered;
                 }
+            }
 
-                invocation.State = InvocationState.Delivered;
+            if (pollerGone)
+            {
+                _queue.Writer.TryWrite(invocation); // keep the event for the next poller
+                requestAborted.ThrowIfCancellationRequested();
             }
 
             lock (_sync)
@@ -279,20 +292,28 @@ internal sealed class RuntimeApi : IDisposable
                 _busy++;
             }
 
-            invocation.OnReleased = released =>
-            {
-                lock (_sync)
-                {
-                    _busy--;
-                }
-
-                // Forget the event and the client; remember only how it ended, for late or repeated answers.
-                _finishedTimedOut[released.RequestId] = released.TimedOut;
-                _invocations.TryRemove(released.RequestId, out var _);
-            };
+            invocation.OnReleased = _onReleased;
             _invocations[invocation.RequestId] = invocation;
             return invocation;
         }
+    }
+
+    /// <summary>The function is done with an invocation: forget its event and client, and remember only how it ended (for late or repeated answers).</summary>
+    private void Forget(Invocation released)
+    {
+        lock (_sync)
+        {
+            _busy--;
+        }
+
+        _finishedTimedOut[released.RequestId] = released.TimedOut;
+        _finishedOrder.Enqueue(released.RequestId);
+        while (_finishedOrder.Count > RememberedFinishedInvocations && _finishedOrder.TryDequeue(out var oldest))
+        {
+            _finishedTimedOut.TryRemove(oldest, out _);
+        }
+
+        _invocations.TryRemove(released.RequestId, out _);
     }
 
     private void OnDeadline(Invocation invocation)
@@ -442,6 +463,8 @@ internal sealed class RuntimeApi : IDisposable
 
         if (invocation.TimedOut)
         {
+            // Time ran out just as the answer ended: its last bytes, left for the response's end, go out before the cut.
+            await FlushClientAsync(invocation);
             invocation.Finish(new InvocationFailure("Sandbox.Timeout", $"Task timed out after {_options.Timeout.TotalSeconds:0.###} seconds (while the function was answering)."));
             context.Abort(); // Lambda cuts the function's stream
             return;
@@ -464,6 +487,26 @@ internal sealed class RuntimeApi : IDisposable
         else if (!outcome.Crashed)
         {
             await RuntimeApiReplies.ErrorAsync(context, outcome.ReplyStatus, outcome.ReplyErrorType!, outcome.ReplyMessage!);
+        }
+    }
+
+    /// <summary>Sends what the client response holds unsent, waiting at most a second for a client that is not reading.</summary>
+    private static async Task FlushClientAsync(Invocation invocation)
+    {
+        var response = invocation.Client.Response;
+        if (!response.HasStarted || invocation.ClientDisconnected)
+        {
+            return;
+        }
+
+        try
+        {
+            using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await response.BodyWriter.FlushAsync(patience.Token);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
+        {
+            // The client is gone: nothing to deliver.
         }
     }
 
