@@ -198,7 +198,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     /// <summary>Puts the server's features in the (empty) collection, the way Kestrel sets them for a request.</summary>
     private void SetFeatures(LambdaHttpRequest request, ResponseBodyFeature body)
     {
-        _request.Start(request);
+        _request.Start(request, body);
         var features = _features;
         features.Set<IHttpRequestFeature>(_request);
         features.Set<IHttpRequestBodyDetectionFeature>(_request);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace LambdaStreamingHosting.Server;
 
@@ -7,19 +8,22 @@ namespace LambdaStreamingHosting.Server;
 /// <c>Request.Body</c>: the event's decoded body, read once from start to end. Not seekable, as on Kestrel, so code
 /// that must read the body twice calls <c>Request.EnableBuffering()</c> both locally and inside Lambda. A
 /// <see cref="MaxSize"/> below the body's size fails every read with a 413 <see cref="BadHttpRequestException"/>.
+/// Synchronous reads throw unless <c>AllowSynchronousIO</c> is set, as on Kestrel, so an app that works here works there.
 /// </summary>
 internal sealed class RequestBodyStream : Stream
 {
     private int _length;
     private ReadOnlyMemory<byte> _remaining;
     private long? _maxSize;
+    private IHttpBodyControlFeature? _bodyControl;
 
     /// <summary>
     /// Starts over with the body of the next request (the stream is reused from one invocation to the next);
     /// <see langword="default"/> when the invocation is over, so no event bytes stay referenced.
     /// </summary>
-    public void Reset(ReadOnlyMemory<byte> body)
+    public void Reset(ReadOnlyMemory<byte> body, IHttpBodyControlFeature? bodyControl)
     {
+        _bodyControl = bodyControl;
         _remaining = body;
         _length = body.Length;
         _maxSize = null;
@@ -68,6 +72,16 @@ internal sealed class RequestBodyStream : Stream
 
     public override int Read(Span<byte> buffer)
     {
+        if (_bodyControl is { AllowSynchronousIO: false })
+        {
+            throw new InvalidOperationException("Synchronous operations are disallowed. Call ReadAsync or set AllowSynchronousIO to true instead.");
+        }
+
+        return ReadCore(buffer);
+    }
+
+    private int ReadCore(Span<byte> buffer)
+    {
         StartReading();
         var count = Math.Min(buffer.Length, _remaining.Length);
         _remaining.Span[..count].CopyTo(buffer);
@@ -82,7 +96,7 @@ internal sealed class RequestBodyStream : Stream
     }
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled<int>(cancellationToken) : new(Read(buffer.Span));
+        cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled<int>(cancellationToken) : new(ReadCore(buffer.Span));
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
     {

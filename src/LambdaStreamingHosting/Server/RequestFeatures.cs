@@ -130,8 +130,11 @@ internal sealed class RequestFeatures :
         set => _routeValues = value;
     }
 
-    /// <summary>Fills the features with the invocation's request (the invocation itself was read into the loop's <see cref="Invocation"/>).</summary>
-    public void Start(LambdaHttpRequest request)
+    /// <summary>
+    /// Fills the features with the invocation's request (the invocation itself was read into the loop's
+    /// <see cref="Invocation"/>); <paramref name="bodyControl"/> says whether synchronous body reads are allowed.
+    /// </summary>
+    public void Start(LambdaHttpRequest request, IHttpBodyControlFeature bodyControl)
     {
         Protocol = request.Protocol;
         Scheme = request.Scheme;
@@ -143,7 +146,7 @@ internal sealed class RequestFeatures :
         _rawTarget = null;
         Headers = request.Headers;
         CanHaveBody = !request.Body.IsEmpty;
-        _body.Reset(request.Body);
+        _body.Reset(request.Body, bodyControl);
         Body = _body;
         TraceIdentifier = ConnectionId = _invocation.RequestId;
         RemoteIpAddress = request.RemoteIpAddress;
@@ -162,7 +165,7 @@ internal sealed class RequestFeatures :
         _rawTarget = null;
         Headers = NoHeaders;
         CanHaveBody = false;
-        _body.Reset(default);
+        _body.Reset(default, bodyControl: null);
         Body = _body;
         RemoteIpAddress = LocalIpAddress = null;
         RemotePort = LocalPort = 0;

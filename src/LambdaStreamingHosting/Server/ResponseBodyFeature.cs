@@ -61,8 +61,11 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>The body ended (bodyless status, <c>CompleteAsync</c>, or the answer was sent): no more bytes go out.</summary>
     protected bool BodyEnded { get; set; }
 
-    /// <summary>The status and method allow no body: bytes written are dropped (HEAD) or refused (204, 304).</summary>
-    protected bool IsBodyless => _isHead || Response.StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status304NotModified or < 200;
+    /// <summary>The status and method allow no body: bytes written are dropped (HEAD) or refused (204, 205, 304).</summary>
+    protected bool IsBodyless => _isHead || StatusForbidsBody || Response.StatusCode < 200;
+
+    /// <summary>204, 205 and 304 answers have no body: writing one throws, started or not, as on Kestrel.</summary>
+    private bool StatusForbidsBody => Response.StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status205ResetContent or StatusCodes.Status304NotModified;
 
     /// <summary>The app aborted the request: further writes are dropped, as on Kestrel.</summary>
     protected bool Aborted { get; private set; }
@@ -198,6 +201,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     {
         if (!Discarding)
         {
+            ThrowIfStatusForbidsBody(count);
             CountBodyBytes(count);
             Buffer.Advance(count);
             OnAdvanced();
@@ -224,6 +228,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     {
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfBodyClosed();
+        ThrowIfStatusForbidsBody(source.Length);
         if (Discarding)
         {
             return;
@@ -255,6 +260,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     internal void Write(ReadOnlySpan<byte> source)
     {
         ThrowIfBodyClosed();
+        ThrowIfStatusForbidsBody(source.Length);
         if (Discarding)
         {
             return;
@@ -393,6 +399,14 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         if (BodyEnded && !DeclaredLengthReached)
         {
             throw new InvalidOperationException("Writing is not allowed after the response body was completed.");
+        }
+    }
+
+    private void ThrowIfStatusForbidsBody(int count)
+    {
+        if (count > 0 && !Aborted && !_isHead && StatusForbidsBody)
+        {
+            throw new InvalidOperationException($"Writing to the response body is invalid for responses with status code {Response.StatusCode}.");
         }
     }
 

@@ -273,6 +273,24 @@ public sealed class InvocationTests : FakeRuntimeApiTest
     }
 
     [Fact]
+    public async Task Synchronous_request_body_reads_throw_unless_allowed_as_on_Kestrel()
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapPost("/", (HttpContext context) =>
+        {
+            var buffer = new byte[64];
+            var refused = Assert.Throws<InvalidOperationException>(() => context.Request.Body.Read(buffer, 0, buffer.Length));
+            context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
+            var read = context.Request.Body.Read(buffer, 0, buffer.Length);
+            return $"{refused.Message.Contains("AllowSynchronousIO", StringComparison.Ordinal)}|{Encoding.UTF8.GetString(buffer, 0, read)}";
+        }));
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl("POST", body: "sync body")).Answer.Within();
+        await answer.ReadPreludeAsync().Within();
+
+        Assert.Equal("True|sync body", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
+    }
+
+    [Fact]
     public async Task The_max_request_body_size_feature_exists_and_a_lower_limit_answers_413_as_on_Kestrel()
     {
         App = await TestApp.StartAsync(Api, app => app.MapPost("/", async (HttpContext context) =>

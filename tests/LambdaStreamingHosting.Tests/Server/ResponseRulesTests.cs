@@ -105,6 +105,39 @@ public sealed class ResponseRulesTests : IAsyncLifetime
         Assert.Empty(await answer.ReadBodyToEndAsync().Within());
     }
 
+    [Theory]
+    [InlineData(204, false)]
+    [InlineData(205, false)]
+    [InlineData(304, false)]
+    [InlineData(204, true)]
+    public async Task Writing_a_body_before_the_start_of_a_bodyless_status_throws_like_Kestrel(int status, bool bodyWriter)
+    {
+        await StartAsync(app => app.MapGet("/", async context =>
+        {
+            context.Response.StatusCode = status;
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+            {
+                if (bodyWriter)
+                {
+                    await context.Response.BodyWriter.WriteAsync("nope"u8.ToArray());
+                }
+                else
+                {
+                    await context.Response.Body.WriteAsync("nope"u8.ToArray());
+                }
+            });
+            _observed.SetResult(error.Message);
+        }));
+
+        var answer = await _api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        Assert.Equal($"Writing to the response body is invalid for responses with status code {status}.", await _observed.Task.Within());
+        var prelude = await answer.ReadPreludeAsync().Within();
+        Assert.Equal(status, prelude.GetProperty("statusCode").GetInt32());
+        Assert.Empty(await answer.ReadBodyToEndAsync().Within());
+        await answer.Completed.Within();
+        Assert.Empty(answer.Trailers);
+    }
+
     [Fact]
     public async Task Writing_a_body_to_a_204_throws_like_Kestrel()
     {
