@@ -369,6 +369,26 @@ public class FunctionUrlStreamingTests
         Assert.Contains("could not be sent to the client", Assert.Single(await DisposeExpectingViolationsAsync(emulator)));
     }
 
+    [Fact]
+    public async Task A_204_with_a_stray_body_reaches_the_client_while_the_function_goes_on()
+    {
+        var emulator = await LambdaEmulator.StartAsync();
+        var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
+        using var http = Client(emulator.FunctionUrl);
+        var statusSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var function = AnswerOnceAsync(runtime, async answer =>
+        {
+            await answer.WriteChunkAsync([.. RawRuntimeClient.Prelude("""{"statusCode":204}"""), .. "not allowed"u8.ToArray()]);
+            await statusSeen.Task.WaitAsync(Patience); // the client must have its status before the function ends
+        });
+
+        using var response = await SendAsync(http, HttpMethod.Get, "/").WaitAsync(Patience);
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        statusSeen.SetResult();
+        Assert.Equal(202, (await function.WaitAsync(Patience)).Status);
+        Assert.Contains("could not be sent to the client", Assert.Single(await DisposeExpectingViolationsAsync(emulator)));
+    }
+
     [Theory]
     [InlineData(700, 700)]          // a small answer: prelude, body and end in one piece, as a runtime sends it
     [InlineData(1_000_000, 4096)]   // a large one in many chunks, all at hand at once

@@ -18,6 +18,7 @@ internal sealed class ClientStream(Invocation invocation, BandwidthShaper? shape
     private const int MaxUnflushedBytes = 64 * 1024;
 
     private bool _gone;
+    private bool _bodyRefused; // the status allows no body (e.g. 204): the head still goes out, the body is dropped
     private bool _pending;
     private long _unflushedBytes;
 
@@ -43,7 +44,7 @@ internal sealed class ClientStream(Invocation invocation, BandwidthShaper? shape
         foreach (var segment in data)
         {
             var rest = segment;
-            while (!rest.IsEmpty && !_gone)
+            while (!rest.IsEmpty && !_gone && !_bodyRefused)
             {
                 var piece = shaper is null ? rest : rest[..Math.Min(rest.Length, PacedPieceBytes)];
                 rest = rest[piece.Length..];
@@ -102,7 +103,7 @@ internal sealed class ClientStream(Invocation invocation, BandwidthShaper? shape
         {
             // e.g. a body after status 204 or 304: the client cannot get it; the rest is dropped.
             invocation.Violation($"The response body could not be sent to the client: {ex.Message}");
-            _gone = true;
+            _bodyRefused = true;
         }
     }
 

@@ -18,7 +18,8 @@ namespace LambdaStreamingHosting.Server;
 /// hosting context and its <c>DefaultHttpContext</c>); each is emptied when its invocation is over, so nothing of one
 /// invocation is visible to the next. The <c>Response.Body</c> stream and <c>BodyWriter</c> are the exception: made
 /// per invocation on first use, they stop working when it is over, so an app that kept one cannot write into a later
-/// invocation's response.
+/// invocation's response; a <c>Request.Body</c> the app took is ended likewise (and replaced), so it cannot read a
+/// later invocation's request.
 /// </summary>
 internal sealed class InvocationLoop<TContext> : IDisposable
     where TContext : notnull

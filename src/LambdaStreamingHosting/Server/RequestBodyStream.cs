@@ -9,6 +9,7 @@ namespace LambdaStreamingHosting.Server;
 /// that must read the body twice calls <c>Request.EnableBuffering()</c> both locally and inside Lambda. A
 /// <see cref="MaxSize"/> below the body's size fails every read with a 413 <see cref="BadHttpRequestException"/>.
 /// Synchronous reads throw unless <c>AllowSynchronousIO</c> is set, as on Kestrel, so an app that works here works there.
+/// Once <see cref="End"/>ed (its invocation is over), every read throws <see cref="ObjectDisposedException"/>.
 /// </summary>
 internal sealed class RequestBodyStream : Stream
 {
@@ -16,6 +17,7 @@ internal sealed class RequestBodyStream : Stream
     private ReadOnlyMemory<byte> _remaining;
     private long? _maxSize;
     private IHttpBodyControlFeature? _bodyControl;
+    private bool _ended;
 
     /// <summary>
     /// Starts over with the body of the next request (the stream is reused from one invocation to the next);
@@ -28,6 +30,14 @@ internal sealed class RequestBodyStream : Stream
         _length = body.Length;
         _maxSize = null;
         ReadStarted = false;
+    }
+
+    /// <summary>The invocation this stream was handed out for is over: reads throw from now on.</summary>
+    public void End()
+    {
+        _ended = true;
+        _remaining = default;
+        _bodyControl = null;
     }
 
     /// <summary>Whether the app started reading: from then on <see cref="MaxSize"/> is fixed, as on Kestrel.</summary>
@@ -125,6 +135,7 @@ internal sealed class RequestBodyStream : Stream
 
     private void StartReading()
     {
+        ObjectDisposedException.ThrowIf(_ended, this);
         ReadStarted = true;
         if (_length > _maxSize)
         {

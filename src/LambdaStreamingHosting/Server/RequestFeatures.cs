@@ -32,7 +32,9 @@ internal sealed class RequestFeatures :
     IRouteValuesFeature
 {
     private static readonly HeaderDictionary NoHeaders = new() { IsReadOnly = true };
-    private readonly RequestBodyStream _body = new();
+    private RequestBodyStream _body = new();
+    private Stream? _replacedBody;
+    private bool _bodyHandedOut;
     private readonly Invocation _invocation;
     private readonly TimeProvider _time;
     private RouteValueDictionary? _routeValues;
@@ -67,7 +69,26 @@ internal sealed class RequestFeatures :
 
     public IHeaderDictionary Headers { get; set; } = NoHeaders;
 
-    public Stream Body { get; set; } = Stream.Null;
+    /// <summary>
+    /// The body stream, or the one the app put in its place. The loop's stream is reused until the app takes it: one
+    /// handed out is ended with its invocation (a new one serves the next), so a stream an app kept can never read a
+    /// later invocation's body.
+    /// </summary>
+    public Stream Body
+    {
+        get
+        {
+            if (_replacedBody is not null)
+            {
+                return _replacedBody;
+            }
+
+            _bodyHandedOut = true;
+            return _body;
+        }
+
+        set => _replacedBody = value;
+    }
 
     public bool CanHaveBody { get; private set; }
 
@@ -147,7 +168,7 @@ internal sealed class RequestFeatures :
         Headers = request.Headers;
         CanHaveBody = !request.Body.IsEmpty;
         _body.Reset(request.Body, bodyControl);
-        Body = _body;
+        _replacedBody = null;
         TraceIdentifier = ConnectionId = _invocation.RequestId;
         RemoteIpAddress = request.RemoteIpAddress;
         RemotePort = request.RemotePort;
@@ -165,8 +186,15 @@ internal sealed class RequestFeatures :
         _rawTarget = null;
         Headers = NoHeaders;
         CanHaveBody = false;
+        if (_bodyHandedOut)
+        {
+            _body.End();
+            _body = new RequestBodyStream();
+            _bodyHandedOut = false;
+        }
+
         _body.Reset(default, bodyControl: null);
-        Body = _body;
+        _replacedBody = null;
         RemoteIpAddress = LocalIpAddress = null;
         RemotePort = LocalPort = 0;
         EventSource = LambdaEventSource.Auto;

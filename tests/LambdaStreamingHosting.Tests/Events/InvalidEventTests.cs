@@ -14,6 +14,10 @@ public class InvalidEventTests
     [InlineData("{")]
     [InlineData("{\"version\":\"2.0\",}")]
     [InlineData("not json")]
+    [InlineData("{\"version\":\"2.0\",\"requestContext\":{\"http\":{\"method\":\"GET\"}}} trailing")]
+    [InlineData("{\"version\":\"2.0\",\"requestContext\":{\"http\":{\"method\":\"GET\"}}} {}")]
+    [InlineData("{\"version\":\"2.0\",/* comment */\"requestContext\":{\"http\":{\"method\":\"GET\"}}}")]
+    [InlineData("\uFEFF{\"version\":\"2.0\",\"requestContext\":{\"http\":{\"method\":\"GET\"}}}")]
     public void Invalid_json_is_reported_as_such(string json)
     {
         var ex = MapFails(json);
@@ -36,6 +40,7 @@ public class InvalidEventTests
     [InlineData("""{"version":"2.0","requestContext":{"http":{"method":"GET"}},"cookies":"a=1"}""", "$.cookies", "an array")]
     [InlineData("""{"version":"2.0","requestContext":{"http":{"method":"GET"}},"body":{"a":1}}""", "$.body", "a string")]
     [InlineData("""{"httpMethod":"GET","requestContext":{"identity":{"sourceIp":7}}}""", "$.requestContext.identity.sourceIp", "a string")]
+    [InlineData("""{"version":"2.0","requestContext":{"http":{"method":"GET"}},"headers":{"x-a":"1","X-A":5}}""", "$.headers.X-A", "a string")]
     public void Wrong_types_anywhere_are_reported_with_their_path(string json, string path, string expected)
     {
         var ex = MapFails(json);
@@ -43,6 +48,15 @@ public class InvalidEventTests
         Assert.Equal("LambdaStreaming.InvalidEventField", ex.ErrorType);
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);
         Assert.EndsWith($"expected {expected}.", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_lone_escaped_surrogate_in_a_header_value_is_not_text()
+    {
+        var ex = MapFails("""{"version":"2.0","requestContext":{"http":{"method":"GET"}},"headers":{"x-a":"\ud800"}}""");
+
+        Assert.Equal("LambdaStreaming.InvalidEventField", ex.ErrorType);
+        Assert.Contains("$.headers.x-a", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -18,8 +18,8 @@ namespace LambdaStreamingHosting.Tests.Server;
 /// collection, the <c>DefaultHttpContext</c>): an app that leaves every kind of state behind in one invocation (a
 /// custom feature, <c>Items</c>, response headers, <c>OnStarting</c>/<c>OnCompleted</c>, <c>User</c>, route values,
 /// a replaced body, a body size limit, <c>RequestAborted</c> registrations, request headers it received or added),
-/// whichever way that invocation ends, is followed by one that sees none of it. A response body an app keeps past its
-/// invocation fails instead of writing into a later invocation's answer.
+/// whichever way that invocation ends, is followed by one that sees none of it. A response or request body an app keeps
+/// past its invocation fails instead of writing into a later invocation's answer or reading a later request.
 /// </summary>
 public sealed class ReuseIsolationTests : FakeRuntimeApiTest
 {
@@ -29,6 +29,7 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
     private Stream? _keptStream;
     private PipeWriter? _keptWriter;
     private IHeaderDictionary? _keptRequestHeaders;
+    private Stream? _keptRequestBody;
 
     public static TheoryData<string> Endings => ["return", "throw", "throw-after-start", "abort", "abort-after-start"];
 
@@ -230,6 +231,38 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
         Assert.Equal("second: stream refused, writer refused", await BodyTextAsync(second));
         var third = await Api.Enqueue(TestEvents.FunctionUrl(path: "/keep")).Answer.Within();
         Assert.Equal("first", await BodyTextAsync(third));
+    }
+
+    [Fact]
+    public async Task A_request_body_kept_past_its_invocation_never_reads_a_later_request_body()
+    {
+        App = await TestApp.StartAsync(Api, app =>
+        {
+            // Keeps Request.Body without reading it, then reads its own body: the loop must not reuse the kept stream.
+            app.MapPost("/keep", async (HttpContext context) =>
+            {
+                _keptRequestBody = context.Request.Body;
+                using var reader = new StreamReader(context.Request.Body);
+                return await reader.ReadToEndAsync();
+            });
+            app.MapPost("/read-kept", async (HttpContext context) =>
+            {
+                var buffer = new byte[64];
+                var kept = await RefusesAsync(async () => await _keptRequestBody!.ReadAtLeastAsync(buffer, 1, throwOnEndOfStream: false));
+                using var reader = new StreamReader(context.Request.Body);
+                return $"kept {kept}, own {await reader.ReadToEndAsync()}";
+            });
+        });
+
+        var first = await Api.Enqueue(TestEvents.FunctionUrl("POST", "/keep", body: "first secret")).Answer.Within();
+        Assert.Equal("first secret", await BodyTextAsync(first));
+        await Api.WaitForNextRequestsAsync(2).Within();
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await _keptRequestBody!.ReadAtLeastAsync(new byte[64], 1, throwOnEndOfStream: false));
+
+        var second = await Api.Enqueue(TestEvents.FunctionUrl("POST", "/read-kept", body: "second secret")).Answer.Within();
+        Assert.Equal("kept refused, own second secret", await BodyTextAsync(second));
+        var third = await Api.Enqueue(TestEvents.FunctionUrl("POST", "/keep", body: "third")).Answer.Within();
+        Assert.Equal("third", await BodyTextAsync(third));
     }
 
     [Fact]
