@@ -39,7 +39,14 @@ public sealed partial class ProjectTemplateTests
         var hive = work.Combine("hive");
         var output = work.Combine("app");
 
-        foreach (var project in new[] { "LambdaStreamingHosting", "LambdaStreamingHosting.Testing", "LambdaStreamingHosting.Templates" })
+        // The adapter the way CI pipelines often pack it: built first, then packed with --no-build (its ReadyToRun
+        // images are compiled by the pack itself); the others packed directly.
+        var adapter = Path.Combine(RepositoryPaths.Root, "src", "LambdaStreamingHosting");
+        (await DotNetCli.RunAsync(["build", adapter, "-c", "Release", $"-p:Version={version}", "--artifacts-path", artifacts], RepositoryPaths.Root, StepTimeout))
+            .EnsureSuccess("dotnet build LambdaStreamingHosting");
+        (await DotNetCli.RunAsync(["pack", adapter, "--no-build", "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts], RepositoryPaths.Root, StepTimeout))
+            .EnsureSuccess("dotnet pack --no-build LambdaStreamingHosting");
+        foreach (var project in new[] { "LambdaStreamingHosting.Testing", "LambdaStreamingHosting.Templates" })
         {
             (await DotNetCli.RunAsync(
                 ["pack", Path.Combine(RepositoryPaths.Root, "src", project), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts],
