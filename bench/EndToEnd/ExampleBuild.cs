@@ -93,13 +93,16 @@ internal sealed record ExampleBuild(PublishedApp App, BuildFlavor Flavor, string
         {
             // The examples reference the adapter's project, which builds IL; the package puts a ReadyToRun image beside
             // it for linux-x64 and linux-arm64 (eng/ReadyToRunPackage.targets), and that is what a function runs.
-            var image = await PublishAdapterImageAsync(repositoryRoot, workRoot);
+            var image = await (_adapterImage ??= PublishAdapterImageAsync(repositoryRoot, workRoot));
             File.Copy(image, Path.Combine(output, Path.GetFileName(image)), overwrite: true);
         }
 
         Console.WriteLine($"  {build.Label}: published in {Stopwatch.GetElapsedTime(started).TotalSeconds:F0} s");
         return build;
     }
+
+    /// <summary>The adapter's image, published once per harness run (the builds are published one after another).</summary>
+    private static Task<string>? _adapterImage;
 
     /// <summary>The adapter's linux-x64 ReadyToRun image, built the way its package target builds it.</summary>
     private static async Task<string> PublishAdapterImageAsync(string repositoryRoot, string workRoot)
