@@ -393,7 +393,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
 
         if (Response.HasStarted && IsBodyless)
         {
-            throw new InvalidOperationException($"Writing to the response body is invalid for responses with status code {Response.StatusCode}.");
+            throw BodyNotAllowed();
         }
 
         if (BodyEnded && !DeclaredLengthReached)
@@ -402,11 +402,14 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         }
     }
 
+    private InvalidOperationException BodyNotAllowed() =>
+        new($"Writing to the response body is invalid for responses with status code {Response.StatusCode}.");
+
     private void ThrowIfStatusForbidsBody(int count)
     {
         if (count > 0 && !Aborted && !_isHead && StatusForbidsBody)
         {
-            throw new InvalidOperationException($"Writing to the response body is invalid for responses with status code {Response.StatusCode}.");
+            throw BodyNotAllowed();
         }
     }
 
