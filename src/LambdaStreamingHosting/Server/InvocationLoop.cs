@@ -245,9 +245,9 @@ internal sealed class InvocationLoop<TContext> : IDisposable
 
     private void LogUnexpected(RuntimeApiReply? reply, string request)
     {
-        if (reply is { IsSuccess: false })
+        if (reply is { IsSuccess: false } unexpected)
         {
-            Log.UnexpectedReply(_logger, request, reply.ToString());
+            Log.UnexpectedReply(_logger, request, unexpected.ToString());
         }
     }
 }
