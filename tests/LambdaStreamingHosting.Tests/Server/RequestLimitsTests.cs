@@ -71,6 +71,19 @@ public sealed class RequestLimitsTests(RequestLimitsTests.Servers servers) : ICl
     }
 
     [Fact]
+    public void Every_golden_event_is_within_Kestrels_limits()
+    {
+        var names = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Events", "Golden"), "*.json").Select(Path.GetFileName).ToList();
+
+        Assert.NotEmpty(names);
+        foreach (var name in names)
+        {
+            var refusal = LambdaStreamingHosting.Server.RequestLimits.Check(GoldenEvents.Map(name!), new LambdaStreamingLimits());
+            Assert.False(refusal.IsRefused, $"{name}: {refusal}");
+        }
+    }
+
+    [Fact]
     public void The_check_allocates_nothing()
     {
         var limits = new LambdaStreamingLimits();
