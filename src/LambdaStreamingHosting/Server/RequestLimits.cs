@@ -78,12 +78,12 @@ internal static class RequestLimits
     /// <summary>The first rule <paramref name="request"/> breaks, or <see cref="RequestRefusalReason.None"/>.</summary>
     public static RequestRefusal Check(LambdaHttpRequest request, LambdaStreamingLimits limits)
     {
-        var target = request.RawTargetParts;
-        if (request.Method.Length + Encoding.UTF8.GetByteCount(target.Path) + Encoding.UTF8.GetByteCount(target.Query) + RequestLineOverhead > limits.MaxRequestLineSize)
+        if (RequestLineBytes(request) > limits.MaxRequestLineSize)
         {
             return new(RequestRefusalReason.RequestLineTooLong);
         }
 
+        var target = request.RawTargetParts;
         if (target.Path.Contains('\0', StringComparison.Ordinal) || target.Query.Contains('\0', StringComparison.Ordinal)
             || request.Path.Contains('\0', StringComparison.Ordinal) || request.PathBase.Contains('\0', StringComparison.Ordinal))
         {
@@ -131,8 +131,7 @@ internal static class RequestLimits
         switch (refusal.Reason)
         {
             case RequestRefusalReason.RequestLineTooLong:
-                var target = request.RawTargetParts;
-                Log.RequestLineTooLong(logger, request.Method.Length + Encoding.UTF8.GetByteCount(target.Path) + Encoding.UTF8.GetByteCount(target.Query) + RequestLineOverhead, limits.MaxRequestLineSize);
+                Log.RequestLineTooLong(logger, RequestLineBytes(request), limits.MaxRequestLineSize);
                 break;
             case RequestRefusalReason.HeadersTooLarge:
             case RequestRefusalReason.TooManyHeaders:
@@ -154,6 +153,13 @@ internal static class RequestLimits
                 Log.InvalidRequestTarget(logger);
                 break;
         }
+    }
+
+    /// <summary>Bytes of <c>METHOD SP target SP HTTP/1.1 CRLF</c>.</summary>
+    private static int RequestLineBytes(LambdaHttpRequest request)
+    {
+        var (path, query) = request.RawTargetParts;
+        return request.Method.Length + Encoding.UTF8.GetByteCount(path) + Encoding.UTF8.GetByteCount(query) + RequestLineOverhead;
     }
 
     /// <summary>Every header line and their bytes, for the log (the check itself stops at the first line over a limit).</summary>
