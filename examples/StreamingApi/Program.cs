@@ -19,7 +19,7 @@ builder.Services.AddLambdaStreaming();
 if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
 {
     builder.Services.AddOpenTelemetry()
-        .WithTracing(tracing => tracing.AddLambdaStreamingInstrumentation().AddOtlpExporter())
+        .WithTracing(tracing => tracing.AddLambdaStreamingInstrumentation().AddAspNetCoreInstrumentation().AddOtlpExporter())
         .WithMetrics(metrics => metrics.AddLambdaStreamingInstrumentation().AddOtlpExporter());
 }
 

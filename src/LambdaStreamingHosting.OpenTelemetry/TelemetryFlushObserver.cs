@@ -11,13 +11,13 @@ namespace LambdaStreamingHosting.OpenTelemetry;
 /// <summary>
 /// Exports the app's spans and metrics after each answer, before the next event is requested: OpenTelemetry exports
 /// from background threads that Lambda freezes with the process, so without this what an invocation recorded would
-/// leave only after a later thaw, or never. The tracer and meter providers flush side by side (see
-/// <see cref="BackgroundFlush"/>), and the loop waits for them at most <see cref="LambdaTelemetryFlushOptions.Timeout"/>;
+/// leave only after a later thaw, or never. The tracer and meter providers flush side by side, each on a
+/// thread of its own (see <see cref="BackgroundFlush"/>), and the loop waits for them at most <see cref="LambdaTelemetryFlushOptions.Timeout"/>;
 /// a flush that takes longer is logged and left to finish after the thaw. Lambda Managed Instances never freeze and get
 /// no flush (the exporters keep their own schedule).
 /// </summary>
 internal sealed partial class TelemetryFlushObserver(
-    IServiceProvider services, IOptions<LambdaTelemetryFlushOptions> options, ILogger<TelemetryFlushObserver> logger) : ILambdaLifecycleObserver
+    IServiceProvider services, IOptions<LambdaTelemetryFlushOptions> options, ILogger<TelemetryFlushObserver> logger) : ILambdaLifecycleObserver, IDisposable
 {
     private BackgroundFlush? _traces;
     private BackgroundFlush? _metrics;
@@ -30,12 +30,12 @@ internal sealed partial class TelemetryFlushObserver(
             // The providers the app registered (AddOpenTelemetry().WithTracing/WithMetrics), either or both.
             if (services.GetService<TracerProvider>() is { } tracer)
             {
-                _traces = new BackgroundFlush(() => tracer.ForceFlush());
+                _traces = new BackgroundFlush(() => tracer.ForceFlush(), "LambdaStreaming-TraceFlush");
             }
 
             if (services.GetService<MeterProvider>() is { } meter)
             {
-                _metrics = new BackgroundFlush(() => meter.ForceFlush());
+                _metrics = new BackgroundFlush(() => meter.ForceFlush(), "LambdaStreaming-MetricFlush");
             }
 
             _resolved = true;
@@ -53,6 +53,12 @@ internal sealed partial class TelemetryFlushObserver(
             var what = !traces.IsCompleted && !metrics.IsCompleted ? "spans and metrics" : !traces.IsCompleted ? "spans" : "metrics";
             FlushTimedOut(logger, what, timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture));
         }
+    }
+
+    public void Dispose()
+    {
+        _traces?.Dispose();
+        _metrics?.Dispose();
     }
 
     [LoggerMessage(1, LogLevel.Warning,

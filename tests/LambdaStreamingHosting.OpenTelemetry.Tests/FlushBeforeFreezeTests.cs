@@ -42,6 +42,9 @@ public sealed class FlushBeforeFreezeTests : IAsyncLifetime
         Assert.Equal("b7ad6b7169203331", span.ParentSpanId);
         Assert.Equal(2, span.Kind); // SERVER
         Assert.Equal("Microsoft.AspNetCore", span.Scope);
+        // The README's lines add OpenTelemetry's ASP.NET Core instrumentation: the same span has the HTTP attributes.
+        Assert.Equal("GET", span.Attributes["http.request.method"]);
+        Assert.Equal(200L, span.Attributes["http.response.status_code"]);
         AssertFaasAttributes(span, coldStart: true);
         AssertResource(span.Resource);
 
