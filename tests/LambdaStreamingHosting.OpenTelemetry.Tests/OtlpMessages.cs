@@ -17,356 +17,118 @@ public sealed record ReceivedPoint(
 /// </summary>
 internal static class OtlpMessages
 {
-    public static List<ReceivedSpan> DecodeTraces(ReadOnlySpan<byte> request)
-    {
-        var spans = new List<ReceivedSpan>();
-        var reader = new ProtobufReader(request);
-        while (reader.TryReadTag(out var field, out var wire))
-        {
-            if (field == 1 && wire == ProtobufReader.LengthDelimited)
-            {
-                ReadResourceSpans(reader.ReadLengthDelimited(), spans);
-            }
-            else
-            {
-                reader.Skip(wire);
-            }
-        }
-
-        return spans;
-    }
-
-    public static List<ReceivedPoint> DecodeMetrics(ReadOnlySpan<byte> request)
-    {
-        var points = new List<ReceivedPoint>();
-        var reader = new ProtobufReader(request);
-        while (reader.TryReadTag(out var field, out var wire))
-        {
-            if (field == 1 && wire == ProtobufReader.LengthDelimited)
-            {
-                ReadResourceMetrics(reader.ReadLengthDelimited(), points);
-            }
-            else
-            {
-                reader.Skip(wire);
-            }
-        }
-
-        return points;
-    }
-
+    // ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
     // ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; }
-    private static void ReadResourceSpans(ReadOnlySpan<byte> message, List<ReceivedSpan> spans)
+    // ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; }
+    public static List<ReceivedSpan> DecodeTraces(ReadOnlySpan<byte> request) =>
+        [.. from resourceSpans in Repeated(request, 1)
+            let resource = Attributes(First(resourceSpans, 1), 1)
+            from scopeSpans in Repeated(resourceSpans, 2)
+            let scope = ScopeName(First(scopeSpans, 1))
+            from span in Repeated(scopeSpans, 2)
+            select ReadSpan(span, scope, resource)];
+
+    // ExportMetricsServiceRequest { repeated ResourceMetrics resource_metrics = 1; }
+    // ResourceMetrics { Resource resource = 1; repeated ScopeMetrics scope_metrics = 2; }
+    // ScopeMetrics { InstrumentationScope scope = 1; repeated Metric metrics = 2; }
+    // Metric { string name = 1; string unit = 3; Gauge gauge = 5; Sum sum = 7; Histogram histogram = 9; }, each { repeated ...DataPoint data_points = 1; }
+    public static List<ReceivedPoint> DecodeMetrics(ReadOnlySpan<byte> request) =>
+        [.. from resourceMetrics in Repeated(request, 1)
+            let resource = Attributes(First(resourceMetrics, 1), 1)
+            from scopeMetrics in Repeated(resourceMetrics, 2)
+            let scope = ScopeName(First(scopeMetrics, 1))
+            from metric in Repeated(scopeMetrics, 2)
+            let name = Text(First(metric, 1))
+            let unit = Text(First(metric, 3))
+            from point in Points(metric, name, unit, scope, resource)
+            select point];
+
+    private static IEnumerable<ReceivedPoint> Points(byte[] metric, string name, string unit, string scope, IReadOnlyDictionary<string, object?> resource)
     {
-        IReadOnlyDictionary<string, object?> resource = new Dictionary<string, object?>();
-        var scopes = new List<byte[]>();
-        var reader = new ProtobufReader(message);
-        while (reader.TryReadTag(out var field, out var wire))
+        foreach (var data in Repeated(metric, 5).Concat(Repeated(metric, 7)))
         {
-            switch (field)
+            foreach (var point in Repeated(data, 1))
             {
-                case 1 when wire == ProtobufReader.LengthDelimited:
-                    resource = ReadResource(reader.ReadLengthDelimited());
-                    break;
-                case 2 when wire == ProtobufReader.LengthDelimited:
-                    scopes.Add(reader.ReadLengthDelimited().ToArray());
-                    break;
-                default:
-                    reader.Skip(wire);
-                    break;
+                // NumberDataPoint { double as_double = 4; sfixed64 as_int = 6; repeated KeyValue attributes = 7; }
+                var value = Fixed64(point, 4) is { } asDouble ? BitConverter.UInt64BitsToDouble(asDouble) : (long)(Fixed64(point, 6) ?? 0);
+                yield return new ReceivedPoint(name, unit, scope, Attributes(point, 7), value, 0, resource);
             }
         }
 
-        // ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; }
-        foreach (var scopeSpans in scopes)
+        foreach (var data in Repeated(metric, 9))
         {
-            var scope = "";
-            var spanMessages = new List<byte[]>();
-            var scopeReader = new ProtobufReader(scopeSpans);
-            while (scopeReader.TryReadTag(out var field, out var wire))
+            foreach (var point in Repeated(data, 1))
             {
-                if (field == 1 && wire == ProtobufReader.LengthDelimited)
-                {
-                    scope = ReadScopeName(scopeReader.ReadLengthDelimited());
-                }
-                else if (field == 2 && wire == ProtobufReader.LengthDelimited)
-                {
-                    spanMessages.Add(scopeReader.ReadLengthDelimited().ToArray());
-                }
-                else
-                {
-                    scopeReader.Skip(wire);
-                }
+                // HistogramDataPoint { fixed64 count = 4; double sum = 5; repeated KeyValue attributes = 9; }
+                var sum = BitConverter.UInt64BitsToDouble(Fixed64(point, 5) ?? 0);
+                yield return new ReceivedPoint(name, unit, scope, Attributes(point, 9), sum, Fixed64(point, 4) ?? 0, resource);
             }
-
-            spans.AddRange(spanMessages.Select(span => ReadSpan(span, scope, resource)));
         }
     }
 
     // Span { bytes trace_id = 1; bytes span_id = 2; bytes parent_span_id = 4; string name = 5; SpanKind kind = 6; repeated KeyValue attributes = 9; }
-    private static ReceivedSpan ReadSpan(ReadOnlySpan<byte> message, string scope, IReadOnlyDictionary<string, object?> resource)
-    {
-        string traceId = "", spanId = "", parentSpanId = "", name = "";
-        var kind = 0;
-        var attributes = new Dictionary<string, object?>();
-        var reader = new ProtobufReader(message);
-        while (reader.TryReadTag(out var field, out var wire))
-        {
-            switch (field)
-            {
-                case 1 when wire == ProtobufReader.LengthDelimited:
-                    traceId = Convert.ToHexStringLower(reader.ReadLengthDelimited());
-                    break;
-                case 2 when wire == ProtobufReader.LengthDelimited:
-                    spanId = Convert.ToHexStringLower(reader.ReadLengthDelimited());
-                    break;
-                case 4 when wire == ProtobufReader.LengthDelimited:
-                    parentSpanId = Convert.ToHexStringLower(reader.ReadLengthDelimited());
-                    break;
-                case 5 when wire == ProtobufReader.LengthDelimited:
-                    name = reader.ReadString();
-                    break;
-                case 6 when wire == ProtobufReader.Varint:
-                    kind = (int)reader.ReadVarint();
-                    break;
-                case 9 when wire == ProtobufReader.LengthDelimited:
-                    AddKeyValue(reader.ReadLengthDelimited(), attributes);
-                    break;
-                default:
-                    reader.Skip(wire);
-                    break;
-            }
-        }
+    private static ReceivedSpan ReadSpan(byte[] span, string scope, IReadOnlyDictionary<string, object?> resource) => new(
+        Convert.ToHexStringLower(First(span, 1) ?? []),
+        Convert.ToHexStringLower(First(span, 2) ?? []),
+        Convert.ToHexStringLower(First(span, 4) ?? []),
+        Text(First(span, 5)),
+        (int)(Varint(span, 6) ?? 0),
+        scope,
+        Attributes(span, 9),
+        resource);
 
-        return new ReceivedSpan(traceId, spanId, parentSpanId, name, kind, scope, attributes, resource);
-    }
+    // InstrumentationScope { string name = 1; }
+    private static string ScopeName(byte[]? scope) => scope is null ? "" : Text(First(scope, 1));
 
-    // ResourceMetrics { Resource resource = 1; repeated ScopeMetrics scope_metrics = 2; }
-    private static void ReadResourceMetrics(ReadOnlySpan<byte> message, List<ReceivedPoint> points)
-    {
-        IReadOnlyDictionary<string, object?> resource = new Dictionary<string, object?>();
-        var scopes = new List<byte[]>();
-        var reader = new ProtobufReader(message);
-        while (reader.TryReadTag(out var field, out var wire))
-        {
-            switch (field)
-            {
-                case 1 when wire == ProtobufReader.LengthDelimited:
-                    resource = ReadResource(reader.ReadLengthDelimited());
-                    break;
-                case 2 when wire == ProtobufReader.LengthDelimited:
-                    scopes.Add(reader.ReadLengthDelimited().ToArray());
-                    break;
-                default:
-                    reader.Skip(wire);
-                    break;
-            }
-        }
-
-        // ScopeMetrics { InstrumentationScope scope = 1; repeated Metric metrics = 2; }
-        foreach (var scopeMetrics in scopes)
-        {
-            var scope = "";
-            var metrics = new List<byte[]>();
-            var scopeReader = new ProtobufReader(scopeMetrics);
-            while (scopeReader.TryReadTag(out var field, out var wire))
-            {
-                if (field == 1 && wire == ProtobufReader.LengthDelimited)
-                {
-                    scope = ReadScopeName(scopeReader.ReadLengthDelimited());
-                }
-                else if (field == 2 && wire == ProtobufReader.LengthDelimited)
-                {
-                    metrics.Add(scopeReader.ReadLengthDelimited().ToArray());
-                }
-                else
-                {
-                    scopeReader.Skip(wire);
-                }
-            }
-
-            foreach (var metric in metrics)
-            {
-                ReadMetric(metric, scope, resource, points);
-            }
-        }
-    }
-
-    // Metric { string name = 1; string unit = 3; Gauge gauge = 5; Sum sum = 7; Histogram histogram = 9; }
-    private static void ReadMetric(ReadOnlySpan<byte> message, string scope, IReadOnlyDictionary<string, object?> resource, List<ReceivedPoint> points)
-    {
-        string name = "", unit = "";
-        var numberData = new List<byte[]>();
-        var histogramData = new List<byte[]>();
-        var reader = new ProtobufReader(message);
-        while (reader.TryReadTag(out var field, out var wire))
-        {
-            switch (field)
-            {
-                case 1 when wire == ProtobufReader.LengthDelimited:
-                    name = reader.ReadString();
-                    break;
-                case 3 when wire == ProtobufReader.LengthDelimited:
-                    unit = reader.ReadString();
-                    break;
-                case 5 or 7 when wire == ProtobufReader.LengthDelimited:
-                    numberData.Add(reader.ReadLengthDelimited().ToArray());
-                    break;
-                case 9 when wire == ProtobufReader.LengthDelimited:
-                    histogramData.Add(reader.ReadLengthDelimited().ToArray());
-                    break;
-                default:
-                    reader.Skip(wire);
-                    break;
-            }
-        }
-
-        // Gauge/Sum/Histogram { repeated ...DataPoint data_points = 1; }
-        foreach (var data in numberData)
-        {
-            foreach (var point in DataPoints(data))
-            {
-                points.Add(ReadNumberPoint(point, name, unit, scope, resource));
-            }
-        }
-
-        foreach (var data in histogramData)
-        {
-            foreach (var point in DataPoints(data))
-            {
-                points.Add(ReadHistogramPoint(point, name, unit, scope, resource));
-            }
-        }
-    }
-
-    private static List<byte[]> DataPoints(ReadOnlySpan<byte> data)
-    {
-        var result = new List<byte[]>();
-        var reader = new ProtobufReader(data);
-        while (reader.TryReadTag(out var field, out var wire))
-        {
-            if (field == 1 && wire == ProtobufReader.LengthDelimited)
-            {
-                result.Add(reader.ReadLengthDelimited().ToArray());
-            }
-            else
-            {
-                reader.Skip(wire);
-            }
-        }
-
-        return result;
-    }
-
-    // NumberDataPoint { double as_double = 4; sfixed64 as_int = 6; repeated KeyValue attributes = 7; }
-    private static ReceivedPoint ReadNumberPoint(ReadOnlySpan<byte> message, string name, string unit, string scope, IReadOnlyDictionary<string, object?> resource)
+    // Resource { repeated KeyValue attributes = 1; }, KeyValue { string key = 1; AnyValue value = 2; }
+    private static Dictionary<string, object?> Attributes(byte[]? message, int field)
     {
         var attributes = new Dictionary<string, object?>();
-        double value = 0;
-        var reader = new ProtobufReader(message);
-        while (reader.TryReadTag(out var field, out var wire))
+        foreach (var keyValue in message is null ? [] : Repeated(message, field))
         {
-            switch (field)
-            {
-                case 4 when wire == ProtobufReader.Fixed64:
-                    value = BitConverter.UInt64BitsToDouble(reader.ReadFixed64());
-                    break;
-                case 6 when wire == ProtobufReader.Fixed64:
-                    value = (long)reader.ReadFixed64();
-                    break;
-                case 7 when wire == ProtobufReader.LengthDelimited:
-                    AddKeyValue(reader.ReadLengthDelimited(), attributes);
-                    break;
-                default:
-                    reader.Skip(wire);
-                    break;
-            }
-        }
-
-        return new ReceivedPoint(name, unit, scope, attributes, value, 0, resource);
-    }
-
-    // HistogramDataPoint { fixed64 count = 4; double sum = 5; repeated KeyValue attributes = 9; }
-    private static ReceivedPoint ReadHistogramPoint(ReadOnlySpan<byte> message, string name, string unit, string scope, IReadOnlyDictionary<string, object?> resource)
-    {
-        var attributes = new Dictionary<string, object?>();
-        double sum = 0;
-        ulong count = 0;
-        var reader = new ProtobufReader(message);
-        while (reader.TryReadTag(out var field, out var wire))
-        {
-            switch (field)
-            {
-                case 4 when wire == ProtobufReader.Fixed64:
-                    count = reader.ReadFixed64();
-                    break;
-                case 5 when wire == ProtobufReader.Fixed64:
-                    sum = BitConverter.UInt64BitsToDouble(reader.ReadFixed64());
-                    break;
-                case 9 when wire == ProtobufReader.LengthDelimited:
-                    AddKeyValue(reader.ReadLengthDelimited(), attributes);
-                    break;
-                default:
-                    reader.Skip(wire);
-                    break;
-            }
-        }
-
-        return new ReceivedPoint(name, unit, scope, attributes, sum, count, resource);
-    }
-
-    // Resource { repeated KeyValue attributes = 1; }
-    private static Dictionary<string, object?> ReadResource(ReadOnlySpan<byte> message)
-    {
-        var attributes = new Dictionary<string, object?>();
-        var reader = new ProtobufReader(message);
-        while (reader.TryReadTag(out var field, out var wire))
-        {
-            if (field == 1 && wire == ProtobufReader.LengthDelimited)
-            {
-                AddKeyValue(reader.ReadLengthDelimited(), attributes);
-            }
-            else
-            {
-                reader.Skip(wire);
-            }
+            attributes[Text(First(keyValue, 1))] = First(keyValue, 2) is { } value ? AnyValue(value) : null;
         }
 
         return attributes;
     }
 
-    // InstrumentationScope { string name = 1; }
-    private static string ReadScopeName(ReadOnlySpan<byte> message)
+    // AnyValue { string string_value = 1; bool bool_value = 2; int64 int_value = 3; double double_value = 4; }
+    private static object? AnyValue(byte[] value)
     {
-        var reader = new ProtobufReader(message);
+        var reader = new ProtobufReader(value);
         while (reader.TryReadTag(out var field, out var wire))
         {
-            if (field == 1 && wire == ProtobufReader.LengthDelimited)
+            switch (field, wire)
             {
-                return reader.ReadString();
+                case (1, ProtobufReader.LengthDelimited):
+                    return reader.ReadString();
+                case (2, ProtobufReader.Varint):
+                    return reader.ReadVarint() != 0;
+                case (3, ProtobufReader.Varint):
+                    return (long)reader.ReadVarint();
+                case (4, ProtobufReader.Fixed64):
+                    return BitConverter.UInt64BitsToDouble(reader.ReadFixed64());
+                default:
+                    reader.Skip(wire);
+                    break;
             }
-
-            reader.Skip(wire);
         }
 
-        return "";
+        return null;
     }
 
-    // KeyValue { string key = 1; AnyValue value = 2; }
-    private static void AddKeyValue(ReadOnlySpan<byte> message, Dictionary<string, object?> attributes)
+    private static string Text(byte[]? bytes) => bytes is null ? "" : System.Text.Encoding.UTF8.GetString(bytes);
+
+    /// <summary>Every value of the length-delimited field <paramref name="number"/> (a repeated message or string).</summary>
+    private static List<byte[]> Repeated(ReadOnlySpan<byte> message, int number)
     {
-        var key = "";
-        object? value = null;
+        var values = new List<byte[]>();
         var reader = new ProtobufReader(message);
         while (reader.TryReadTag(out var field, out var wire))
         {
-            if (field == 1 && wire == ProtobufReader.LengthDelimited)
+            if (field == number && wire == ProtobufReader.LengthDelimited)
             {
-                key = reader.ReadString();
-            }
-            else if (field == 2 && wire == ProtobufReader.LengthDelimited)
-            {
-                value = ReadAnyValue(reader.ReadLengthDelimited());
+                values.Add(reader.ReadLengthDelimited().ToArray());
             }
             else
             {
@@ -374,32 +136,28 @@ internal static class OtlpMessages
             }
         }
 
-        attributes[key] = value;
+        return values;
     }
 
-    // AnyValue { string string_value = 1; bool bool_value = 2; int64 int_value = 3; double double_value = 4; }
-    private static object? ReadAnyValue(ReadOnlySpan<byte> message)
+    private static byte[]? First(ReadOnlySpan<byte> message, int number) => Repeated(message, number) is [var first, ..] ? first : null;
+
+    private static ulong? Fixed64(ReadOnlySpan<byte> message, int number) => Scalar(message, number, ProtobufReader.Fixed64);
+
+    private static ulong? Varint(ReadOnlySpan<byte> message, int number) => Scalar(message, number, ProtobufReader.Varint);
+
+    private static ulong? Scalar(ReadOnlySpan<byte> message, int number, int wireType)
     {
-        object? value = null;
         var reader = new ProtobufReader(message);
         while (reader.TryReadTag(out var field, out var wire))
         {
-            value = (field, wire) switch
+            if (field == number && wire == wireType)
             {
-                (1, ProtobufReader.LengthDelimited) => reader.ReadString(),
-                (2, ProtobufReader.Varint) => reader.ReadVarint() != 0,
-                (3, ProtobufReader.Varint) => (long)reader.ReadVarint(),
-                (4, ProtobufReader.Fixed64) => BitConverter.UInt64BitsToDouble(reader.ReadFixed64()),
-                _ => Skipped(ref reader, wire, value),
-            };
+                return wireType == ProtobufReader.Fixed64 ? reader.ReadFixed64() : reader.ReadVarint();
+            }
+
+            reader.Skip(wire);
         }
 
-        return value;
-    }
-
-    private static object? Skipped(ref ProtobufReader reader, int wire, object? value)
-    {
-        reader.Skip(wire);
-        return value;
+        return null;
     }
 }
