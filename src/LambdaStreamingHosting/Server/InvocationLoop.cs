@@ -98,6 +98,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         try
         {
             using var scope = Log.InvocationScope(_logger, _invocation.RequestId);
+            var coldStart = _server.Telemetry.TakeColdStart();
             if (oneAtATime && _server.Settings.SetTraceIdEnvironmentVariable)
             {
                 Environment.SetEnvironmentVariable(TraceIdVariable, _invocation.TraceId);
@@ -106,7 +107,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             var request = await MapOrReportAsync(started).ConfigureAwait(false);
             if (request is not null)
             {
-                await ServeAsync(request, started).ConfigureAwait(false);
+                await ServeAsync(request, started, coldStart).ConfigureAwait(false);
             }
         }
         finally
@@ -144,10 +145,9 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ServeAsync(LambdaHttpRequest request, long started)
+    private async ValueTask ServeAsync(LambdaHttpRequest request, long started, bool coldStart)
     {
         var options = _server.Options;
-        var coldStart = _server.Telemetry.TakeColdStart();
         var streaming = options.InvokeMode == LambdaInvokeMode.ResponseStream && CanStream(request.Source);
         if (options.InvokeMode == LambdaInvokeMode.ResponseStream && !streaming)
         {
