@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using LambdaStreamingHosting.Lifecycle;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -23,6 +24,7 @@ internal sealed partial class TelemetryFlushObserver(
     private BackgroundFlush? _metrics;
     private bool _resolved;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask OnFreezingAsync(CancellationToken cancellationToken)
     {
         if (!_resolved)
@@ -43,10 +45,11 @@ internal sealed partial class TelemetryFlushObserver(
 
         var traces = _traces?.Request() ?? Task.CompletedTask;
         var metrics = _metrics?.Request() ?? Task.CompletedTask;
+        var both = traces.IsCompleted ? metrics : metrics.IsCompleted ? traces : Task.WhenAll(traces, metrics);
         var timeout = options.Value.Timeout;
         try
         {
-            await Task.WhenAll(traces, metrics).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            await both.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
