@@ -55,6 +55,16 @@ public sealed class LambdaStreamingOptions
     public bool MapIdentityToUser { get; set; }
 
     /// <summary>
+    /// Whether a request that carries no W3C <c>traceparent</c> header continues the invocation's X-Ray trace
+    /// (<c>Lambda-Runtime-Trace-Id</c>): its <c>Activity</c> then has the X-Ray trace id, the X-Ray parent segment as
+    /// parent, and X-Ray's sampling decision. Turn it on when traces go to X-Ray (or CloudWatch Application Signals) with
+    /// active tracing. Default: <see langword="false"/>: without active tracing Lambda still passes a header, marked not
+    /// sampled, which would make a parent-based sampler drop every trace, and a backend other than X-Ray never sees the
+    /// parent segment; the request's activity is then a root unless the caller sent a <c>traceparent</c>.
+    /// </summary>
+    public bool ContinueXRayTrace { get; set; }
+
+    /// <summary>
     /// Buffered mode: content types sent as text; every other content type is sent base64-encoded. Entries are exact
     /// media types (<c>application/json</c>), type wildcards (<c>text/*</c>) or suffixes (<c>*+json</c>). Default:
     /// <c>text/*</c>, <c>application/json</c>, <c>*+json</c>, <c>application/xml</c>, <c>*+xml</c>,

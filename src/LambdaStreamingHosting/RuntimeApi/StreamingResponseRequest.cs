@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 
@@ -45,6 +46,7 @@ internal sealed class StreamingResponseRequest
         _sendCountBefore = connection.SendCount;
         Ended = false;
         Broken = false;
+        FirstSendTimestamp = 0;
         return this;
     }
 
@@ -53,6 +55,12 @@ internal sealed class StreamingResponseRequest
 
     /// <summary>Whether a send failed: the Runtime API connection is gone and no reply will come.</summary>
     public bool Broken { get; private set; }
+
+    /// <summary>
+    /// When the request head and the first bytes of the answer were handed to the socket
+    /// (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>), or 0 while nothing was sent.
+    /// </summary>
+    public long FirstSendTimestamp { get; private set; }
 
     /// <summary>Socket sends this request made so far (the request head goes with the first).</summary>
     public long SendCount => _connection.SendCount - _sendCountBefore;
@@ -102,6 +110,7 @@ internal sealed class StreamingResponseRequest
     public async ValueTask EndWithErrorAsync(LambdaError error)
     {
         Ended = true;
+        _client.ReportedErrorType = error.ErrorType;
         var output = new ArrayBufferWriter<byte>(512);
         ChunkFraming.WriteErrorEnd(output, error.ErrorType, error.ToJson());
         await SendAsync([new ArraySegment<byte>(output.WrittenSpan.ToArray())]).ConfigureAwait(false);
@@ -186,6 +195,7 @@ internal sealed class StreamingResponseRequest
         {
             _head = null;
             framed.Insert(0, first);
+            FirstSendTimestamp = Stopwatch.GetTimestamp();
         }
 
         try

@@ -182,6 +182,9 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         Response.BodyFeature = this;
     }
 
+    /// <summary>Body bytes of the answer: what the app wrote (none for HEAD), or the error body that replaced it.</summary>
+    internal long BodyBytes => _bodyBytes;
+
     /// <summary>Bytes written and not sent yet.</summary>
     internal long UnflushedBytes => Buffer.Length;
 
