@@ -1,3 +1,4 @@
+using LambdaStreamingHosting.Npgsql;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -21,7 +22,7 @@ public sealed class PoolLifecycleTests(PostgresServer postgres)
 
     private static string NewApplicationName() => $"lsh-test-{Guid.NewGuid():N}";
 
-    private TestApp NewApp(string applicationName, Action<LambdaDbContextLifecycleOptions>? configure = null, int? port = null, IDictionary<string, string?>? configuration = null) =>
+    private TestApp NewApp(string applicationName, Action<LambdaConnectionPoolOptions>? configure = null, int? port = null, IDictionary<string, string?>? configuration = null) =>
         new(o => o.UseNpgsql(postgres.ConnectionString(applicationName, port)), configure, configuration);
 
     [Fact]

@@ -1,3 +1,4 @@
+using LambdaStreamingHosting.Npgsql;
 using System.Collections.Concurrent;
 using LambdaStreamingHosting.Lifecycle;
 using Microsoft.EntityFrameworkCore;
@@ -26,7 +27,7 @@ public sealed class TestApp : IAsyncDisposable
 
     public TestApp(
         Action<DbContextOptionsBuilder> useDatabase,
-        Action<LambdaDbContextLifecycleOptions>? configure = null,
+        Action<LambdaConnectionPoolOptions>? configure = null,
         IDictionary<string, string?>? configuration = null)
     {
         var services = new ServiceCollection();
