@@ -30,7 +30,7 @@ public enum Breakage
 public static class FrozenExampleApp
 {
     /// <summary>The example's command timeout: a request stuck on a silent connection fails after it.</summary>
-    public const int CommandTimeoutSeconds = 3;
+    public const int CommandTimeoutSeconds = 5;
 
     /// <summary>The documented bound: a silent connection is given up after <c>ThawCheckTimeout</c> (default 1 s).</summary>
     public static readonly TimeSpan ThawCheckTimeout = TimeSpan.FromSeconds(1);
@@ -38,54 +38,61 @@ public static class FrozenExampleApp
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// Starts the app, serves one request per pool, breaks the connections the given way once the process is frozen,
-    /// keeps it frozen for <paramref name="freeze"/> (holding back the next request is the freeze), then serves one
-    /// request per pool again: the data source first (its line checks at the thaw), then EF Core (checked on its open).
+    /// Starts the app, then for each of <paramref name="freezes"/>: serves one request per pool, breaks the connections
+    /// the given way once the process is frozen, keeps it frozen that long (holding back the next request is the
+    /// freeze), then serves one request per pool again: the data source first (its line checks at the thaw), then EF
+    /// Core (checked on its open). One process serves every freeze: after each, the pools hold working connections again.
     /// </summary>
-    public static async Task<ThawOutcome> FreezeBreakAndThawAsync(PostgresServer postgres, Breakage breakage, TimeSpan freeze, bool integrationEnabled)
+    public static async Task<IReadOnlyList<ThawOutcome>> FreezeBreakAndThawAsync(PostgresServer postgres, Breakage breakage, bool integrationEnabled, params TimeSpan[] freezes)
     {
         var name = $"lsh-thaw-{Guid.NewGuid():N}";
         var database = await postgres.CreateDatabaseAsync($"thaw_{Guid.NewGuid():N}");
         await using var relay = new TcpRelay(postgres.Port);
         await using var function = new FunctionProcess(Options(postgres.ConnectionString(name, relay.Port), database, integrationEnabled, freeze: true));
-        var freezes = new FreezeSignal(function);
-        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Environment = freezes });
+        var freezeSignal = new FreezeSignal(function);
+        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Environment = freezeSignal });
         function.Start(emulator.RuntimeApiEndpoint);
         await function.WaitUntilInitializedAsync(Generous);
         using var client = new HttpClient { BaseAddress = emulator.FunctionUrl, Timeout = Generous };
-
         var warm = await postgres.BackendsAsync(name);
-        var directBefore = await GetAsync(client, DirectPath);
-        var efBefore = await GetAsync(client, EfPath);
-        Assert.True(directBefore.StatusCode == HttpStatusCode.OK && efBefore.StatusCode == HttpStatusCode.OK,
-            $"before the freeze: {directBefore.StatusCode} {directBefore.Body} / {efBefore.StatusCode} {efBefore.Body}\n{function.RecentOutput}");
-        var before = await postgres.BackendsAsync(name);
 
-        await freezes.NextFreeze.WaitAsync(Generous);
-        var frozen = Stopwatch.StartNew();
-        switch (breakage)
+        var outcomes = new List<ThawOutcome>();
+        foreach (var freeze in freezes)
         {
-            case Breakage.BackendsTerminated:
-                Assert.Equal(before.Count, await postgres.TerminateBackendsAsync(name));
-                break;
-            case Breakage.ServerRestarted:
-                await postgres.RestartAsync();
-                break;
-            case Breakage.PathSilenced:
-                relay.Silence();
-                break;
+            var directBefore = await GetAsync(client, DirectPath);
+            var efBefore = await GetAsync(client, EfPath);
+            Assert.True(directBefore.StatusCode == HttpStatusCode.OK && efBefore.StatusCode == HttpStatusCode.OK,
+                $"before the {freeze.TotalSeconds} s freeze: {directBefore.StatusCode} {directBefore.Body} / {efBefore.StatusCode} {efBefore.Body}\n{function.RecentOutput}");
+            var before = await postgres.BackendsAsync(name);
+
+            await freezeSignal.NextFreeze.WaitAsync(Generous);
+            var frozen = Stopwatch.StartNew();
+            switch (breakage)
+            {
+                case Breakage.BackendsTerminated:
+                    Assert.Equal(before.Count, await postgres.TerminateBackendsAsync(name));
+                    break;
+                case Breakage.ServerRestarted:
+                    await postgres.RestartAsync();
+                    break;
+                case Breakage.PathSilenced:
+                    relay.Silence();
+                    break;
+            }
+
+            if (freeze > frozen.Elapsed)
+            {
+                await Task.Delay(freeze - frozen.Elapsed); // the freeze itself, not a wait for something to happen
+            }
+
+            Assert.True(function.IsFrozen, "the function stayed frozen while its connections were broken");
+            var direct = await GetAsync(client, DirectPath);
+            var ef = await GetAsync(client, EfPath);
+            var after = await postgres.BackendsAsync(name);
+            outcomes.Add(new ThawOutcome(freeze, warm, before, after, directBefore, efBefore, direct, ef, function.RecentOutput));
         }
 
-        if (freeze > frozen.Elapsed)
-        {
-            await Task.Delay(freeze - frozen.Elapsed); // the freeze itself, not a wait for something to happen
-        }
-
-        Assert.True(function.IsFrozen, "the function stayed frozen while its connections were broken");
-        var direct = await GetAsync(client, DirectPath);
-        var ef = await GetAsync(client, EfPath);
-        var after = await postgres.BackendsAsync(name);
-        return new ThawOutcome(warm, before, after, directBefore, efBefore, direct, ef, function.RecentOutput);
+        return outcomes;
     }
 
     /// <summary>The example's environment: PostgreSQL through <paramref name="connectionString"/>, two warm connections per pool.</summary>
@@ -153,6 +160,7 @@ public sealed record Answer(HttpStatusCode StatusCode, string Body, int? Pid, Ti
 
 /// <summary>The server connections (pid, start time) and answers around one freeze.</summary>
 public sealed record ThawOutcome(
+    TimeSpan Freeze,
     IReadOnlySet<(int Pid, DateTime Started)> Warm,
     IReadOnlySet<(int Pid, DateTime Started)> Before,
     IReadOnlySet<(int Pid, DateTime Started)> After,
@@ -165,6 +173,6 @@ public sealed record ThawOutcome(
     public IEnumerable<int> PidsBefore => Before.Select(b => b.Pid);
 
     public override string ToString() =>
-        $"direct: {Direct.StatusCode} in {Direct.Latency.TotalMilliseconds:0} ms {Direct.Body}\nEF: {Ef.StatusCode} in {Ef.Latency.TotalMilliseconds:0} ms {Ef.Body}\n" +
+        $"after a {Freeze.TotalSeconds} s freeze:\ndirect: {Direct.StatusCode} in {Direct.Latency.TotalMilliseconds:0} ms {Direct.Body}\nEF: {Ef.StatusCode} in {Ef.Latency.TotalMilliseconds:0} ms {Ef.Body}\n" +
         $"before: {string.Join(", ", Before)}\nafter: {string.Join(", ", After)}\n{FunctionOutput}";
 }
