@@ -25,22 +25,25 @@ public sealed class ThawWithNothingBrokenTests(PostgresServer postgres) : IClass
     }
 }
 
-/// <summary>Backends terminated while frozen: the next requests answer 200 from new backends; without the integration they fail with 57P01.</summary>
-public sealed class ThawAfterTerminatedBackendsTests(PostgresServer postgres) : IClassFixture<PostgresServer>
+/// <summary>
+/// The server closed the pooled connections while the process was frozen: the next requests answer 200 from new
+/// backends; without the integration they fail with the server's 57P01 read from the dead connection.
+/// </summary>
+public abstract class ServerClosedConnectionsWhileFrozenTests(PostgresServer postgres, Breakage breakage) : IClassFixture<PostgresServer>
 {
     [Fact]
-    public async Task After_freezes_in_which_the_backends_were_terminated_the_next_requests_run_on_new_backends()
+    public async Task After_freezes_of_1_s_and_10_s_the_next_requests_run_on_new_backends()
     {
-        foreach (var outcome in await FrozenExampleApp.FreezeBreakAndThawAsync(postgres, Breakage.BackendsTerminated, integrationEnabled: true, ThawAssert.Freezes))
+        foreach (var outcome in await FrozenExampleApp.FreezeBreakAndThawAsync(postgres, breakage, integrationEnabled: true, ThawAssert.Freezes))
         {
             ThawAssert.AnsweredFromNewBackends(outcome);
         }
     }
 
     [Fact]
-    public async Task Without_the_integration_the_requests_after_the_backends_were_terminated_fail()
+    public async Task Without_the_integration_the_next_requests_fail()
     {
-        foreach (var outcome in await FrozenExampleApp.FreezeBreakAndThawAsync(postgres, Breakage.BackendsTerminated, integrationEnabled: false, ThawAssert.Freezes))
+        foreach (var outcome in await FrozenExampleApp.FreezeBreakAndThawAsync(postgres, breakage, integrationEnabled: false, ThawAssert.Freezes))
         {
             ThawAssert.BothFailed(outcome);
             Assert.Contains("57P01", outcome.FunctionOutput, StringComparison.Ordinal);
@@ -48,28 +51,11 @@ public sealed class ThawAfterTerminatedBackendsTests(PostgresServer postgres) : 
     }
 }
 
-/// <summary>Server restarted while frozen: the next requests answer 200; without the integration they fail.</summary>
-public sealed class ThawAfterServerRestartTests(PostgresServer postgres) : IClassFixture<PostgresServer>
-{
-    [Fact]
-    public async Task After_freezes_in_which_the_server_restarted_the_next_requests_succeed()
-    {
-        foreach (var outcome in await FrozenExampleApp.FreezeBreakAndThawAsync(postgres, Breakage.ServerRestarted, integrationEnabled: true, ThawAssert.Freezes))
-        {
-            ThawAssert.AnsweredFromNewBackends(outcome);
-        }
-    }
+/// <summary>Backends terminated (<c>pg_terminate_backend</c>) while frozen.</summary>
+public sealed class ThawAfterTerminatedBackendsTests(PostgresServer postgres) : ServerClosedConnectionsWhileFrozenTests(postgres, Breakage.BackendsTerminated);
 
-    [Fact]
-    public async Task Without_the_integration_the_requests_after_a_server_restart_fail()
-    {
-        foreach (var outcome in await FrozenExampleApp.FreezeBreakAndThawAsync(postgres, Breakage.ServerRestarted, integrationEnabled: false, ThawAssert.Freezes))
-        {
-            ThawAssert.BothFailed(outcome);
-            Assert.Contains("57P01", outcome.FunctionOutput, StringComparison.Ordinal);
-        }
-    }
-}
+/// <summary>Server restarted (<c>pg_ctl restart -m fast</c>) while frozen.</summary>
+public sealed class ThawAfterServerRestartTests(PostgresServer postgres) : ServerClosedConnectionsWhileFrozenTests(postgres, Breakage.ServerRestarted);
 
 /// <summary>
 /// Network path silenced while frozen: the next requests answer 200 from new connections, each pool's check giving the
