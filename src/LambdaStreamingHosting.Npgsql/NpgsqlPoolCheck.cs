@@ -1,4 +1,3 @@
-using System.Data;
 using System.Diagnostics;
 using Npgsql;
 
@@ -119,7 +118,6 @@ internal static class NpgsqlPoolCheck
         {
             // Broken: closing discards it. A connection that failed the statement for another reason but is still open
             // goes back to the pool, as after any failed command.
-            Debug.Assert(connection.FullState.HasFlag(ConnectionState.Broken) || connection.State == ConnectionState.Open);
             await command.DisposeAsync().ConfigureAwait(false);
             await connection.DisposeAsync().ConfigureAwait(false);
             return Outcome.Closed;

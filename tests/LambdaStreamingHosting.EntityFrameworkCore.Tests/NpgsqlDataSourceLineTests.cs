@@ -1,5 +1,6 @@
 using LambdaStreamingHosting.Lifecycle;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
 namespace LambdaStreamingHosting.EntityFrameworkCore.Tests;
@@ -34,6 +35,28 @@ public sealed class NpgsqlDataSourceLineTests(PostgresServer postgres)
         {
             Assert.DoesNotContain((int)(await command.ExecuteScalarAsync())!, beforeLongGap.Select(b => b.Pid));
         }
+    }
+
+    [Fact]
+    public async Task A_context_on_the_checked_data_source_is_not_checked_again_on_its_open()
+    {
+        var name = $"lsh-ds-{Guid.NewGuid():N}";
+        await using var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString(name));
+        await using var app = new TestApp(
+            o => o.UseNpgsql(dataSource),
+            moreServices: s => s.AddSingleton(dataSource).AddLambdaNpgsqlDataSourceLifecycle());
+        await app.InitAsync();
+        var before = await app.InvokeAsync();
+        await app.FreezingAsync();
+
+        await postgres.TerminateBackendsAsync(name);
+        await app.ThawAsync(TimeSpan.FromSeconds(1));
+
+        Assert.NotEqual(before, await app.InvokeAsync());
+        Assert.Contains(app.Logs.Entries, e => e.Message.StartsWith("After the thaw, NpgsqlDataSource had ", StringComparison.Ordinal)
+            && !e.Message.Contains("had 0 pooled", StringComparison.Ordinal));
+        Assert.DoesNotContain(app.Logs.Entries, e => e.Message.Contains("After the thaw, PidContext", StringComparison.Ordinal)
+            || e.Message.Contains("of PidContext answered", StringComparison.Ordinal));
     }
 
     [Fact]

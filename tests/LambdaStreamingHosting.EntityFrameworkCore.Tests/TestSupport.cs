@@ -28,11 +28,13 @@ public sealed class TestApp : IAsyncDisposable
     public TestApp(
         Action<DbContextOptionsBuilder> useDatabase,
         Action<LambdaConnectionPoolOptions>? configure = null,
-        IDictionary<string, string?>? configuration = null)
+        IDictionary<string, string?>? configuration = null,
+        Action<IServiceCollection>? moreServices = null)
     {
         var services = new ServiceCollection();
         services.AddLogging(logging => logging.AddProvider(Logs).SetMinimumLevel(LogLevel.Debug));
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(configuration ?? new Dictionary<string, string?>()).Build());
+        moreServices?.Invoke(services);
         services.AddDbContextPool<PidContext>(useDatabase);
         services.AddLambdaDbContextLifecycle<PidContext>(configure);
         _services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true, ValidateOnBuild = true });
