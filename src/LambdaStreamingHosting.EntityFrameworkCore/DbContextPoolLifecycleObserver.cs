@@ -50,7 +50,10 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
         if (Options.Enabled)
         {
             Guard.SetCheckDue(false);
-            LogClearedBeforeSnapshot(logger, typeof(TContext).Name, ClearIdleConnections());
+            if (ClearIdleConnections())
+            {
+                LogClearedBeforeSnapshot(logger, typeof(TContext).Name);
+            }
         }
 
         return ValueTask.CompletedTask;
@@ -179,6 +182,6 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
     [LoggerMessage(2, LogLevel.Warning, "Could not open warm database connections for {Context} (warm-up timeout {TimeoutSeconds} s); requests will connect on first use.")]
     private static partial void LogWarmUpFailed(ILogger logger, string context, double timeoutSeconds, Exception exception);
 
-    [LoggerMessage(3, LogLevel.Debug, "Before the snapshot: closed the idle pooled database connections of {Context}: {Cleared}.")]
-    private static partial void LogClearedBeforeSnapshot(ILogger logger, string context, bool cleared);
+    [LoggerMessage(3, LogLevel.Debug, "Closed the idle pooled database connections of {Context} before the snapshot.")]
+    private static partial void LogClearedBeforeSnapshot(ILogger logger, string context);
 }
