@@ -42,6 +42,12 @@ public sealed class LambdaStreamingOptions
     public int ResponseBufferSize { get; set; } = 16 * 1024;
 
     /// <summary>
+    /// Kestrel's request limits, with Kestrel's names and defaults: requests over them are answered 431 or 414 (and
+    /// requests with a header Kestrel refuses, 400) without running the app. Bound from <c>LambdaStreaming:Limits</c>.
+    /// </summary>
+    public LambdaStreamingLimits Limits { get; } = new();
+
+    /// <summary>
     /// Whether the caller's identity from the front end (REST authorizer claims, HTTP API JWT claims, Function URL IAM
     /// identity) becomes <c>HttpContext.User</c>. Default: <see langword="false"/>: the identity is still available from
     /// the raw event.

@@ -161,6 +161,12 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             body = _bufferedBody.Start(requestId, request.ResponseShape, request.Method);
         }
 
+        if (RequestLimits.Check(request, options.Limits) is { IsRefused: true } refusal)
+        {
+            await RefuseAsync(request, refusal, body).ConfigureAwait(false);
+            return;
+        }
+
         _lifetime.Start(_invocation.Deadline, options.DeadlineMargin, body);
         try
         {
@@ -192,6 +198,26 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         finally
         {
             _lifetime.Stop();
+            body.Release();
+        }
+    }
+
+    /// <summary>
+    /// Answers a request over Kestrel's limits as Kestrel does, with the status alone (empty body), without running the
+    /// app: no <c>HttpContext</c> is created.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask RefuseAsync(LambdaHttpRequest request, RequestRefusal refusal, ResponseBodyFeature body)
+    {
+        try
+        {
+            RequestLimits.LogRefusal(_logger, request, refusal, _server.Options.Limits);
+            _response.StatusCode = refusal.StatusCode;
+            var reply = await body.FinishAsync(error: null, aborted: false, CancellationToken.None).ConfigureAwait(false);
+            LogUnexpected(reply, "/response");
+        }
+        finally
+        {
             body.Release();
         }
     }
@@ -245,9 +271,9 @@ internal sealed class InvocationLoop<TContext> : IDisposable
 
     private void LogUnexpected(RuntimeApiReply? reply, string request)
     {
-        if (reply is { IsSuccess: false })
+        if (reply is { IsSuccess: false } unexpected)
         {
-            Log.UnexpectedReply(_logger, request, reply.ToString());
+            Log.UnexpectedReply(_logger, request, unexpected.ToString());
         }
     }
 }
