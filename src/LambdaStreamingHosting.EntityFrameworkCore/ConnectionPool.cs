@@ -49,7 +49,8 @@ internal static class ConnectionPool
         return settings.Pooling ? settings.MaxPoolSize : null;
     }
 
-    private static NpgsqlDataSource? NpgsqlDataSource(DatabaseFacade database)
+    /// <summary>The data source behind the context, or <see langword="null"/> (a connection string, or another provider).</summary>
+    public static NpgsqlDataSource? NpgsqlDataSource(DatabaseFacade database)
     {
         // The Npgsql provider exposes the data source behind a context (given by the app, taken from DI or built by the
         // provider itself) only through this internal interface.

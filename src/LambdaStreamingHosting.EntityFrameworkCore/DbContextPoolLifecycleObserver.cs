@@ -1,4 +1,5 @@
 using LambdaStreamingHosting.Lifecycle;
+using LambdaStreamingHosting.Npgsql;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,29 +10,35 @@ namespace LambdaStreamingHosting.EntityFrameworkCore;
 
 /// <summary>
 /// Keeps the connection pool behind <typeparamref name="TContext"/> warm and safe across the Lambda lifecycle: opens
-/// <see cref="LambdaDbContextLifecycleOptions.WarmConnections"/> during init and after a SnapStart restore, and closes
-/// idle pooled connections after a long idle gap (a likely freeze) and before a snapshot.
+/// <see cref="LambdaConnectionPoolOptions.WarmConnections"/> during init and after a SnapStart restore; after a thaw,
+/// makes a check of the idle connections due on the context's next open (<see cref="ThawCheckAndOpenRetryInterceptor"/>)
+/// or, after an idle gap of <see cref="LambdaConnectionPoolOptions.ThawClearThreshold"/> or more, closes them; closes
+/// them before a snapshot.
 /// </summary>
 /// <typeparam name="TContext">The app's context type, registered with <c>AddDbContextPool</c> or <c>AddDbContext</c>.</typeparam>
 internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
     IServiceScopeFactory scopeFactory,
-    IOptionsMonitor<LambdaDbContextLifecycleOptions> optionsMonitor,
+    IOptionsMonitor<LambdaConnectionPoolOptions> optionsMonitor,
     ILogger<DbContextPoolLifecycleObserver<TContext>> logger) : ILambdaLifecycleObserver
     where TContext : DbContext
 {
     /// <summary>The name of <typeparamref name="TContext"/>'s options instance.</summary>
     public static string OptionsName { get; } = typeof(TContext).FullName ?? typeof(TContext).Name;
 
-    private LambdaDbContextLifecycleOptions Options => optionsMonitor.Get(OptionsName);
+    /// <summary>The thaw state of the context's pool, shared with the context's interceptor.</summary>
+    public NpgsqlPoolGuard Guard { get; } = new(logger, typeof(TContext).Name);
+
+    /// <summary>The options in force.</summary>
+    public LambdaConnectionPoolOptions Options => optionsMonitor.Get(OptionsName);
 
     public ValueTask OnInitAsync(CancellationToken cancellationToken) => WarmUpAsync(cancellationToken);
 
     public ValueTask OnThawAsync(TimeSpan idleTime, CancellationToken cancellationToken)
     {
         var options = Options;
-        if (options.Enabled && idleTime >= options.ThawClearThreshold)
+        if (options.Enabled)
         {
-            ClearIdleConnections($"after {idleTime.TotalSeconds:0.###} s idle");
+            Guard.OnThaw(idleTime, options, ClearIdleConnections);
         }
 
         return ValueTask.CompletedTask;
@@ -42,7 +49,11 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
         // Connections captured in a snapshot are dead in every environment restored from it.
         if (Options.Enabled)
         {
-            ClearIdleConnections("before the snapshot");
+            Guard.SetCheckDue(false);
+            if (ClearIdleConnections())
+            {
+                LogClearedBeforeSnapshot(logger, typeof(TContext).Name);
+            }
         }
 
         return ValueTask.CompletedTask;
@@ -52,7 +63,8 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
     {
         if (Options.Enabled)
         {
-            ClearIdleConnections("after the restore");
+            Guard.SetCheckDue(false);
+            ClearIdleConnections();
             await WarmUpAsync(cancellationToken).ConfigureAwait(false);
         }
     }
@@ -60,7 +72,7 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
     /// <summary>
     /// Opens the configured number of connections at once, each through its own context, then returns them all to the
     /// pool, where they stay idle and open. Building the first context also builds the EF Core model, off the first
-    /// request's path. A database that cannot be reached within <see cref="LambdaDbContextLifecycleOptions.WarmUpTimeout"/>
+    /// request's path. A database that cannot be reached within <see cref="LambdaConnectionPoolOptions.WarmUpTimeout"/>
     /// is logged and does not fail the init phase; a configuration mistake does.
     /// </summary>
     internal async ValueTask WarmUpAsync(CancellationToken cancellationToken)
@@ -90,7 +102,7 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
             if (maxSize < options.WarmConnections)
             {
                 throw new InvalidOperationException(
-                    $"{LambdaDbContextLifecycleOptions.ConfigurationSectionName}:WarmConnections is {options.WarmConnections} but the connection pool of {typeof(TContext).Name} holds at most {maxSize}; " +
+                    $"{LambdaConnectionPoolOptions.ConfigurationSectionName}:WarmConnections is {options.WarmConnections} but the connection pool of {typeof(TContext).Name} holds at most {maxSize}; " +
                     "lower WarmConnections or raise 'Maximum Pool Size' in the connection string.");
             }
         }
@@ -153,14 +165,11 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
         }
     }
 
-    private void ClearIdleConnections(string when)
+    private bool ClearIdleConnections()
     {
         using var scope = scopeFactory.CreateScope();
         var database = GetContext(scope.ServiceProvider).Database;
-        if (database.IsRelational() && ConnectionPool.ClearIdle(database))
-        {
-            LogCleared(logger, typeof(TContext).Name, when);
-        }
+        return database.IsRelational() && ConnectionPool.ClearIdle(database);
     }
 
     private static TContext GetContext(IServiceProvider services) =>
@@ -173,6 +182,6 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
     [LoggerMessage(2, LogLevel.Warning, "Could not open warm database connections for {Context} (warm-up timeout {TimeoutSeconds} s); requests will connect on first use.")]
     private static partial void LogWarmUpFailed(ILogger logger, string context, double timeoutSeconds, Exception exception);
 
-    [LoggerMessage(3, LogLevel.Debug, "Closed the idle pooled database connections of {Context} {When}.")]
-    private static partial void LogCleared(ILogger logger, string context, string when);
+    [LoggerMessage(3, LogLevel.Debug, "Closed the idle pooled database connections of {Context} before the snapshot.")]
+    private static partial void LogClearedBeforeSnapshot(ILogger logger, string context);
 }

@@ -1,10 +1,9 @@
 using System.Diagnostics.CodeAnalysis;
 using LambdaStreamingHosting.EntityFrameworkCore;
 using LambdaStreamingHosting.Lifecycle;
+using LambdaStreamingHosting.Npgsql;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -17,41 +16,44 @@ public static class LambdaDbContextLifecycleServiceCollectionExtensions
 
     /// <summary>
     /// Keeps <typeparamref name="TContext"/>'s connection pool warm and safe inside AWS Lambda: opens
-    /// <see cref="LambdaDbContextLifecycleOptions.WarmConnections"/> connections during the init phase, closes idle
-    /// pooled connections after an idle gap (a freeze) of <see cref="LambdaDbContextLifecycleOptions.ThawClearThreshold"/>
-    /// or more so that no request runs on a connection cut while frozen, and retries a connection open that failed
-    /// with a transient error once. Call it after <c>AddDbContextPool&lt;TContext&gt;(o =&gt; o.UseNpgsql(...))</c>.
-    /// With other providers (SQLite) it only warms up. Outside Lambda only the open retry is active.
+    /// <see cref="LambdaConnectionPoolOptions.WarmConnections"/> connections during the init phase; on the context's
+    /// first connection open after a thaw (and only then, and only in invocations that use the context), checks each
+    /// idle pooled connection with one round trip and replaces those the server closed or whose path went silent
+    /// (<see cref="LambdaConnectionPoolOptions.ThawCheckTimeout"/>), keeping the healthy ones; after an idle gap of
+    /// <see cref="LambdaConnectionPoolOptions.ThawClearThreshold"/> or more, closes them outright; retries a connection
+    /// open that failed with a transient error once. Commands are never retried. Call it after
+    /// <c>AddDbContextPool&lt;TContext&gt;(o =&gt; o.UseNpgsql(...))</c>. With other providers (SQLite) it only warms up.
+    /// Outside Lambda only the open retry is active. For an <c>NpgsqlDataSource</c> used directly (Dapper, ADO.NET) use
+    /// <c>AddLambdaNpgsqlDataSourceLifecycle()</c>.
     /// </summary>
     /// <typeparam name="TContext">The app's context type.</typeparam>
     /// <param name="services">The app's services.</param>
     /// <param name="configure">Sets options after they are bound from the <c>LambdaStreaming:Database</c> configuration section.</param>
     /// <returns><paramref name="services"/>, for chaining.</returns>
     public static IServiceCollection AddLambdaDbContextLifecycle<[DynamicallyAccessedMembers(ContextMembers)] TContext>(
-        this IServiceCollection services, Action<LambdaDbContextLifecycleOptions>? configure = null)
+        this IServiceCollection services, Action<LambdaConnectionPoolOptions>? configure = null)
         where TContext : DbContext
     {
         ArgumentNullException.ThrowIfNull(services);
-        var optionsName = DbContextPoolLifecycleObserver<TContext>.OptionsName;
-        var options = services.AddOptions<LambdaDbContextLifecycleOptions>(optionsName)
-            .BindConfiguration(LambdaDbContextLifecycleOptions.ConfigurationSectionName)
-            .ValidateOnStart();
+        var options = services.AddLambdaConnectionPoolOptions(DbContextPoolLifecycleObserver<TContext>.OptionsName);
         if (configure is not null)
         {
             options.Configure(configure);
         }
 
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LambdaDbContextLifecycleOptions>, LambdaDbContextLifecycleOptionsValidator>());
-
-        var alreadyAdded = services.Any(d => d.ServiceType == typeof(ILambdaLifecycleObserver)
-            && d.ImplementationType == typeof(DbContextPoolLifecycleObserver<TContext>));
-        if (!alreadyAdded)
+        if (!services.Any(d => d.ServiceType == typeof(DbContextPoolLifecycleObserver<TContext>)))
         {
-            services.AddSingleton<ILambdaLifecycleObserver, DbContextPoolLifecycleObserver<TContext>>();
-            services.ConfigureDbContext<TContext>((provider, builder) => builder.AddInterceptors(new TransientOpenRetryInterceptor(
-                provider.GetRequiredService<IOptionsMonitor<LambdaDbContextLifecycleOptions>>(),
-                optionsName,
-                provider.GetRequiredService<ILogger<TransientOpenRetryInterceptor>>())));
+            services.AddSingleton<DbContextPoolLifecycleObserver<TContext>>();
+            services.AddSingleton<ILambdaLifecycleObserver>(provider => provider.GetRequiredService<DbContextPoolLifecycleObserver<TContext>>());
+            services.ConfigureDbContext<TContext>((provider, builder) =>
+            {
+                var observer = provider.GetRequiredService<DbContextPoolLifecycleObserver<TContext>>();
+                builder.AddInterceptors(new ThawCheckAndOpenRetryInterceptor(
+                    () => observer.Options,
+                    observer.Guard,
+                    provider.GetServices<ILambdaLifecycleObserver>().OfType<NpgsqlDataSourceLifecycleObserver>().FirstOrDefault(),
+                    provider.GetRequiredService<ILogger<ThawCheckAndOpenRetryInterceptor>>()));
+            });
         }
 
         return services;

@@ -1,3 +1,4 @@
+using LambdaStreamingHosting.Npgsql;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -21,7 +22,7 @@ public sealed class PoolLifecycleTests(PostgresServer postgres)
 
     private static string NewApplicationName() => $"lsh-test-{Guid.NewGuid():N}";
 
-    private TestApp NewApp(string applicationName, Action<LambdaDbContextLifecycleOptions>? configure = null, int? port = null, IDictionary<string, string?>? configuration = null) =>
+    private TestApp NewApp(string applicationName, Action<LambdaConnectionPoolOptions>? configure = null, int? port = null, IDictionary<string, string?>? configuration = null) =>
         new(o => o.UseNpgsql(postgres.ConnectionString(applicationName, port)), configure, configuration);
 
     [Fact]
@@ -157,6 +158,88 @@ public sealed class PoolLifecycleTests(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task After_a_short_freeze_the_first_open_checks_every_idle_connection_and_replaces_only_the_terminated_ones()
+    {
+        var name = NewApplicationName();
+        await using var app = NewApp(name, o => o.WarmConnections = 3);
+        await app.InitAsync();
+        await app.InvokeAsync();
+        await app.FreezingAsync();
+        var warm = await postgres.BackendsAsync(name);
+        var victim = warm.First().Pid;
+        await postgres.ExecuteAsync($"SELECT pg_terminate_backend({victim}, 5000)");
+
+        await app.ThawAsync(TimeSpan.FromSeconds(1));
+        // Three opens one after another: Npgsql hands idle connections out in turn, so each meets a different one.
+        var served = new List<int>();
+        for (var i = 0; i < 3; i++)
+        {
+            served.Add(await app.InvokeAsync());
+        }
+
+        Assert.DoesNotContain(victim, served);
+        Assert.Contains(app.Logs.Entries, e => e.Message.Contains("1 pooled connection(s) closed by the server", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task After_a_short_freeze_with_nothing_broken_no_connection_is_opened_or_closed()
+    {
+        var name = NewApplicationName();
+        await using var app = NewApp(name, o => o.WarmConnections = 2);
+        await app.InitAsync();
+        await app.InvokeAsync();
+        await app.FreezingAsync();
+        var before = await postgres.BackendsAsync(name);
+
+        await app.ThawAsync(TimeSpan.FromSeconds(10));
+        var served = new[] { await app.InvokeAsync(), await app.InvokeAsync() };
+
+        Assert.True(before.SetEquals(await postgres.BackendsAsync(name)));
+        Assert.Subset(before.Select(b => b.Pid).ToHashSet(), served.ToHashSet());
+        Assert.Contains(app.Logs.Entries, e => e.Message.Contains("the 2 idle pooled connection(s) of PidContext answered", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task After_a_short_freeze_in_which_the_path_went_silent_the_first_request_gives_it_up_within_the_check_timeout()
+    {
+        var name = NewApplicationName();
+        await using var relay = new TcpRelay(postgres.Port);
+        await using var app = new TestApp(
+            o => o.UseNpgsql(new NpgsqlConnectionStringBuilder(postgres.ConnectionString(name, relay.Port)) { CommandTimeout = 10 }.ConnectionString),
+            o => o.ThawCheckTimeout = TimeSpan.FromMilliseconds(300));
+        await app.InitAsync();
+        var before = await app.InvokeAsync();
+        await app.FreezingAsync();
+
+        relay.Silence();
+        await app.ThawAsync(TimeSpan.FromSeconds(1));
+        var stopwatch = Stopwatch.StartNew();
+        var after = await app.InvokeAsync();
+
+        Assert.NotEqual(before, after);
+        // Far below the 10 s command timeout: 300 ms for the check, then one new connection.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(3), $"the request took {stopwatch.Elapsed}");
+        Assert.Contains(app.Logs.Entries, e => e.Message.Contains("1 silent for 300 ms", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_thaw_without_a_database_call_costs_no_round_trip()
+    {
+        var name = NewApplicationName();
+        await using var app = NewApp(name);
+        await app.InitAsync();
+        await app.InvokeAsync();
+
+        await postgres.TerminateBackendsAsync(name);
+        await app.ThawAsync(TimeSpan.FromSeconds(1));
+        await app.FreezingAsync();
+
+        // The check is due but did not run: nothing was logged and the server saw no new connection.
+        Assert.DoesNotContain(app.Logs.Entries, e => e.Message.Contains("After the thaw", StringComparison.Ordinal));
+        Assert.Empty(await postgres.BackendsAsync(name));
+    }
+
+    [Fact]
     public async Task An_idle_gap_below_the_threshold_keeps_the_pooled_connection()
     {
         var name = NewApplicationName();
@@ -281,12 +364,13 @@ public sealed class PoolLifecycleTests(PostgresServer postgres)
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration["LambdaStreaming:Database:WarmConnections"] = "-1";
         builder.Services.AddDbContextPool<PidContext>(o => o.UseNpgsql(postgres.ConnectionString(NewApplicationName())));
-        builder.Services.AddLambdaDbContextLifecycle<PidContext>(o => o.WarmUpTimeout = TimeSpan.Zero);
+        builder.Services.AddLambdaDbContextLifecycle<PidContext>(o => (o.WarmUpTimeout, o.ThawCheckTimeout) = (TimeSpan.Zero, TimeSpan.Zero));
         using var host = builder.Build();
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
         Assert.Contains("LambdaStreaming:Database:WarmConnections is -1; set it to 0 (no warm start) or more.", error.Failures);
+        Assert.Contains(error.Failures, f => f.StartsWith("LambdaStreaming:Database:ThawCheckTimeout is 00:00:00", StringComparison.Ordinal));
         Assert.Contains(error.Failures, f => f.StartsWith("LambdaStreaming:Database:WarmUpTimeout is 00:00:00", StringComparison.Ordinal));
     }
 

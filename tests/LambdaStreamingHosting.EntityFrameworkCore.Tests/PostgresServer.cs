@@ -99,6 +99,32 @@ public sealed class PostgresServer : IAsyncLifetime
         return pids;
     }
 
+    /// <summary>
+    /// The server connections opened under <paramref name="applicationName"/>, each as its backend process id and start
+    /// time: a connection the server saw anew has a pid or start time not seen before.
+    /// </summary>
+    public async Task<IReadOnlySet<(int Pid, DateTime Started)>> BackendsAsync(string applicationName)
+    {
+        await using var connection = await OpenAdminConnectionAsync();
+        await using var command = new NpgsqlCommand("SELECT pid, backend_start FROM pg_stat_activity WHERE application_name = $1", connection);
+        command.Parameters.AddWithValue(applicationName);
+        var backends = new HashSet<(int, DateTime)>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            backends.Add((reader.GetInt32(0), reader.GetDateTime(1)));
+        }
+
+        return backends;
+    }
+
+    /// <summary>
+    /// Restarts the server (<c>pg_ctl restart -m fast</c>, same port and settings): every client connection receives
+    /// FATAL 57P01 and is closed; new connections work once this returns.
+    /// </summary>
+    public Task RestartAsync() =>
+        RunAsServerUserAsync(Binary("pg_ctl"), "restart", "-m", "fast", "-w", "-t", "60", "-D", DataDirectory, "-l", Path.Combine(_directory, "server.log"));
+
     /// <summary>Ends every server connection opened under <paramref name="applicationName"/> (SQLSTATE 57P01 for its client).</summary>
     public async Task<int> TerminateBackendsAsync(string applicationName)
     {

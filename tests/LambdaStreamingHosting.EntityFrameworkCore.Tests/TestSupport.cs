@@ -1,3 +1,4 @@
+using LambdaStreamingHosting.Npgsql;
 using System.Collections.Concurrent;
 using LambdaStreamingHosting.Lifecycle;
 using Microsoft.EntityFrameworkCore;
@@ -26,12 +27,14 @@ public sealed class TestApp : IAsyncDisposable
 
     public TestApp(
         Action<DbContextOptionsBuilder> useDatabase,
-        Action<LambdaDbContextLifecycleOptions>? configure = null,
-        IDictionary<string, string?>? configuration = null)
+        Action<LambdaConnectionPoolOptions>? configure = null,
+        IDictionary<string, string?>? configuration = null,
+        Action<IServiceCollection>? moreServices = null)
     {
         var services = new ServiceCollection();
         services.AddLogging(logging => logging.AddProvider(Logs).SetMinimumLevel(LogLevel.Debug));
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(configuration ?? new Dictionary<string, string?>()).Build());
+        moreServices?.Invoke(services);
         services.AddDbContextPool<PidContext>(useDatabase);
         services.AddLambdaDbContextLifecycle<PidContext>(configure);
         _services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true, ValidateOnBuild = true });

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace StreamingApi.Data;
 
@@ -13,7 +14,10 @@ public static class NotesDatabase
     /// <summary>The longest note accepted.</summary>
     public const int MaxNoteLength = 500;
 
-    /// <summary>Registers the pooled <see cref="AppDbContext"/> and its Lambda lifecycle integration.</summary>
+    /// <summary>
+    /// Registers the pooled <see cref="AppDbContext"/> and, on PostgreSQL, an <see cref="NpgsqlDataSource"/> for code that
+    /// queries without EF Core (Dapper, ADO.NET), each with its Lambda lifecycle line.
+    /// </summary>
     public static WebApplicationBuilder AddNotesDatabase(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -21,6 +25,11 @@ public static class NotesDatabase
         if (!string.IsNullOrWhiteSpace(postgres))
         {
             builder.Services.AddDbContextPool<AppDbContext>(o => o.UseNpgsql(postgres));
+
+            // Dapper or plain ADO.NET on a data source (its own pool here, to show its own line): warm connections during
+            // init; after a thaw, idle connections checked and dead ones replaced before the request runs.
+            builder.Services.AddNpgsqlDataSource(postgres);
+            builder.Services.AddLambdaNpgsqlDataSourceLifecycle();
         }
         else
         {
@@ -29,7 +38,8 @@ public static class NotesDatabase
             builder.Services.AddDbContextPool<AppDbContext>(o => o.UseSqlite(sqlite));
         }
 
-        // Warm connections during init; clear idle pooled connections after a freeze (LambdaStreamingHosting.EntityFrameworkCore).
+        // Warm connections during init; after a thaw, idle pooled connections checked on the first open and dead ones
+        // replaced (LambdaStreamingHosting.EntityFrameworkCore).
         builder.Services.AddLambdaDbContextLifecycle<AppDbContext>();
         return builder;
     }
@@ -42,7 +52,10 @@ public static class NotesDatabase
         await scope.ServiceProvider.GetRequiredService<AppDbContext>().Database.EnsureCreatedAsync();
     }
 
-    /// <summary>Maps <c>GET /notes</c> (streamed), <c>POST /notes</c> and <c>GET /db/backend-pid</c>.</summary>
+    /// <summary>
+    /// Maps <c>GET /notes</c> (streamed), <c>POST /notes</c>, <c>GET /db/backend-pid</c> (through EF Core) and
+    /// <c>GET /db/direct/backend-pid</c> (through the <see cref="NpgsqlDataSource"/>, no EF Core).
+    /// </summary>
     public static IEndpointRouteBuilder MapNotes(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/notes", (AppDbContext db) => db.Notes.AsNoTracking().OrderBy(n => n.Id).AsAsyncEnumerable());
@@ -70,6 +83,20 @@ public static class NotesDatabase
             }
 
             var pid = await db.Database.SqlQuery<int>($"SELECT pg_backend_pid() AS \"Value\"").SingleAsync(cancellationToken);
+            return TypedResults.Ok(new BackendPid(pid));
+        });
+
+        endpoints.MapGet("/db/direct/backend-pid", async Task<Results<Ok<BackendPid>, ProblemHttpResult>> (IServiceProvider services, CancellationToken cancellationToken) =>
+        {
+            if (services.GetService<NpgsqlDataSource>() is not { } dataSource)
+            {
+                return TypedResults.Problem(
+                    "This endpoint needs PostgreSQL: set ConnectionStrings__Postgres. The app is using its embedded SQLite database.",
+                    statusCode: StatusCodes.Status404NotFound);
+            }
+
+            await using var command = dataSource.CreateCommand("SELECT pg_backend_pid()");
+            var pid = (int)(await command.ExecuteScalarAsync(cancellationToken))!;
             return TypedResults.Ok(new BackendPid(pid));
         });
 
