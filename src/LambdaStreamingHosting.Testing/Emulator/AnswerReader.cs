@@ -147,6 +147,11 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
         {
             return Interrupted();
         }
+        catch (BadHttpRequestException ex) when (IsConnectionClosedMidBody(ex))
+        {
+            // The function's connection closed (its process exited) in the middle of the body: a crash, not bad framing.
+            return Interrupted();
+        }
         catch (BadHttpRequestException ex)
         {
             var message = $"The function's chunked request body is malformed: {ex.Message}";
@@ -246,6 +251,10 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
             invocation.Client.Response.ContentType = contentType;
         }
     }
+
+    /// <summary>Kestrel's rejection of a body cut short by the end of the connection (its message is all that tells it apart).</summary>
+    private static bool IsConnectionClosedMidBody(BadHttpRequestException exception) =>
+        exception.Message.StartsWith("Unexpected end of request content", StringComparison.Ordinal);
 
     private AnswerOutcome Interrupted()
     {

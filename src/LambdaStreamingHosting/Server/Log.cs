@@ -5,12 +5,6 @@ namespace LambdaStreamingHosting.Server;
 /// <summary>The server's log messages (source-generated, so they cost nothing when disabled).</summary>
 internal static partial class Log
 {
-    private static readonly Func<ILogger, string, IDisposable?> InvocationScopeFactory =
-        LoggerMessage.DefineScope<string>("AwsRequestId:{AwsRequestId}");
-
-    /// <summary>A log scope carrying the invocation's request id, around everything logged while it runs.</summary>
-    public static IDisposable? InvocationScope(ILogger logger, string awsRequestId) => InvocationScopeFactory(logger, awsRequestId);
-
     [LoggerMessage(1, LogLevel.Information, "Taking requests from the Lambda Runtime API at {Endpoint} ({Mode}, {Concurrency} invocation loop(s)).")]
     public static partial void Started(ILogger logger, string endpoint, string mode, int concurrency);
 
@@ -52,4 +46,17 @@ internal static partial class Log
 
     [LoggerMessage(14, LogLevel.Error, "The application failed after the response had ended; nothing more can be sent.")]
     public static partial void ApplicationErrorAfterEnd(ILogger logger, Exception exception);
+
+    // Shutdown (ids from 100).
+    [LoggerMessage(100, LogLevel.Warning, "The host is stopping and its shutdown timeout ran out: {Count} invocation(s) in flight are aborted (a response that started ends with the LambdaStreaming.Shutdown error).")]
+    public static partial void AbortingAtShutdown(ILogger logger, int count);
+
+    [LoggerMessage(101, LogLevel.Warning, "{Count} aborted invocation(s) did not end within {GraceMilliseconds} ms; the host stops without them.")]
+    public static partial void AbandonedAtShutdown(ILogger logger, int count, double graceMilliseconds);
+
+    [LoggerMessage(102, LogLevel.Debug, "An invocation loop ended while the host was stopping.")]
+    public static partial void LoopEndedAtShutdown(ILogger logger, Exception exception);
+
+    [LoggerMessage(103, LogLevel.Information, "The invocation was aborted because the host is stopping.")]
+    public static partial void AbortedAtShutdown(ILogger logger);
 }

@@ -1,3 +1,4 @@
+using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace LambdaStreamingHosting.Server;
@@ -11,6 +12,10 @@ namespace LambdaStreamingHosting.Server;
 /// </summary>
 internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDisposable
 {
+    /// <summary>The <c>errorType</c> of an invocation aborted because the host stopped before it ended.</summary>
+    public const string ShutdownErrorType = "LambdaStreaming.Shutdown";
+
+    private static readonly LambdaError ShutdownError = new(ShutdownErrorType, "The function was shut down (the host stopped, for example on SIGTERM) before the response ended.");
     private static readonly TimeSpan LongestTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
@@ -35,6 +40,9 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
     /// <summary>Whether the app called <see cref="Abort"/>.</summary>
     public bool AbortRequested { get; private set; }
 
+    /// <summary>Whether the invocation was aborted because the host is stopping (<see cref="Shutdown"/>).</summary>
+    public bool ShutdownRequested { get; private set; }
+
     /// <summary><see cref="ConnectionLost"/> as a delegate, made once.</summary>
     public Action ConnectionLostCallback { get; }
 
@@ -55,6 +63,7 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
 
             _body = body;
             AbortRequested = false;
+            ShutdownRequested = false;
             RequestAborted = _aborted.Token;
             _abortAt = deadline == DateTimeOffset.MaxValue ? DateTimeOffset.MaxValue : deadline - margin;
             ArmDeadlineTimer();
@@ -82,6 +91,36 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
         AbortRequested = true;
         _body?.Abort();
         _aborted.Cancel();
+    }
+
+    /// <summary>
+    /// The host is stopping and its shutdown timeout ran out while this invocation runs: <see cref="RequestAborted"/>
+    /// fires, later writes are dropped, and the invocation ends with <see cref="ShutdownErrorType"/> (as <c>/error</c>
+    /// before the response started, in the error trailers after). Returns whether an invocation was running. Called
+    /// from the thread that stops the host.
+    /// </summary>
+    public bool Shutdown()
+    {
+        lock (_gate)
+        {
+            if (_body is null || ShutdownRequested)
+            {
+                return false;
+            }
+
+            ShutdownRequested = true;
+            _body.Abort(ShutdownError);
+            try
+            {
+                // The app's callbacks run off this thread, as for a lost connection.
+                _ = _aborted.CancelAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+
+            return true;
+        }
     }
 
     /// <summary>
