@@ -268,6 +268,7 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
             }
             catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
             {
+                Notify($"lambda-streaming: the function did not exit after SIGTERM: killing process {instance.Id.ToString(CultureInfo.InvariantCulture)}");
                 instance.Kill();
                 await instance.Exit.ConfigureAwait(false);
                 if (ex is OperationCanceledException)

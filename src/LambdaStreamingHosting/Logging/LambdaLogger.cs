@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace LambdaStreamingHosting.Logging;
 
-/// <summary>A logger of <see cref="LambdaLoggerProvider"/> for one category. Scopes come from the logger factory's scope provider.</summary>
+/// <summary>A logger of <see cref="LambdaLoggerProvider"/> for one category. It keeps no scopes: the ids come from <see cref="InvocationLogContext.Current"/>.</summary>
 internal sealed class LambdaLogger : ILogger
 {
     private readonly LambdaLoggerProvider _provider;

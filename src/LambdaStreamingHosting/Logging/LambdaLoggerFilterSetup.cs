@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -24,18 +25,20 @@ internal sealed class LambdaLoggerFilterSetup : IPostConfigureOptions<LoggerFilt
     private static readonly string LambdaProvider = typeof(LambdaLoggerProvider).FullName!;
 
     private readonly LambdaLoggingSettings _settings;
-    private readonly bool _lambdaLoggerInUse;
+    private readonly IServiceProvider _services;
 
-    public LambdaLoggerFilterSetup(LambdaLoggingSettings settings, IEnumerable<ILoggerProvider> providers)
+    // The providers are looked up when the rules are built (by the logger factory, which has them by then), not when
+    // this is made: a provider that itself depends on the filter options must not make a dependency cycle.
+    public LambdaLoggerFilterSetup(LambdaLoggingSettings settings, IServiceProvider services)
     {
         _settings = settings;
-        _lambdaLoggerInUse = providers.Any(provider => provider is LambdaLoggerProvider { Enabled: true });
+        _services = services;
     }
 
     public void PostConfigure(string? name, LoggerFilterOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (!_lambdaLoggerInUse)
+        if (!_settings.Enabled || !_services.GetServices<ILoggerProvider>().Any(provider => provider is LambdaLoggerProvider { Enabled: true }))
         {
             return;
         }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -10,11 +9,11 @@ namespace LambdaStreamingHosting.Logging;
 /// <c>AWS_LAMBDA_LOG_FORMAT</c> is <c>JSON</c>, else as one line of text (see <see cref="LogEntryFormatter"/>). The
 /// caller formats the entry and queues it; a background thread writes it (<see cref="LogLineQueue"/>), and the
 /// invocation loop calls <see cref="Flush"/> before each <c>/next</c>, after which Lambda may freeze the process. The
-/// request, trace and tenant ids come from the <see cref="InvocationLogScope"/> of the invocation the entry belongs to.
+/// request, trace and tenant ids come from <see cref="InvocationLogContext.Current"/>, the invocation the entry belongs to.
 /// Its configuration alias is <c>Lambda</c> (<c>Logging:Lambda:LogLevel</c>).
 /// </summary>
 [ProviderAlias(Alias)]
-internal sealed class LambdaLoggerProvider : ILoggerProvider, ISupportExternalScope
+internal sealed class LambdaLoggerProvider : ILoggerProvider
 {
     public const string Alias = "Lambda";
 
@@ -23,14 +22,10 @@ internal sealed class LambdaLoggerProvider : ILoggerProvider, ISupportExternalSc
 
     private static readonly TimeSpan ExitFlushTimeout = TimeSpan.FromSeconds(1);
 
-    [ThreadStatic]
-    private static StrongBox<InvocationLogScope?>? t_foundScope;
-
     private readonly LambdaLogFormat _format;
     private readonly TimeProvider _time;
     private readonly LogLineQueue? _queue;
     private readonly LogCategory _ownCategory = new(OwnCategory);
-    private IExternalScopeProvider? _scopes;
     private bool _disposed;
 
     public LambdaLoggerProvider(LambdaLoggingSettings settings)
@@ -60,8 +55,6 @@ internal sealed class LambdaLoggerProvider : ILoggerProvider, ISupportExternalSc
 
     public ILogger CreateLogger(string categoryName) => _queue is null ? NullLogger.Instance : new LambdaLogger(this, new LogCategory(categoryName));
 
-    public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
-
     /// <summary>Waits until every entry logged before this call is on standard output, at most <paramref name="timeout"/>.</summary>
     public bool Flush(TimeSpan timeout) => _queue?.Flush(timeout) ?? true;
 
@@ -81,7 +74,7 @@ internal sealed class LambdaLoggerProvider : ILoggerProvider, ISupportExternalSc
     /// <summary>Formats one entry on the caller's thread and queues its line.</summary>
     internal void Write(LogLevel level, LogCategory category, string message, IReadOnlyList<KeyValuePair<string, object?>>? properties, Exception? exception)
     {
-        var entry = new LogEntry(_time.GetUtcNow(), level, category, message, properties, exception, FindInvocation());
+        var entry = new LogEntry(_time.GetUtcNow(), level, category, message, properties, exception, InvocationLogContext.Current);
         var line = LineBuffer.Rent();
         try
         {
@@ -121,28 +114,6 @@ internal sealed class LambdaLoggerProvider : ILoggerProvider, ISupportExternalSc
         {
             return false;
         }
-    }
-
-    /// <summary>The scope of the invocation the current code runs for, if any.</summary>
-    private InvocationLogScope? FindInvocation()
-    {
-        if (_scopes is not { } scopes)
-        {
-            return null;
-        }
-
-        var found = t_foundScope ??= new StrongBox<InvocationLogScope?>();
-        found.Value = null;
-        scopes.ForEachScope(static (scope, found) =>
-        {
-            if (scope is InvocationLogScope invocation)
-            {
-                found.Value = invocation;
-            }
-        }, found);
-        var invocation = found.Value;
-        found.Value = null;
-        return invocation;
     }
 
     private void WriteDropNotice(long dropped, IBufferWriter<byte> output)

@@ -38,9 +38,10 @@ internal sealed class LambdaLoggingSettings
         {
             enabled = options.Value.UseLambdaLogger;
         }
-        catch (OptionsValidationException)
+        catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
         {
-            // Invalid options fail the host's start, which the Lambda logger then reports: it stays on for that.
+            // Invalid options (or values that do not bind) fail the host's start, which the Lambda logger then reports:
+            // it stays on for that.
             enabled = true;
         }
 

@@ -10,4 +10,4 @@ internal readonly record struct LogEntry(
     string Message,
     IReadOnlyList<KeyValuePair<string, object?>>? Properties,
     Exception? Exception,
-    InvocationLogScope? Invocation);
+    InvocationLogContext? Invocation);

@@ -102,7 +102,8 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     {
         try
         {
-            using var scope = InvocationLogScope.Begin(_logger, _invocation);
+            using var scope = Log.InvocationScope(_logger, _invocation.RequestId);
+            using var logContext = _server.LambdaLoggerEnabled ? InvocationLogContext.Begin(_invocation) : null;
             if (oneAtATime && _server.Settings.SetTraceIdEnvironmentVariable)
             {
                 Environment.SetEnvironmentVariable(TraceIdVariable, _invocation.TraceId);

@@ -77,6 +77,9 @@ internal sealed class LambdaServer : IServer
 
     internal LambdaServerSettings Settings => _settings;
 
+    /// <summary>Whether the Lambda logger writes this app's log entries (each invocation then sets its <see cref="InvocationLogContext"/>).</summary>
+    internal bool LambdaLoggerEnabled => _lambdaLogger?.Enabled == true;
+
     internal LifecycleNotifier Lifecycle { get; }
 
     internal TimeProvider Time { get; } = TimeProvider.System;

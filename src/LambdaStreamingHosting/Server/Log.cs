@@ -5,6 +5,12 @@ namespace LambdaStreamingHosting.Server;
 /// <summary>The server's log messages (source-generated, so they cost nothing when disabled).</summary>
 internal static partial class Log
 {
+    private static readonly Func<ILogger, string, IDisposable?> InvocationScopeFactory =
+        LoggerMessage.DefineScope<string>("AwsRequestId:{AwsRequestId}");
+
+    /// <summary>A log scope carrying the invocation's request id, around everything logged while it runs.</summary>
+    public static IDisposable? InvocationScope(ILogger logger, string awsRequestId) => InvocationScopeFactory(logger, awsRequestId);
+
     [LoggerMessage(1, LogLevel.Information, "Taking requests from the Lambda Runtime API at {Endpoint} ({Mode}, {Concurrency} invocation loop(s)).")]
     public static partial void Started(ILogger logger, string endpoint, string mode, int concurrency);
 

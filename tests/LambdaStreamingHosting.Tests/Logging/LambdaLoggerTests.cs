@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 
 namespace LambdaStreamingHosting.Tests.Logging;
 
-/// <summary>The Lambda logger behind a real <see cref="LoggerFactory"/>: invocation ids from the scope, real message templates, failures that must not reach the app.</summary>
+/// <summary>The Lambda logger behind a real <see cref="LoggerFactory"/>: invocation ids, real message templates, failures that must not reach the app.</summary>
 public sealed partial class LambdaLoggerTests : IDisposable
 {
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
@@ -35,7 +35,7 @@ public sealed partial class LambdaLoggerTests : IDisposable
     {
         using var invocation = LogEntryFormatterTests.Invocation("req-1", "Root=1-abc;Sampled=1", null);
         _logger.LogInformation("before");
-        using (InvocationLogScope.Begin(_logger, invocation))
+        using (InvocationLogContext.Begin(invocation))
         {
             _logger.LogInformation("Greeting {Name}, visit {Visit}", "Ada", 3);
             Greeting(_logger, "Grace", 4);
@@ -65,7 +65,7 @@ public sealed partial class LambdaLoggerTests : IDisposable
         var loops = Enumerable.Range(1, 4).Select(loop => Task.Run(async () =>
         {
             using var invocation = LogEntryFormatterTests.Invocation($"req-{loop}", null, null);
-            using var scope = InvocationLogScope.Begin(_logger, invocation);
+            using var scope = InvocationLogContext.Begin(invocation);
             await start.Task;
             for (var i = 0; i < 50; i++)
             {
@@ -88,7 +88,7 @@ public sealed partial class LambdaLoggerTests : IDisposable
         Task background;
         using (var invocation = LogEntryFormatterTests.Invocation("req-bg", "Root=1-bg", null))
         {
-            using (InvocationLogScope.Begin(_logger, invocation))
+            using (InvocationLogContext.Begin(invocation))
             {
                 background = Task.Run(async () =>
                 {

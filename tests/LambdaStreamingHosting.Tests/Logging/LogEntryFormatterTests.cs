@@ -17,7 +17,7 @@ public sealed class LogEntryFormatterTests
     public void A_JSON_entry_has_Lambda_s_fields_and_the_template_properties()
     {
         using var invocation = Invocation("8476a536-e9f4-11e8-9739-2dfe598c3fcd", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1", "tenant-7");
-        using var scope = InvocationLogScope.Begin(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, invocation);
+        using var scope = InvocationLogContext.Of(invocation);
         var properties = new List<KeyValuePair<string, object?>>
         {
             new("Name", "Ada"),
@@ -110,7 +110,7 @@ public sealed class LogEntryFormatterTests
     public void A_text_entry_is_one_tab_separated_line_with_the_exception_inline()
     {
         using var invocation = Invocation("req-1", null, null);
-        using var scope = InvocationLogScope.Begin(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, invocation);
+        using var scope = InvocationLogContext.Of(invocation);
         var exception = Thrown(new InvalidOperationException("boom"));
 
         var line = Text(new LogEntry(Time, LogLevel.Error, Category, "first\nsecond", null, exception, scope));
