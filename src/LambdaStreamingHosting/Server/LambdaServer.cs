@@ -22,9 +22,9 @@ internal sealed class LambdaServer : IServer
     /// <summary>
     /// <c>HostOptions.ShutdownTimeout</c> inside Lambda, unless the app changed it from the default: Lambda leaves the
     /// runtime 300 ms between <c>SIGTERM</c> and <c>SIGKILL</c> (500 ms with an internal extension), so invocations in
-    /// flight get 200 ms and the logs the rest.
+    /// flight get 150 ms, and aborting them, the rest of the host's stop, the logs and the exit the rest.
     /// </summary>
-    internal static readonly TimeSpan LambdaShutdownTimeout = TimeSpan.FromMilliseconds(200);
+    internal static readonly TimeSpan LambdaShutdownTimeout = TimeSpan.FromMilliseconds(150);
 
     /// <summary>How long invocations aborted at shutdown get to end (their error trailers sent) before the host stops anyway.</summary>
     internal static readonly TimeSpan ShutdownAbortGrace = TimeSpan.FromMilliseconds(500);
