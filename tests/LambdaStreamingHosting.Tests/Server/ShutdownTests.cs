@@ -127,6 +127,19 @@ public sealed class ShutdownTests : FakeRuntimeApiTest
         Assert.DoesNotContain(_logs.Entries, entry => entry.Level >= LogLevel.Warning);
     }
 
+    [Theory]
+    [InlineData(30_000, 150)]
+    [InlineData(5_000, 5_000)]
+    [InlineData(100, 100)]
+    public void Inside_Lambda_the_host_s_default_shutdown_timeout_becomes_Lambda_s_and_one_the_app_chose_stays(int configuredMilliseconds, int expectedMilliseconds)
+    {
+        var options = new HostOptions { ShutdownTimeout = TimeSpan.FromMilliseconds(configuredMilliseconds) };
+
+        LambdaStreamingHosting.Server.LambdaServer.UseLambdaShutdownTimeout(options);
+
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMilliseconds), options.ShutdownTimeout);
+    }
+
     private Task<WebApplication> StartAsync(TimeSpan shutdownTimeout, Action<WebApplication> map, LambdaInvokeMode mode = LambdaInvokeMode.ResponseStream) =>
         TestApp.StartAsync(
             Api,
