@@ -19,28 +19,40 @@ internal static class AllocationProfile
         foreach (var server in new[] { "Kestrel", "Lambda streaming", "Lambda buffered" })
         {
             var benchmark = new InvocationBenchmarks { Server = server };
-            await benchmark.SetupAsync();
-            try
-            {
-                for (var i = 0; i < Warmup; i++)
-                {
-                    await benchmark.Invoke();
-                }
+            await ProfileAsync(server, benchmark.SetupAsync, benchmark.Invoke, benchmark.CleanupAsync);
+        }
 
-                using var listener = new AllocationListener();
-                var before = GC.GetTotalAllocatedBytes(precise: true);
-                for (var i = 0; i < Invocations; i++)
-                {
-                    await benchmark.Invoke();
-                }
+        // The same streaming invocation logging one entry (LambdaLoggerBenchmarks), without and with the Lambda logger.
+        foreach (var logger in new[] { "Off", "Enabled, discarded", "Console", "Text", "JSON" })
+        {
+            var benchmark = new LambdaLoggerBenchmarks { Logger = logger };
+            await ProfileAsync($"Lambda streaming, one log entry, logger {logger}", benchmark.SetupAsync, benchmark.Invoke, benchmark.CleanupAsync);
+        }
+    }
 
-                var total = GC.GetTotalAllocatedBytes(precise: true) - before;
-                Print(server, total, listener.Snapshot());
-            }
-            finally
+    private static async Task ProfileAsync(string name, Func<Task> setup, Func<ValueTask> invoke, Func<Task> cleanup)
+    {
+        await setup();
+        try
+        {
+            for (var i = 0; i < Warmup; i++)
             {
-                await benchmark.CleanupAsync();
+                await invoke();
             }
+
+            using var listener = new AllocationListener();
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            for (var i = 0; i < Invocations; i++)
+            {
+                await invoke();
+            }
+
+            var total = GC.GetTotalAllocatedBytes(precise: true) - before;
+            Print(name, total, listener.Snapshot());
+        }
+        finally
+        {
+            await cleanup();
         }
     }
 

@@ -23,8 +23,8 @@ namespace LambdaStreamingHosting.Benchmarks;
 /// </summary>
 public class InvocationBenchmarks
 {
-    private const string Greeting = "Hello, World!";
-    private static readonly byte[] Accepted = Encoding.ASCII.GetBytes("HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}");
+    internal const string Greeting = "Hello, World!";
+    internal static readonly byte[] Accepted = Encoding.ASCII.GetBytes("HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}");
     private WebApplication _app = null!;
     private Socket? _runtimeApi;
     private RawHttpConnection _connection = null!;
@@ -113,19 +113,27 @@ public class InvocationBenchmarks
         await _connection.ReceiveMessageAsync();    // the next GET /next
     }
 
-    private static async Task<WebApplication> StartAppAsync(Action<WebApplicationBuilder> configure)
+    internal static async Task<WebApplication> StartAppAsync(Action<WebApplicationBuilder> configure, Action<WebApplication>? map = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.Logging.ClearProviders();
         configure(builder);
         var app = builder.Build();
-        app.MapGet("/my/path", () => Greeting);
+        if (map is null)
+        {
+            app.MapGet("/my/path", () => Greeting);
+        }
+        else
+        {
+            map(app);
+        }
+
         await app.StartAsync();
         return app;
     }
 
     /// <summary>The <c>/next</c> reply carrying the Function URL event.</summary>
-    private static byte[] NextReply()
+    internal static byte[] NextReply()
     {
         var deadline = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
         var head = "HTTP/1.1 200 OK\r\n" +

@@ -23,6 +23,9 @@ internal static class RunCommand
 
     private static readonly TimeSpan InitializationTimeout = TimeSpan.FromMinutes(2);
 
+    // Lambda's shutdown phase ends after 2 s: the app gets as long to exit after SIGTERM.
+    private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(2);
+
     /// <summary>Runs the tool and returns its exit code.</summary>
     public static async Task<int> MainAsync(string[] args, TextWriter output, TextWriter error)
     {
@@ -110,7 +113,9 @@ internal static class RunCommand
         }
         finally
         {
-            // The app first, so it does not log connection errors from the emulator going away.
+            // The app first, so it does not log connection errors from the emulator going away; it gets Lambda's
+            // shutdown phase (SIGTERM, killed after 2 s), so what it logs while stopping shows.
+            await ShutDownAsync(function).ConfigureAwait(false);
             await function.DisposeAsync().ConfigureAwait(false);
             try
             {
@@ -165,6 +170,18 @@ internal static class RunCommand
         }
 
         return options;
+    }
+
+    private static async Task ShutDownAsync(FunctionProcess function)
+    {
+        try
+        {
+            await function.ShutdownAsync(ShutdownTimeout).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is InvalidOperationException or TimeoutException or PlatformNotSupportedException)
+        {
+            // Never started, or killed after the timeout (FunctionProcess says so on standard error).
+        }
     }
 
     private static void StartFunction(FunctionProcess function, string runtimeApiEndpoint)

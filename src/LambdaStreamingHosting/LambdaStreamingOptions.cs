@@ -82,6 +82,16 @@ public sealed class LambdaStreamingOptions
     ];
 
     /// <summary>
+    /// Whether, inside Lambda, log entries are written to standard output one per line (each line is one CloudWatch
+    /// event) in Lambda's format: JSON when the function's log format is JSON (<c>AWS_LAMBDA_LOG_FORMAT</c>), otherwise
+    /// one line of text; <c>AWS_LAMBDA_LOG_LEVEL</c> sets the minimum level. ASP.NET Core's console logger, which writes
+    /// an entry over several lines, is then silenced. Lines are written by a background thread and are all out before
+    /// the next event is requested. Default: <see langword="true"/>; <see langword="false"/> keeps the app's logging
+    /// providers as configured. Outside Lambda nothing changes either way.
+    /// </summary>
+    public bool UseLambdaLogger { get; set; } = true;
+
+    /// <summary>
     /// How many invocations run at once. Default: <c>AWS_LAMBDA_MAX_CONCURRENCY</c> when set (Lambda Managed Instances),
     /// otherwise 1.
     /// </summary>

@@ -2,9 +2,11 @@
 // without the AWS_LAMBDA_RUNTIME_API environment variable (internal; InternalsVisibleTo LambdaStreamingHosting.Testing).
 using System.Diagnostics;
 using LambdaStreamingHosting;
+using LambdaStreamingHosting.Logging;
 using LambdaStreamingHosting.Server;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 // In the namespace of IServiceCollection, as ASP.NET Core's own Add* methods are, so that Program.cs needs no using:
@@ -16,8 +18,10 @@ public static class LambdaStreamingServiceCollectionExtensions
 {
     /// <summary>
     /// Runs the app inside AWS Lambda when the process was started by Lambda (<c>AWS_LAMBDA_RUNTIME_API</c> is set): the
-    /// server is replaced by one that takes requests from the Lambda Runtime API and streams responses back. Outside
-    /// Lambda nothing changes: Kestrel, <c>dotnet run</c> and <c>WebApplicationFactory</c> keep working.
+    /// server is replaced by one that takes requests from the Lambda Runtime API and streams responses back, log entries
+    /// are written one per line in Lambda's log format (see <see cref="LambdaStreamingOptions.UseLambdaLogger"/>), and
+    /// the host stops within Lambda's shutdown budget on <c>SIGTERM</c>. Outside Lambda nothing changes: Kestrel,
+    /// <c>dotnet run</c> and <c>WebApplicationFactory</c> keep working.
     /// </summary>
     /// <param name="services">The app's services.</param>
     /// <param name="configure">Sets options after they are bound from the <c>LambdaStreaming</c> configuration section.</param>
@@ -35,6 +39,8 @@ public static class LambdaStreamingServiceCollectionExtensions
         if (!string.IsNullOrEmpty(settings.RuntimeApiEndpoint))
         {
             services.AddLambdaServer(settings);
+            services.AddLambdaLogging();
+            services.PostConfigure<HostOptions>(LambdaServer.UseLambdaShutdownTimeout);
             InitErrorReporter.Register(settings);
         }
 

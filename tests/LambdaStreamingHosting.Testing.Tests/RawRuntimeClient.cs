@@ -161,6 +161,13 @@ internal sealed class RawRuntimeClient(string endpoint)
         /// <summary>Closes the connection mid-answer, as a crashing function would.</summary>
         public void Crash() => socket.Socket.Close(0);
 
+        /// <summary>Closes the connection mid-answer in order (FIN, not reset), as a function process that exits does.</summary>
+        public void Exit()
+        {
+            socket.Socket.Shutdown(SocketShutdown.Both);
+            socket.Socket.Close();
+        }
+
         public ValueTask DisposeAsync() => socket.DisposeAsync();
     }
 

@@ -76,6 +76,11 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
         {
             return Interrupted();
         }
+        catch (BadHttpRequestException ex) when (IsConnectionClosedMidBody(ex))
+        {
+            // The function's connection closed (its process exited) in the middle of the body: a crash, not bad framing.
+            return Interrupted();
+        }
         catch (BadHttpRequestException ex)
         {
             var message = $"The function's chunked request body is malformed: {ex.Message}";
@@ -285,6 +290,10 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
             invocation.Client.Response.ContentType = contentType;
         }
     }
+
+    /// <summary>Kestrel's rejection of a body cut short by the end of the connection (its message is all that tells it apart).</summary>
+    private static bool IsConnectionClosedMidBody(BadHttpRequestException exception) =>
+        exception.Message.StartsWith("Unexpected end of request content", StringComparison.Ordinal);
 
     private AnswerOutcome Interrupted()
     {

@@ -37,6 +37,7 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
     private List<int> _frozen = []; // every process SIGSTOP was sent to, so a thaw continues exactly those
     private volatile bool _freezeConfirmed;
     private int _startCount;
+    private bool _shutDown;
     private bool _disposed;
 
     static FunctionProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
@@ -157,7 +158,7 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_disposed || _current is not { } instance)
+            if (_disposed || _shutDown || _current is not { } instance)
             {
                 return;
             }
@@ -189,7 +190,7 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_disposed || _current is not { } instance)
+            if (_disposed || _shutDown || _current is not { } instance)
             {
                 return;
             }
@@ -215,7 +216,7 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_disposed || _current is null)
+            if (_disposed || _shutDown || _current is null)
             {
                 return;
             }
@@ -223,6 +224,62 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
             Notify($"lambda-streaming: resetting the function ({reason}): killing process {_current.Id} and starting it again");
             await StopInstanceAsync(cancellationToken).ConfigureAwait(false);
             StartInstance();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Ends the function the way Lambda's Shutdown phase does: thaws it if it is frozen, sends it <c>SIGTERM</c>, and waits
+    /// up to <paramref name="timeout"/> for it to exit; a process still running then is killed (<c>SIGKILL</c>), as Lambda
+    /// kills it. Lambda leaves the runtime 300 ms (500 ms with an internal extension) and ends the whole phase after
+    /// 2 s. Afterwards the environment is gone: a reset the emulator asks for starts nothing.
+    /// </summary>
+    /// <param name="timeout">How long the process may take to exit after <c>SIGTERM</c>.</param>
+    /// <param name="cancellationToken">Stops waiting (the process is then killed).</param>
+    /// <returns>The process's exit code.</returns>
+    /// <exception cref="InvalidOperationException">The process was not started.</exception>
+    /// <exception cref="TimeoutException">The process did not exit in time and was killed.</exception>
+    public async Task<int> ShutdownAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        if (!PosixProcessSignals.IsSupported)
+        {
+            throw new PlatformNotSupportedException("Sending SIGTERM to a function process needs Linux or macOS.");
+        }
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var instance = _current ?? throw new InvalidOperationException("The function process was not started: call Start first.");
+            _shutDown = true;
+            if (!instance.Exit.IsCompleted)
+            {
+                // Lambda thaws a frozen environment for its Shutdown phase; the signal waits for the continue either way.
+                ContinueFrozen();
+                PosixProcessSignals.Terminate(instance.Id);
+            }
+
+            try
+            {
+                return await instance.Exit.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+            {
+                Notify($"lambda-streaming: the function did not exit after SIGTERM: killing process {instance.Id.ToString(CultureInfo.InvariantCulture)}");
+                instance.Kill();
+                await instance.Exit.ConfigureAwait(false);
+                if (ex is OperationCanceledException)
+                {
+                    throw;
+                }
+
+                throw new TimeoutException(
+                    $"The function did not exit within {timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms of SIGTERM and was killed (SIGKILL), as Lambda kills it. {DescribeOutput()}",
+                    ex);
+            }
         }
         finally
         {

@@ -14,6 +14,8 @@ internal static partial class PosixProcessSignals
 
     private static int SigCont => OperatingSystem.IsLinux() ? 18 : 19;
 
+    private const int SigTerm = 15; // the same on Linux and macOS
+
     private const int NoSuchProcess = 3; // ESRCH on Linux and macOS
 
     /// <summary>Whether the platform can freeze a process (Linux or macOS).</summary>
@@ -24,6 +26,9 @@ internal static partial class PosixProcessSignals
 
     /// <summary>Sends <c>SIGCONT</c>. Returns <see langword="false"/> when the process no longer exists.</summary>
     public static bool Continue(int pid) => Send(pid, SigCont);
+
+    /// <summary>Sends <c>SIGTERM</c>. Returns <see langword="false"/> when the process no longer exists.</summary>
+    public static bool Terminate(int pid) => Send(pid, SigTerm);
 
     /// <summary>
     /// Whether every thread of the process is stopped (state <c>T</c> or <c>t</c>, or already dead), read from

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using LambdaStreamingHosting.Events;
+using LambdaStreamingHosting.Logging;
 using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
@@ -66,6 +67,12 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         var first = true;
         while (!stopping.IsCancellationRequested)
         {
+            if (oneAtATime)
+            {
+                // Lambda may freeze the process as soon as it asks: what was logged must be out before.
+                _server.FlushLogs();
+            }
+
             await _client.NextAsync(_invocation, stopping).ConfigureAwait(false);
             var started = Stopwatch.GetTimestamp();
             if (oneAtATime && !first)
@@ -85,6 +92,9 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         }
     }
 
+    /// <summary>The host is stopping and its timeout ran out: aborts the invocation in flight, if any (see <see cref="RequestLifetimeFeature.Shutdown"/>).</summary>
+    public bool AbortForShutdown() => _lifetime.Shutdown();
+
     public void Dispose()
     {
         _lifetime.Dispose();
@@ -99,6 +109,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         {
             using var scope = Log.InvocationScope(_logger, _invocation.RequestId);
             var coldStart = _server.Telemetry.TakeColdStart();
+            using var logContext = _server.LambdaLoggerEnabled ? InvocationLogContext.Begin(_invocation) : null;
             if (oneAtATime && _server.Settings.SetTraceIdEnvironmentVariable)
             {
                 Environment.SetEnvironmentVariable(TraceIdVariable, _invocation.TraceId);
@@ -193,16 +204,25 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                error = ex;
-                LogApplicationError(ex, _response.HasStarted);
+                // A cancellation that the shutdown abort caused is that abort, not a failure of the app.
+                if (!(_lifetime.ShutdownRequested && ex is OperationCanceledException))
+                {
+                    error = ex;
+                    LogApplicationError(ex, _response.HasStarted);
+                }
             }
 
             if (_lifetime.AbortRequested)
             {
                 Log.RequestAborted(_logger);
             }
+            else if (_lifetime.ShutdownRequested)
+            {
+                Log.AbortedAtShutdown(_logger);
+            }
 
-            var reply = await body.FinishAsync(error, _lifetime.AbortRequested, CancellationToken.None).ConfigureAwait(false);
+            var aborted = _lifetime.AbortRequested || _lifetime.ShutdownRequested;
+            var reply = await body.FinishAsync(error, aborted, CancellationToken.None).ConfigureAwait(false);
             _server.Telemetry.Record(started, new InvocationOutcome(
                 _response.StatusCode,
                 body.BodyBytes,

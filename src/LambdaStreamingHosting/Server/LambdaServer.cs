@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using LambdaStreamingHosting.Lifecycle;
+using LambdaStreamingHosting.Logging;
 using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -13,16 +14,33 @@ namespace LambdaStreamingHosting.Server;
 /// <summary>
 /// The <see cref="IServer"/> that replaces Kestrel inside Lambda: it takes requests from the Lambda Runtime API
 /// instead of a socket. Start-up runs the init hooks (and SnapStart's snapshot/restore), then starts one invocation
-/// loop per allowed concurrent invocation. A broken Runtime API stops the host with exit code 1.
+/// loop per allowed concurrent invocation. A broken Runtime API stops the host with exit code 1. Stopping (the host
+/// got <c>SIGTERM</c>, Lambda's shutdown phase) takes no more events; invocations in flight may finish until the host's
+/// shutdown timeout, then they are aborted and given <see cref="ShutdownAbortGrace"/> to end.
 /// </summary>
 internal sealed class LambdaServer : IServer
 {
+    /// <summary>
+    /// <c>HostOptions.ShutdownTimeout</c> inside Lambda, unless the app changed it from the default: Lambda leaves the
+    /// runtime 300 ms between <c>SIGTERM</c> and <c>SIGKILL</c> (500 ms with an internal extension), so invocations in
+    /// flight get 150 ms, and aborting them, the rest of the host's stop, the logs and the exit the rest.
+    /// </summary>
+    internal static readonly TimeSpan LambdaShutdownTimeout = TimeSpan.FromMilliseconds(150);
+
+    /// <summary>How long invocations aborted at shutdown get to end (their error trailers sent) before the host stops anyway.</summary>
+    internal static readonly TimeSpan ShutdownAbortGrace = TimeSpan.FromMilliseconds(500);
+
+    private static readonly TimeSpan DefaultHostShutdownTimeout = new HostOptions().ShutdownTimeout;
+    private static readonly TimeSpan LogFlushTimeout = TimeSpan.FromSeconds(1);
     private readonly LambdaServerSettings _settings;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<RuntimeApiClient> _clients = [];
+    private readonly LambdaLoggerProvider? _lambdaLogger;
     private Task[] _loops = [];
+    private Func<bool>[] _abortForShutdown = [];
+    private volatile bool _stopRequested;
     private int _warnedCannotStream;
     private bool _disposed;
 
@@ -32,8 +50,10 @@ internal sealed class LambdaServer : IServer
         IEnumerable<ILambdaLifecycleObserver> observers,
         IHostApplicationLifetime lifetime,
         ILoggerFactory loggerFactory,
-        IMeterFactory? meterFactory = null)
+        IMeterFactory? meterFactory = null,
+        LambdaLoggerProvider? lambdaLogger = null)
     {
+        _lambdaLogger = lambdaLogger;
         Options = options.Value;
         _settings = settings;
         _lifetime = lifetime;
@@ -60,6 +80,9 @@ internal sealed class LambdaServer : IServer
 
     internal LambdaServerSettings Settings => _settings;
 
+    /// <summary>Whether the Lambda logger writes this app's log entries (each invocation then sets its <see cref="InvocationLogContext"/>).</summary>
+    internal bool LambdaLoggerEnabled => _lambdaLogger?.Enabled == true;
+
     internal LifecycleNotifier Lifecycle { get; }
 
     internal InvocationTelemetry Telemetry { get; }
@@ -76,9 +99,13 @@ internal sealed class LambdaServer : IServer
 
         await InitializeAsync(_clients[0], cancellationToken).ConfigureAwait(false);
         Telemetry.InitEnded();
-        _loops = [.. _clients.Select(client => RunLoopAsync(new InvocationLoop<TContext>(this, application, client, _logger)))];
-        _settings.InitCompleted = true;
+
+        // Logged before the loops start, so the flush before the first /next writes it out.
         Log.Started(_logger, Endpoint.BaseUrl, Options.InvokeMode.ToString(), Concurrency);
+        var loops = _clients.Select(client => new InvocationLoop<TContext>(this, application, client, _logger)).ToArray();
+        _abortForShutdown = [.. loops.Select(loop => (Func<bool>)loop.AbortForShutdown)];
+        _loops = [.. loops.Select(RunLoopAsync)];
+        _settings.InitCompleted = true;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -89,14 +116,35 @@ internal sealed class LambdaServer : IServer
             return;
         }
 
+        // No more events: a wait for /next ends at once; invocations in flight may finish until the host's timeout.
+        _stopRequested = true;
         await _stopping.CancelAsync().ConfigureAwait(false);
+        var loops = Task.WhenAll(_loops);
         try
         {
-            // Invocations in flight finish; waiting for /next ends at once.
-            await Task.WhenAll(_loops).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await loops.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+        }
+
+        // The shutdown timeout ran out: what is still running is aborted as Kestrel aborts its connections. A response
+        // that started ends with the error trailers (its client must not take a cut stream for a complete one).
+        var aborted = _abortForShutdown.Count(abort => abort());
+        if (aborted > 0)
+        {
+            Log.AbortingAtShutdown(_logger, aborted);
+        }
+
+        FlushLogs();
+        try
+        {
+            await loops.WaitAsync(ShutdownAbortGrace, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Log.AbandonedAtShutdown(_logger, _loops.Count(loop => !loop.IsCompleted), ShutdownAbortGrace.TotalMilliseconds);
         }
     }
 
@@ -116,6 +164,22 @@ internal sealed class LambdaServer : IServer
             client.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
+
+    /// <summary>Inside Lambda, replaces the generic host's default shutdown timeout (30 s) with <see cref="LambdaShutdownTimeout"/>.</summary>
+    internal static void UseLambdaShutdownTimeout(HostOptions options)
+    {
+        if (options.ShutdownTimeout == DefaultHostShutdownTimeout)
+        {
+            options.ShutdownTimeout = LambdaShutdownTimeout;
+        }
+    }
+
+    /// <summary>
+    /// Waits (at most 1 s) until everything logged so far through the Lambda logger is on standard output: called before
+    /// each <c>/next</c> when one invocation runs at a time (after <c>OnFreezingAsync</c>), since Lambda may freeze the
+    /// process as soon as it asks, and before a SnapStart snapshot.
+    /// </summary>
+    internal void FlushLogs() => _lambdaLogger?.Flush(LogFlushTimeout);
 
     /// <summary>Runs a lifecycle hook; a failure is logged and the loop goes on.</summary>
     internal async ValueTask ObserveAsync(string stage, Func<CancellationToken, ValueTask> hook, CancellationToken cancellationToken)
@@ -166,6 +230,7 @@ internal sealed class LambdaServer : IServer
             return;
         }
 
+        FlushLogs();
         var restored = await client.RestoreNextAsync(cancellationToken).ConfigureAwait(false);
         if (!restored.IsSuccess)
         {
@@ -205,6 +270,11 @@ internal sealed class LambdaServer : IServer
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
+        }
+        catch (Exception ex) when (_stopRequested)
+        {
+            // The host is stopping: an invocation abandoned at shutdown loses its connection when the server is disposed.
+            Log.LoopEndedAtShutdown(_logger, ex);
         }
 #pragma warning disable CA1031 // Any failure of the loop itself means the environment is unusable: exit non-zero.
         catch (Exception ex)

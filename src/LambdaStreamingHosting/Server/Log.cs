@@ -67,4 +67,17 @@ internal static partial class Log
 
     [LoggerMessage(19, LogLevel.Warning, "The request was answered 400 without running the app: its target has a NUL character (raw, or %00 in the path), which Kestrel refuses.")]
     public static partial void InvalidRequestTarget(ILogger logger);
+
+    // Shutdown (ids from 100).
+    [LoggerMessage(100, LogLevel.Warning, "The host is stopping and its shutdown timeout ran out: {Count} invocation(s) in flight are aborted (a response that started ends with the LambdaStreaming.Shutdown error).")]
+    public static partial void AbortingAtShutdown(ILogger logger, int count);
+
+    [LoggerMessage(101, LogLevel.Warning, "{Count} aborted invocation(s) did not end within {GraceMilliseconds} ms; the host stops without them.")]
+    public static partial void AbandonedAtShutdown(ILogger logger, int count, double graceMilliseconds);
+
+    [LoggerMessage(102, LogLevel.Debug, "An invocation loop ended while the host was stopping.")]
+    public static partial void LoopEndedAtShutdown(ILogger logger, Exception exception);
+
+    [LoggerMessage(103, LogLevel.Information, "The invocation was aborted because the host is stopping.")]
+    public static partial void AbortedAtShutdown(ILogger logger);
 }

@@ -1,3 +1,4 @@
+using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace LambdaStreamingHosting.Server;
@@ -11,6 +12,10 @@ namespace LambdaStreamingHosting.Server;
 /// </summary>
 internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDisposable
 {
+    /// <summary>The <c>errorType</c> of an invocation aborted because the host stopped before it ended.</summary>
+    public const string ShutdownErrorType = "LambdaStreaming.Shutdown";
+
+    private static readonly LambdaError ShutdownError = new(ShutdownErrorType, "The function was shut down (the host stopped, for example on SIGTERM) before the response ended.");
     private static readonly TimeSpan LongestTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
@@ -38,6 +43,9 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
     /// <summary>Whether <see cref="RequestAborted"/> fired because the invocation's deadline (less the margin) came.</summary>
     public bool DeadlineReached { get; private set; }
 
+    /// <summary>Whether the invocation was aborted because the host is stopping (<see cref="Shutdown"/>).</summary>
+    public bool ShutdownRequested { get; private set; }
+
     /// <summary><see cref="ConnectionLost"/> as a delegate, made once.</summary>
     public Action ConnectionLostCallback { get; }
 
@@ -59,6 +67,7 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
             _body = body;
             AbortRequested = false;
             DeadlineReached = false;
+            ShutdownRequested = false;
             RequestAborted = _aborted.Token;
             _abortAt = deadline == DateTimeOffset.MaxValue ? DateTimeOffset.MaxValue : deadline - margin;
             ArmDeadlineTimer();
@@ -86,6 +95,36 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
         AbortRequested = true;
         _body?.Abort();
         _aborted.Cancel();
+    }
+
+    /// <summary>
+    /// The host is stopping and its shutdown timeout ran out while this invocation runs: <see cref="RequestAborted"/>
+    /// fires, later writes are dropped, and the invocation ends with <see cref="ShutdownErrorType"/> (as <c>/error</c>
+    /// before the response started, in the error trailers after). Returns whether an invocation was running. Called
+    /// from the thread that stops the host.
+    /// </summary>
+    public bool Shutdown()
+    {
+        lock (_gate)
+        {
+            if (_body is null || ShutdownRequested)
+            {
+                return false;
+            }
+
+            ShutdownRequested = true;
+            _body.Abort(ShutdownError);
+            try
+            {
+                // The app's callbacks run off this thread, as for a lost connection.
+                _ = _aborted.CancelAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+
+            return true;
+        }
     }
 
     /// <summary>

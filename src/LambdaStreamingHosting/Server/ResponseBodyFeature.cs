@@ -70,6 +70,9 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>The app aborted the request: further writes are dropped, as on Kestrel.</summary>
     protected bool Aborted { get; private set; }
 
+    /// <summary>Why the server aborted the invocation; <see langword="null"/> when the app did.</summary>
+    private LambdaError? AbortReason { get; set; }
+
     /// <summary>Called when the Runtime API connection broke while the response was sent (fires <c>RequestAborted</c>).</summary>
     public Action? ConnectionLost { get; set; }
 
@@ -146,6 +149,13 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
 
     public void Abort() => Aborted = true;
 
+    /// <summary>The server aborts the invocation (the host is stopping): as <see cref="Abort()"/>, failing with <paramref name="reason"/>.</summary>
+    public void Abort(LambdaError reason)
+    {
+        AbortReason = reason;
+        Aborted = true;
+    }
+
     /// <summary>
     /// The invocation is over: the stream and writer handed out for it stop working, and the pooled arrays go back.
     /// The feature (reused by its invocation loop) waits for the next <see cref="Start"/>.
@@ -177,6 +187,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         _declaredLength = null;
         BodyEnded = false;
         Aborted = false;
+        AbortReason = null;
         WriterError = null;
         AllowSynchronousIO = false;
         Response.BodyFeature = this;
@@ -363,7 +374,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     {
         ResponseTooLargeException tooLarge => new LambdaError(ResponseTooLargeException.ErrorType, tooLarge.Message),
         not null => LambdaError.FromException(error, Options.IncludeExceptionDetails, "The application failed."),
-        _ when aborted => new LambdaError(AbortedErrorType, "The application aborted the request."),
+        _ when aborted => AbortReason ?? new LambdaError(AbortedErrorType, "The application aborted the request."),
         _ => new LambdaError(LambdaError.UnhandledErrorType, "The application failed."),
     };
 

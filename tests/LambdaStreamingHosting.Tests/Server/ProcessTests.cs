@@ -34,7 +34,8 @@ public sealed class ProcessTests
     public async Task A_host_that_fails_to_start_reports_init_error_and_exits_non_zero()
     {
         await using var api = new FakeRuntimeApi();
-        using var process = Start(api.Endpoint, failStart: true);
+        var stdout = new List<string>();
+        using var process = Start(api.Endpoint, failStart: true, stdout);
 
         var report = await api.InitError.Task.WaitAsync(Generous);
         await process.WaitForExitAsync().WaitAsync(Generous);
@@ -43,6 +44,41 @@ public sealed class ProcessTests
         Assert.Contains("the database is unreachable", report.BodyText, StringComparison.Ordinal);
         Assert.NotEqual(0, process.ExitCode);
         Assert.Equal(0, api.NextRequests);
+
+        // The host's log of the failure, exception included, is one line on stdout, written before the process died.
+        lock (stdout)
+        {
+            var failure = Assert.Single(stdout, line => line.Contains("the database is unreachable", StringComparison.Ordinal));
+            Assert.Matches(@"\t(ERROR|FATAL)\t", failure);
+            Assert.Contains("\\n   at ", failure, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task With_UseLambdaLogger_false_the_app_logs_through_ASP_NET_Core_s_console_logger()
+    {
+        await using var api = new FakeRuntimeApi();
+        var stdout = new List<string>();
+        using var process = Start(api.Endpoint, failStart: false, stdout, ("LambdaStreaming__UseLambdaLogger", "false"));
+        try
+        {
+            await api.WaitForNextRequestsAsync(1).WaitAsync(Generous);
+            var answer = await api.Enqueue(TestEvents.FunctionUrl()).Answer.WaitAsync(Generous);
+            await answer.ReadBodyToEndAsync().WaitAsync(Generous);
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync().WaitAsync(Generous);
+        }
+
+        // The console logger's format: the level and category on one line, the message on the next.
+        lock (stdout)
+        {
+            var header = stdout.FindIndex(line => line.StartsWith("info: LambdaStreamingHosting.Server[1]", StringComparison.Ordinal));
+            Assert.True(header >= 0, string.Join('\n', stdout));
+            Assert.StartsWith("      Taking requests from the Lambda Runtime API", stdout[header + 1], StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -57,7 +93,7 @@ public sealed class ProcessTests
         Assert.Equal(1, api.NextRequests);
     }
 
-    private static Process Start(string runtimeApi, bool failStart = false)
+    private static Process Start(string runtimeApi, bool failStart = false, List<string>? stdout = null, params (string Name, string Value)[] environment)
     {
         var app = Path.Combine(AppContext.BaseDirectory, "ProcessApp.dll");
         Assert.True(File.Exists(app), $"{app} is missing: the test project builds it through its ProjectReference.");
@@ -70,8 +106,22 @@ public sealed class ProcessTests
         start.Environment["AWS_LAMBDA_RUNTIME_API"] = runtimeApi;
         start.Environment["PROCESS_APP_FAIL_START"] = failStart ? "1" : "0";
         start.Environment["DOTNET_gcServer"] = "0";
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
+        process.OutputDataReceived += (_, line) =>
+        {
+            if (line.Data is not null && stdout is not null)
+            {
+                lock (stdout)
+                {
+                    stdout.Add(line.Data);
+                }
+            }
+        };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
