@@ -181,7 +181,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
 
         if (RequestLimits.Check(request, options.Limits) is { IsRefused: true } refusal)
         {
-            await RefuseAsync(request, refusal, body).ConfigureAwait(false);
+            await RefuseAsync(request, refusal, body, started, streaming).ConfigureAwait(false);
             return;
         }
 
@@ -223,13 +223,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
 
             var aborted = _lifetime.AbortRequested || _lifetime.ShutdownRequested;
             var reply = await body.FinishAsync(error, aborted, CancellationToken.None).ConfigureAwait(false);
-            _server.Telemetry.Record(started, new InvocationOutcome(
-                _response.StatusCode,
-                body.BodyBytes,
-                streaming ? _streamingRequest!.FirstSendTimestamp : 0,
-                _client.ReportedErrorType,
-                streaming && _streamingRequest!.Broken,
-                _lifetime.DeadlineReached));
+            _server.Telemetry.Record(started, Outcome(body, streaming, _lifetime.DeadlineReached));
             LogUnexpected(reply, "/response");
             await _response.FireOnCompletedAsync(_logger).ConfigureAwait(false);
             _application.DisposeContext(context, error);
@@ -243,16 +237,17 @@ internal sealed class InvocationLoop<TContext> : IDisposable
 
     /// <summary>
     /// Answers a request over Kestrel's limits as Kestrel does, with the status alone (empty body), without running the
-    /// app: no <c>HttpContext</c> is created.
+    /// app: no <c>HttpContext</c> is created. It is measured as any answered invocation.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask RefuseAsync(LambdaHttpRequest request, RequestRefusal refusal, ResponseBodyFeature body)
+    private async ValueTask RefuseAsync(LambdaHttpRequest request, RequestRefusal refusal, ResponseBodyFeature body, long started, bool streaming)
     {
         try
         {
             RequestLimits.LogRefusal(_logger, request, refusal, _server.Options.Limits);
             _response.StatusCode = refusal.StatusCode;
             var reply = await body.FinishAsync(error: null, aborted: false, CancellationToken.None).ConfigureAwait(false);
+            _server.Telemetry.Record(started, Outcome(body, streaming, deadlineReached: false));
             LogUnexpected(reply, "/response");
         }
         finally
@@ -260,6 +255,15 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             body.Release();
         }
     }
+
+    /// <summary>How the answer that <paramref name="body"/> finished ended, for the metrics.</summary>
+    private InvocationOutcome Outcome(ResponseBodyFeature body, bool streaming, bool deadlineReached) => new(
+        _response.StatusCode,
+        body.BodyBytes,
+        streaming ? _streamingRequest!.FirstSendTimestamp : 0,
+        _client.ReportedErrorType,
+        streaming && _streamingRequest!.Broken,
+        deadlineReached);
 
     /// <summary>
     /// Hosting's context for the request. With <see cref="LambdaStreamingOptions.ContinueXRayTrace"/>, a request without

@@ -195,20 +195,42 @@ public sealed class TelemetryTests : FakeRuntimeApiTest
         Assert.InRange(idle, 0, 30);
     }
 
-    private async Task<(string RequestId, string Body)> InvokeAsync(string path, string? traceHeader = null, string? traceParent = null)
+    [Fact]
+    public async Task A_request_refused_for_Kestrels_limits_is_measured_as_an_answered_invocation()
+    {
+        // Refused without running the app, but answered all the same: Lambda bills it and the caller got a 431 or 414.
+        App = await TestApp.StartAsync(Api, app => app.Run(context => context.Response.WriteAsync("ran")));
+        using var metrics = new MeterMeasurements(App.Services.GetRequiredService<IMeterFactory>());
+
+        await InvokeAsync("/ok", headers: new Dictionary<string, string> { ["x-big"] = new string('b', 40_000) });
+        await InvokeAsync("/" + new string('p', 9_000));
+
+        Assert.Equal(2, metrics.Sum("faas.invocations", ("lambda_streaming.status_class", "4xx")));
+        Assert.Equal(0, metrics.Count("faas.errors"));
+        Assert.Equal(2, metrics.Count("faas.invoke_duration"));
+        Assert.Equal([0, 0], metrics.Values("lambda_streaming.response.body.size"));
+        Assert.Equal(2, metrics.Count("lambda_streaming.time_to_first_byte"));
+    }
+
+    private async Task<(string RequestId, string Body)> InvokeAsync(
+        string path, string? traceHeader = null, string? traceParent = null, Dictionary<string, string>? headers = null)
     {
         // One invocation at a time: the loop asked for this one, and asks for the next once this one is over (its
         // activity stopped, its measurements taken).
         await Api.WaitForNextRequestsAsync(++_invocations).Within();
-        var headers = new Dictionary<string, string>();
+        var runtimeHeaders = new Dictionary<string, string>();
         if (traceHeader is not null)
         {
-            headers["Lambda-Runtime-Trace-Id"] = traceHeader;
+            runtimeHeaders["Lambda-Runtime-Trace-Id"] = traceHeader;
         }
 
-        var invocation = Api.Enqueue(
-            TestEvents.FunctionUrl(path: path, headers: traceParent is null ? null : new Dictionary<string, string> { ["traceparent"] = traceParent }),
-            headers: headers);
+        headers ??= [];
+        if (traceParent is not null)
+        {
+            headers["traceparent"] = traceParent;
+        }
+
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl(path: path, headers: headers), headers: runtimeHeaders);
         var answer = await invocation.Answer.Within();
         await answer.ReadPreludeAsync().Within();
         var body = Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within());
