@@ -4,7 +4,8 @@ namespace LambdaStreamingHosting.Lifecycle;
 /// Receives the moments of the Lambda execution environment's life that pools and caches care about. Register
 /// implementations as singletons (<c>services.AddSingleton&lt;ILambdaLifecycleObserver, MyObserver&gt;()</c>); every
 /// method has a default that does nothing, so implement only what you need. Observers run one after another, in
-/// registration order, on the invocation loop: keep them short.
+/// registration order, on the invocation loop: keep them short. An exception from <see cref="OnThawAsync"/> or
+/// <see cref="OnFreezingAsync"/> is logged and the observers after it still run.
 /// </summary>
 public interface ILambdaLifecycleObserver
 {

@@ -1,11 +1,25 @@
+using LambdaStreamingHosting.Server;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace LambdaStreamingHosting.Lifecycle;
 
-/// <summary>Calls the registered <see cref="ILambdaLifecycleObserver"/>s one after another, in registration order.</summary>
+/// <summary>
+/// Calls the registered <see cref="ILambdaLifecycleObserver"/>s one after another, in registration order. A failure in
+/// an init or SnapStart hook fails the phase; a failure between invocations (thaw, freezing) is logged and the
+/// observers after it still run, so one pool's trouble cannot cost another observer its moment (the telemetry flush
+/// before the freeze, say).
+/// </summary>
 internal sealed class LifecycleNotifier
 {
     private readonly ILambdaLifecycleObserver[] _observers;
+    private readonly ILogger _logger;
 
-    public LifecycleNotifier(IEnumerable<ILambdaLifecycleObserver> observers) => _observers = [.. observers];
+    public LifecycleNotifier(IEnumerable<ILambdaLifecycleObserver> observers, ILogger? logger = null)
+    {
+        _observers = [.. observers];
+        _logger = logger ?? NullLogger.Instance;
+    }
 
     public async ValueTask InitAsync(CancellationToken cancellationToken)
     {
@@ -19,7 +33,14 @@ internal sealed class LifecycleNotifier
     {
         foreach (var observer in _observers)
         {
-            await observer.OnThawAsync(idleTime, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await observer.OnThawAsync(idleTime, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                Log.ObserverFailed(_logger, nameof(ILambdaLifecycleObserver.OnThawAsync), ex);
+            }
         }
     }
 
@@ -27,7 +48,14 @@ internal sealed class LifecycleNotifier
     {
         foreach (var observer in _observers)
         {
-            await observer.OnFreezingAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await observer.OnFreezingAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                Log.ObserverFailed(_logger, nameof(ILambdaLifecycleObserver.OnFreezingAsync), ex);
+            }
         }
     }
 

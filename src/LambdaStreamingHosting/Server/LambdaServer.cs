@@ -58,7 +58,7 @@ internal sealed class LambdaServer : IServer
         _settings = settings;
         _lifetime = lifetime;
         _logger = loggerFactory.CreateLogger("LambdaStreamingHosting.Server");
-        Lifecycle = new LifecycleNotifier(observers);
+        Lifecycle = new LifecycleNotifier(observers, _logger);
         Telemetry = new InvocationTelemetry(meterFactory, settings.Region);
         Endpoint = RuntimeApiEndpoint.Parse(settings.EndpointOverridesOptions
             ? settings.RuntimeApiEndpoint

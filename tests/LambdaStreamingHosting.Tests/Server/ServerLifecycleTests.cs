@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace LambdaStreamingHosting.Tests.Server;
@@ -122,6 +123,28 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
         await Api.WaitForNextRequestsAsync(3).Within();
 
         Assert.Equal(["init", "request", "freezing", "thaw", "request", "freezing"], observer.Events);
+    }
+
+    [Fact]
+    public async Task An_observer_that_fails_between_invocations_is_logged_and_the_observers_after_it_still_run()
+    {
+        // A pool observer failing must not cost the telemetry flush registered after it (or the reverse).
+        var logs = new TestLogs();
+        var failing = new RecordingObserver { FailBetweenInvocations = true };
+        var next = new RecordingObserver();
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", () => "ok"), services: services =>
+        {
+            services.AddSingleton<ILambdaLifecycleObserver>(failing);
+            services.AddSingleton<ILambdaLifecycleObserver>(next);
+        }, logs: logs);
+
+        await (await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await (await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await Api.WaitForNextRequestsAsync(3).Within();
+
+        Assert.Equal(["init", "freezing", "thaw", "freezing"], failing.Events);
+        Assert.Equal(["init", "freezing", "thaw", "freezing"], next.Events);
+        Assert.Equal(3, logs.Entries.Count(e => e.Level == LogLevel.Error && e.Message.StartsWith("A lifecycle observer failed in", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -322,6 +345,8 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
 
         public bool FailInit { get; init; }
 
+        public bool FailBetweenInvocations { get; init; }
+
         public ValueTask OnInitAsync(CancellationToken cancellationToken)
         {
             Events.Enqueue("init");
@@ -332,13 +357,13 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
         {
             Assert.True(idleTime >= TimeSpan.Zero);
             Events.Enqueue("thaw");
-            return ValueTask.CompletedTask;
+            return FailBetweenInvocations ? throw new InvalidOperationException("thaw failed on purpose") : ValueTask.CompletedTask;
         }
 
         public ValueTask OnFreezingAsync(CancellationToken cancellationToken)
         {
             Events.Enqueue("freezing");
-            return ValueTask.CompletedTask;
+            return FailBetweenInvocations ? throw new InvalidOperationException("freezing failed on purpose") : ValueTask.CompletedTask;
         }
 
         public ValueTask OnBeforeSnapshotAsync(CancellationToken cancellationToken)
