@@ -22,6 +22,13 @@ internal static class AllocationProfile
             await ProfileAsync(server, benchmark.SetupAsync, benchmark.Invoke, benchmark.CleanupAsync);
         }
 
+        // The same invocation with OpenTelemetry tracing on (every span recorded and batched to a dropping exporter).
+        foreach (var server in new[] { "Kestrel", "Lambda streaming" })
+        {
+            var benchmark = new InvocationBenchmarks { Server = server, Telemetry = "tracing" };
+            await ProfileAsync($"{server}, OpenTelemetry tracing", benchmark.SetupAsync, benchmark.Invoke, benchmark.CleanupAsync);
+        }
+
         // The same streaming invocation logging one entry (LambdaLoggerBenchmarks), without and with the Lambda logger.
         foreach (var logger in new[] { "Off", "Enabled, discarded", "Console", "Text", "JSON" })
         {

@@ -6,25 +6,35 @@ namespace LambdaStreamingHosting.OpenTelemetry;
 /// counts as flushed once its export started) without tying up thread-pool threads while an export is slow. One flush
 /// runs at a time; asked for while one runs (the collector is slow, or the process was frozen in the middle), the next
 /// flush starts when that one ends, and every request made before it starts is answered by it: never a queue of flushes.
+/// Flushes are numbered: <see cref="Request"/> returns the number of the flush that answers it, and
+/// <see cref="HasEnded"/> says whether that one has ended; after each flush the thread calls the callback it was given.
+/// Nothing is allocated per flush.
 /// </summary>
 internal sealed class BackgroundFlush : IDisposable
 {
     private readonly Action _flush;
+    private readonly Action _flushed;
     private readonly string _threadName;
     private readonly SemaphoreSlim _requested = new(0);
     private readonly Lock _gate = new();
-    private TaskCompletionSource? _next;
+    private long _started;
+    private long _ended;
+    private bool _pending;
     private Thread? _thread;
     private volatile bool _disposed;
 
-    public BackgroundFlush(Action flush, string threadName)
+    /// <param name="flush">The provider's flush (blocking).</param>
+    /// <param name="flushed">Called on the flush thread each time a flush has ended (or failed).</param>
+    /// <param name="threadName">The name of the flush thread.</param>
+    public BackgroundFlush(Action flush, Action flushed, string threadName)
     {
         _flush = flush;
+        _flushed = flushed;
         _threadName = threadName;
     }
 
-    /// <summary>A task that completes once a flush that started after this call has ended (or failed).</summary>
-    public Task Request()
+    /// <summary>Asks for a flush that starts after this call; returns its number, for <see cref="HasEnded"/>.</summary>
+    public long Request()
     {
         lock (_gate)
         {
@@ -35,15 +45,18 @@ internal sealed class BackgroundFlush : IDisposable
                 _thread.Start();
             }
 
-            if (_next is null)
+            if (!_pending)
             {
-                _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _pending = true;
                 _requested.Release();
             }
 
-            return _next.Task;
+            return _started + 1;
         }
     }
+
+    /// <summary>Whether the flush numbered <paramref name="flush"/> (from <see cref="Request"/>) has ended.</summary>
+    public bool HasEnded(long flush) => Volatile.Read(ref _ended) >= flush;
 
     public void Dispose()
     {
@@ -58,15 +71,14 @@ internal sealed class BackgroundFlush : IDisposable
             _requested.Wait();
             if (_disposed)
             {
-                _next?.TrySetCanceled();
                 return;
             }
 
-            TaskCompletionSource done;
+            long flush;
             lock (_gate)
             {
-                done = _next!;
-                _next = null;
+                _pending = false;
+                flush = ++_started;
             }
 
             try
@@ -79,7 +91,8 @@ internal sealed class BackgroundFlush : IDisposable
             {
             }
 
-            done.TrySetResult();
+            Volatile.Write(ref _ended, flush);
+            _flushed();
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 using LambdaStreamingHosting.Lifecycle;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -15,53 +16,159 @@ namespace LambdaStreamingHosting.OpenTelemetry;
 /// leave only after a later thaw, or never. The tracer and meter providers flush side by side, each on a
 /// thread of its own (see <see cref="BackgroundFlush"/>), and the loop waits for them at most <see cref="LambdaTelemetryFlushOptions.Timeout"/>;
 /// a flush that takes longer is logged and left to finish after the thaw. Lambda Managed Instances never freeze and get
-/// no flush (the exporters keep their own schedule).
+/// no flush (the exporters keep their own schedule). The wait is this object itself, re-armed before each freeze (one
+/// timer, no task per flush), so flushing adds no allocation to an invocation.
 /// </summary>
 internal sealed partial class TelemetryFlushObserver(
-    IServiceProvider services, IOptions<LambdaTelemetryFlushOptions> options, ILogger<TelemetryFlushObserver> logger) : ILambdaLifecycleObserver, IDisposable
+    IServiceProvider services, IOptions<LambdaTelemetryFlushOptions> options, ILogger<TelemetryFlushObserver> logger)
+    : ILambdaLifecycleObserver, IValueTaskSource<bool>, IDisposable
 {
+    private readonly Lock _gate = new();
+    private ManualResetValueTaskSourceCore<bool> _wait = new() { RunContinuationsAsynchronously = true };
     private BackgroundFlush? _traces;
     private BackgroundFlush? _metrics;
+    private ITimer? _timer;
     private bool _resolved;
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask OnFreezingAsync(CancellationToken cancellationToken)
+    // The wait in progress: the flushes it needs, and when it gives up (Environment.TickCount64).
+    private bool _waiting;
+    private long _traceFlush;
+    private long _metricFlush;
+    private long _deadline;
+    private bool _cancelled;
+
+    public ValueTask OnFreezingAsync(CancellationToken cancellationToken)
     {
         if (!_resolved)
         {
-            // The providers the app registered (AddOpenTelemetry().WithTracing/WithMetrics), either or both.
-            if (services.GetService<TracerProvider>() is { } tracer)
-            {
-                _traces = new BackgroundFlush(() => tracer.ForceFlush(), "LambdaStreaming-TraceFlush");
-            }
-
-            if (services.GetService<MeterProvider>() is { } meter)
-            {
-                _metrics = new BackgroundFlush(() => meter.ForceFlush(), "LambdaStreaming-MetricFlush");
-            }
-
-            _resolved = true;
+            Resolve();
         }
 
-        var traces = _traces?.Request() ?? Task.CompletedTask;
-        var metrics = _metrics?.Request() ?? Task.CompletedTask;
-        var both = traces.IsCompleted ? metrics : metrics.IsCompleted ? traces : Task.WhenAll(traces, metrics);
-        var timeout = options.Value.Timeout;
-        try
-        {
-            await both.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            var what = !traces.IsCompleted && !metrics.IsCompleted ? "spans and metrics" : !traces.IsCompleted ? "spans" : "metrics";
-            FlushTimedOut(logger, what, timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture));
-        }
+        return _traces is null && _metrics is null ? ValueTask.CompletedTask : FlushAsync(cancellationToken);
     }
 
     public void Dispose()
     {
+        _timer?.Dispose();
         _traces?.Dispose();
         _metrics?.Dispose();
+    }
+
+    bool IValueTaskSource<bool>.GetResult(short token) => _wait.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _wait.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _wait.OnCompleted(continuation, state, token, flags);
+
+    private void Resolve()
+    {
+        // The providers the app registered (AddOpenTelemetry().WithTracing/WithMetrics), either or both.
+        if (services.GetService<TracerProvider>() is { } tracer)
+        {
+            _traces = new BackgroundFlush(() => tracer.ForceFlush(), OnFlushed, "LambdaStreaming-TraceFlush");
+        }
+
+        if (services.GetService<MeterProvider>() is { } meter)
+        {
+            _metrics = new BackgroundFlush(() => meter.ForceFlush(), OnFlushed, "LambdaStreaming-MetricFlush");
+        }
+
+        if (_traces is not null || _metrics is not null)
+        {
+            _timer = TimeProvider.System.CreateTimer(static state => ((TelemetryFlushObserver)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+
+        _resolved = true;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        var timeout = options.Value.Timeout;
+        short token;
+        lock (_gate)
+        {
+            _wait.Reset();
+            token = _wait.Version;
+            _cancelled = false;
+            _deadline = Environment.TickCount64 + (long)Math.Ceiling(timeout.TotalMilliseconds);
+            _waiting = true;
+            _traceFlush = _traces?.Request() ?? 0;
+            _metricFlush = _metrics?.Request() ?? 0;
+        }
+
+        _timer!.Change(timeout, Timeout.InfiniteTimeSpan);
+        bool inTime;
+        using (cancellationToken.UnsafeRegister(static state => ((TelemetryFlushObserver)state!).OnCancelled(), this))
+        {
+            inTime = await new ValueTask<bool>(this, token).ConfigureAwait(false);
+        }
+
+        _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        if (_cancelled)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+
+        if (!inTime)
+        {
+            var traces = _traces?.HasEnded(_traceFlush) != false;
+            var metrics = _metrics?.HasEnded(_metricFlush) != false;
+            var what = !traces && !metrics ? "spans and metrics" : !traces ? "spans" : "metrics";
+            FlushTimedOut(logger, what, timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    /// <summary>A flush ended (on its thread): the wait is over once every flush it needs has.</summary>
+    private void OnFlushed()
+    {
+        lock (_gate)
+        {
+            if (_waiting && _traces?.HasEnded(_traceFlush) != false && _metrics?.HasEnded(_metricFlush) != false)
+            {
+                Complete(inTime: true);
+            }
+        }
+    }
+
+    private void OnTimer()
+    {
+        lock (_gate)
+        {
+            if (!_waiting)
+            {
+                return;
+            }
+
+            // A tick armed for an earlier wait that ended in time (or one a clock tick early) finds this one not due yet.
+            var remaining = _deadline - Environment.TickCount64;
+            if (remaining > 0)
+            {
+                _timer!.Change(TimeSpan.FromMilliseconds(remaining), Timeout.InfiniteTimeSpan);
+                return;
+            }
+
+            Complete(inTime: false);
+        }
+    }
+
+    private void OnCancelled()
+    {
+        lock (_gate)
+        {
+            if (_waiting)
+            {
+                _cancelled = true;
+                Complete(inTime: false);
+            }
+        }
+    }
+
+    private void Complete(bool inTime)
+    {
+        _waiting = false;
+        _wait.SetResult(inTime);
     }
 
     [LoggerMessage(1, LogLevel.Warning,

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LambdaStreamingHosting.Server;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -29,6 +30,7 @@ internal sealed class LifecycleNotifier
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ThawAsync(TimeSpan idleTime, CancellationToken cancellationToken)
     {
         foreach (var observer in _observers)
@@ -44,6 +46,7 @@ internal sealed class LifecycleNotifier
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask FreezingAsync(CancellationToken cancellationToken)
     {
         foreach (var observer in _observers)

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using LambdaStreamingHosting.Lifecycle;
 using LambdaStreamingHosting.Logging;
 using LambdaStreamingHosting.RuntimeApi;
@@ -182,6 +183,7 @@ internal sealed class LambdaServer : IServer
     internal void FlushLogs() => _lambdaLogger?.Flush(LogFlushTimeout);
 
     /// <summary>Runs a lifecycle hook; a failure is logged and the loop goes on.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal async ValueTask ObserveAsync(string stage, Func<CancellationToken, ValueTask> hook, CancellationToken cancellationToken)
     {
         try

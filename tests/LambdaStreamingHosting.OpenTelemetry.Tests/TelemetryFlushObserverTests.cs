@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using LambdaStreamingHosting.Lifecycle;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Trace;
+
+namespace LambdaStreamingHosting.OpenTelemetry.Tests;
+
+/// <summary>
+/// The flush before each freeze, in process, with a real tracer provider whose exporter the test holds and releases:
+/// the wait ends when the span is exported, a collector slower than the bound costs the bound and a warning, and a flush
+/// left running at one freeze does not count for the next one.
+/// </summary>
+public sealed class TelemetryFlushObserverTests : IDisposable
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
+    private readonly ActivitySource _source = new("FlushObserverTests-" + Guid.NewGuid().ToString("N"));
+    private readonly GatedExporter _exporter = new();
+    private readonly ServiceProvider _services;
+    private readonly CapturedLogs _logs = new();
+
+    public TelemetryFlushObserverTests()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddLogging(logging => logging.AddProvider(_logs));
+        services.AddOpenTelemetry().WithTracing(tracing => tracing
+            .AddLambdaStreamingInstrumentation()
+            .AddSource(_source.Name)
+            .AddProcessor(new BatchActivityExportProcessor(_exporter, scheduledDelayMilliseconds: 3_600_000)));
+        _services = services.BuildServiceProvider();
+        _ = _services.GetRequiredService<TracerProvider>(); // built, and listening, as the host's start would
+    }
+
+    private ILambdaLifecycleObserver Observer => _services.GetServices<ILambdaLifecycleObserver>().OfType<TelemetryFlushObserver>().Single();
+
+    public void Dispose()
+    {
+        _exporter.Open();
+        _services.Dispose();
+        _source.Dispose();
+    }
+
+    [Fact]
+    public async Task The_wait_ends_once_the_invocations_span_is_exported()
+    {
+        Configure(Generous);
+        _exporter.Open();
+        Record("first");
+
+        await Observer.OnFreezingAsync(CancellationToken.None).AsTask().WaitAsync(Generous);
+
+        Assert.Contains("first", _exporter.Exported);
+        Assert.Empty(_logs.Warnings);
+    }
+
+    [Fact]
+    public async Task A_flush_still_running_from_the_previous_freeze_does_not_end_the_next_wait()
+    {
+        Configure(TimeSpan.FromMilliseconds(200));
+        Record("first");
+
+        // The collector holds the first export past the bound: the wait gives up and says so.
+        await Observer.OnFreezingAsync(CancellationToken.None).AsTask().WaitAsync(Generous);
+        Assert.Single(_logs.Warnings, w => w.Contains("The spans were not exported within 200 ms", StringComparison.Ordinal));
+        Assert.Empty(_exporter.Exported);
+
+        // The next invocation's freeze: the first export ends while it waits, which must not end its wait before the
+        // span of this invocation went out in a flush of its own (held until the test lets it through).
+        Configure(Generous);
+        Record("second");
+        var next = Observer.OnFreezingAsync(CancellationToken.None).AsTask();
+        _exporter.Release();
+        await _exporter.ExportStarted(2).WaitAsync(Generous);
+        Assert.False(next.IsCompleted, "The wait ended with the previous freeze's flush, before this invocation's span was exported.");
+        _exporter.Release();
+        await next.WaitAsync(Generous);
+
+        Assert.Equal(["first", "second"], _exporter.Exported);
+        Assert.Single(_logs.Warnings);
+    }
+
+    [Fact]
+    public void A_flush_asked_for_while_one_runs_is_answered_only_by_the_next_one()
+    {
+        using var started = new SemaphoreSlim(0);
+        using var permits = new SemaphoreSlim(0);
+        using var flushed = new SemaphoreSlim(0);
+        using var flush = new BackgroundFlush(() =>
+        {
+            started.Release();
+            permits.Wait();
+        }, () => flushed.Release(), "test flush");
+
+        var first = flush.Request();
+        Assert.True(started.Wait(Generous));
+        var second = flush.Request();
+        var third = flush.Request();
+
+        Assert.Equal(first + 1, second); // asked while the first runs: the next flush answers it...
+        Assert.Equal(second, third);     // ...and every other request made before that one starts
+        permits.Release();
+        Assert.True(flushed.Wait(Generous));
+        Assert.True(flush.HasEnded(first));
+        Assert.False(flush.HasEnded(second));
+
+        Assert.True(started.Wait(Generous));
+        permits.Release();
+        Assert.True(flushed.Wait(Generous));
+        Assert.True(flush.HasEnded(third));
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_ends_the_wait_at_once()
+    {
+        Configure(Generous);
+        Record("first");
+        using var stopping = new CancellationTokenSource();
+
+        var wait = Observer.OnFreezingAsync(stopping.Token).AsTask();
+        await _exporter.ExportStarted(1).WaitAsync(Generous);
+        Assert.False(wait.IsCompleted);
+        await stopping.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait.WaitAsync(Generous));
+    }
+
+    private void Configure(TimeSpan timeout) =>
+        _services.GetRequiredService<Microsoft.Extensions.Options.IOptions<LambdaTelemetryFlushOptions>>().Value.Timeout = timeout;
+
+    private void Record(string name)
+    {
+        using var activity = _source.StartActivity(name, ActivityKind.Server);
+        Assert.NotNull(activity);
+    }
+
+    /// <summary>An exporter whose exports each wait for one <see cref="Release"/>; it remembers what it exported.</summary>
+    private sealed class GatedExporter : BaseExporter<Activity>
+    {
+        private readonly SemaphoreSlim _permits = new(0);
+        private readonly TaskCompletionSource[] _started = [.. Enumerable.Range(0, 8).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))];
+        private int _exports;
+
+        public ConcurrentQueue<string> Exported { get; } = new();
+
+        /// <summary>Completes when export number <paramref name="export"/> (from 1) has begun.</summary>
+        public Task ExportStarted(int export) => _started[export - 1].Task;
+
+        /// <summary>Lets one export through.</summary>
+        public void Release() => _permits.Release();
+
+        /// <summary>Lets every export through from now on.</summary>
+        public void Open() => _permits.Release(1_000);
+
+        public override ExportResult Export(in Batch<Activity> batch)
+        {
+            var export = Interlocked.Increment(ref _exports);
+            if (export <= _started.Length)
+            {
+                _started[export - 1].TrySetResult();
+            }
+
+            _permits.Wait();
+            foreach (var activity in batch)
+            {
+                Exported.Enqueue(activity.DisplayName);
+            }
+
+            return ExportResult.Success;
+        }
+    }
+
+    private sealed class CapturedLogs : ILoggerProvider
+    {
+        public ConcurrentQueue<string> Warnings { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(CapturedLogs owner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (logLevel == LogLevel.Warning)
+                {
+                    owner.Warnings.Enqueue(formatter(state, exception));
+                }
+            }
+        }
+    }
+}
