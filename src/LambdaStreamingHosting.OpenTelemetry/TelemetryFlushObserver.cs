@@ -23,6 +23,9 @@ internal sealed partial class TelemetryFlushObserver(
     IServiceProvider services, IOptions<LambdaTelemetryFlushOptions> options, ILogger<TelemetryFlushObserver> logger)
     : ILambdaLifecycleObserver, IValueTaskSource<bool>, IDisposable
 {
+    /// <summary>How long one span flush waits before it looks again whether the spans were exported (milliseconds).</summary>
+    private const int SpanFlushPoll = 10;
+
     private readonly Lock _gate = new();
     private ManualResetValueTaskSourceCore<bool> _wait = new() { RunContinuationsAsynchronously = true };
     private BackgroundFlush? _traces;
@@ -66,7 +69,7 @@ internal sealed partial class TelemetryFlushObserver(
         // The providers the app registered (AddOpenTelemetry().WithTracing/WithMetrics), either or both.
         if (services.GetService<TracerProvider>() is { } tracer)
         {
-            _traces = new BackgroundFlush(() => tracer.ForceFlush(), OnFlushed, "LambdaStreaming-TraceFlush");
+            _traces = new BackgroundFlush(() => FlushSpans(tracer), OnFlushed, "LambdaStreaming-TraceFlush");
         }
 
         if (services.GetService<MeterProvider>() is { } meter)
@@ -80,6 +83,22 @@ internal sealed partial class TelemetryFlushObserver(
         }
 
         _resolved = true;
+    }
+
+    /// <summary>
+    /// Flushes the span processors, asking again every <see cref="SpanFlushPoll"/> until they report every span queued
+    /// so far exported (or dropped by a failing exporter). A batch processor's <c>ForceFlush</c> waits for its worker's
+    /// "exported" signal, which the worker raises and lowers at once: when the export ends before the flush starts
+    /// waiting (an exporter that answers quickly), the flush misses it and sleeps out its one-second poll. Measured: 3 of
+    /// 400 invocations of the invocation benchmark with tracing on (a quarter of flushes called right after a span
+    /// ended), each waiting out the default bound and warning although its spans had left. A flush with a short timeout
+    /// looks again after it instead. (A metric flush collects and exports on the calling thread: no such wait.)
+    /// </summary>
+    private static void FlushSpans(TracerProvider tracer)
+    {
+        while (!tracer.ForceFlush(SpanFlushPoll))
+        {
+        }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
