@@ -48,6 +48,7 @@ internal sealed class InvocationTelemetry : IDisposable
     private readonly Histogram<double> _timeToFirstByte;
     private readonly Histogram<double> _idleDuration;
     private readonly Histogram<long> _bodySize;
+    private DateTime _initStarted;
     private DateTime _initEnded;
     private int _coldStartTaken;
     private ArnAccount? _lastArn;
@@ -62,12 +63,18 @@ internal sealed class InvocationTelemetry : IDisposable
         _coldStarts = _meter.CreateCounter<long>("faas.coldstarts", "{coldstart}", "First invocations of an execution environment.");
         _timeouts = _meter.CreateCounter<long>("faas.timeouts", "{timeout}", "Invocations whose deadline came while they ran (RequestAborted fired DeadlineMargin before it).");
         _streamFailures = _meter.CreateCounter<long>("lambda_streaming.stream.failures", "{failure}", "Streamed answers that failed after their first bytes went out (error trailers, or a broken Runtime API connection).");
-        _initDuration = _meter.CreateHistogram<double>("faas.init_duration", "s", "From the process start to the first request for an event (the init phase).", advice: new() { HistogramBucketBoundaries = DurationBoundaries });
+        _initDuration = _meter.CreateHistogram<double>("faas.init_duration", "s", "From the process start (with SnapStart, the restore) to the first request for an event (the init phase).", advice: new() { HistogramBucketBoundaries = DurationBoundaries });
         _invokeDuration = _meter.CreateHistogram<double>("faas.invoke_duration", "s", "From the event's arrival to the end of its answer (last byte sent and the Runtime API's reply read).", advice: new() { HistogramBucketBoundaries = DurationBoundaries });
         _timeToFirstByte = _meter.CreateHistogram<double>("lambda_streaming.time_to_first_byte", "s", "Streamed answers: from the event's arrival to the first bytes of the answer leaving for the client.", advice: new() { HistogramBucketBoundaries = DurationBoundaries });
         _idleDuration = _meter.CreateHistogram<double>("lambda_streaming.idle.duration", "s", "The idle gap before an invocation that thawed the environment (time since the previous answer ended).", advice: new() { HistogramBucketBoundaries = IdleBoundaries });
         _bodySize = _meter.CreateHistogram<long>("lambda_streaming.response.body.size", "By", "Body bytes of each answer.", advice: new() { HistogramBucketBoundaries = SizeBoundaries });
     }
+
+    /// <summary>
+    /// SnapStart: the environment was restored from its snapshot. Its init phase starts here rather than at the process
+    /// start, which was before the snapshot was taken (possibly days ago).
+    /// </summary>
+    public void Restored() => _initStarted = DateTime.UtcNow;
 
     /// <summary>The init phase ended: the first event is about to be requested.</summary>
     public void InitEnded() => _initEnded = DateTime.UtcNow;
@@ -87,8 +94,7 @@ internal sealed class InvocationTelemetry : IDisposable
 
         if (_initDuration.Enabled && _initEnded != default)
         {
-            using var process = Process.GetCurrentProcess();
-            _initDuration.Record((_initEnded - process.StartTime.ToUniversalTime()).TotalSeconds, TriggerOnly);
+            _initDuration.Record((_initEnded - InitStarted()).TotalSeconds, TriggerOnly);
         }
 
         return true;
@@ -192,6 +198,17 @@ internal sealed class InvocationTelemetry : IDisposable
         {
             _idleDuration.Record(idle.TotalSeconds, TriggerOnly);
         }
+    }
+
+    private DateTime InitStarted()
+    {
+        if (_initStarted != default)
+        {
+            return _initStarted;
+        }
+
+        using var process = Process.GetCurrentProcess();
+        return process.StartTime.ToUniversalTime();
     }
 
     public void Dispose()

@@ -239,6 +239,8 @@ internal sealed class LambdaServer : IServer
             throw new RuntimeApiFatalException($"GET /runtime/restore/next answered {restored}.");
         }
 
+        Telemetry.Restored();
+
         try
         {
             await Lifecycle.AfterRestoreAsync(cancellationToken).ConfigureAwait(false);

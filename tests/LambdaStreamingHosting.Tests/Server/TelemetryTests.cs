@@ -196,6 +196,39 @@ public sealed class TelemetryTests : FakeRuntimeApiTest
     }
 
     [Fact]
+    public async Task With_SnapStart_the_init_duration_leaves_out_the_time_the_snapshot_waited_to_be_restored()
+    {
+        // On Lambda the snapshot taken while the runtime waits for /restore/next is restored minutes or days later: the
+        // environment's init is what runs after the restore, not the snapshot's age.
+        var initDurations = new ConcurrentQueue<(object? Scope, double Seconds)>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == InvocationTelemetry.MeterName && instrument.Name == "faas.init_duration")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((instrument, seconds, _, _) => initDurations.Enqueue((instrument.Meter.Scope, seconds)));
+        listener.Start();
+        var waited = TimeSpan.FromSeconds(2);
+        var start = TestApp.StartAsync(Api, app => app.MapGet("/{probe}", () => "ok"),
+            settings: new LambdaServerSettings { RuntimeApiEndpoint = Api.Endpoint, EndpointOverridesOptions = true, InitializationType = "snap-start" });
+        await Api.RestoreRequested.Task.Within();
+        await Task.Delay(waited); // the snapshot's wait for its restore: the gap under test
+        Api.Restore.SetResult();
+        App = await start.Within();
+
+        await InvokeAsync("/first");
+
+        var factory = App.Services.GetRequiredService<IMeterFactory>();
+        var init = Assert.Single(initDurations, m => ReferenceEquals(m.Scope, factory)).Seconds;
+        Assert.InRange(init, 0, waited.TotalSeconds);
+    }
+
+    [Fact]
     public async Task A_request_refused_for_Kestrels_limits_is_measured_as_an_answered_invocation()
     {
         // Refused without running the app, but answered all the same: Lambda bills it and the caller got a 431 or 414.
