@@ -1,6 +1,7 @@
 using LambdaStreamingHosting.Lifecycle;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Resources;
 
@@ -18,7 +19,7 @@ internal static class LambdaStreamingInstrumentation
     public static void ConfigureResource(ResourceBuilder resource) =>
         resource.AddAttributes(LambdaResource.Attributes(Environment.GetEnvironmentVariable));
 
-    /// <summary>Registers the flush before each freeze, once however many providers ask for it.</summary>
+    /// <summary>Registers the flush before each freeze and the bounded shutdown, once however many providers ask for them.</summary>
     public static void AddFlush(IServiceCollection services)
     {
         if (services.Any(d => d.ServiceType == typeof(FlushMarker)))
@@ -30,6 +31,7 @@ internal static class LambdaStreamingInstrumentation
         services.AddOptions<LambdaTelemetryFlushOptions>().BindConfiguration(LambdaTelemetryFlushOptions.ConfigurationSectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LambdaTelemetryFlushOptions>, LambdaTelemetryFlushOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ILambdaLifecycleObserver, TelemetryFlushObserver>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TelemetryShutdown>());
     }
 
     /// <summary>Marks that the flush was registered.</summary>

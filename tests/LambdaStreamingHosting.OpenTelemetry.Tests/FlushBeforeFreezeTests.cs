@@ -119,6 +119,22 @@ public sealed class FlushBeforeFreezeTests : IAsyncLifetime
         await warned.Task.WaitAsync(Generous);
     }
 
+    [Fact]
+    public async Task SIGTERM_with_a_collector_that_does_not_answer_still_exits_0_within_Lambdas_shutdown_phase()
+    {
+        // OpenTelemetry's providers wait up to 5 s each, when the host disposes them, for what is left to export: Lambda
+        // kills the process 300 ms after SIGTERM (the whole phase ends after 2 s), so the function died instead of exiting.
+        await using var run = await StartAsync(continueXRayTrace: false, flushTimeout: TimeSpan.FromMilliseconds(300),
+            exporterTimeout: TimeSpan.FromMinutes(2));
+        _receiver.HoldAnswers();
+        await run.GetAsync("/");
+        await run.Watcher.NextFreezeAsync(Generous); // frozen with its export still waiting for the collector
+
+        var exitCode = await run.Function.ShutdownAsync(TimeSpan.FromSeconds(2));
+
+        Assert.Equal(0, exitCode);
+    }
+
     private static void AssertFaasAttributes(ReceivedSpan span, bool coldStart)
     {
         Assert.Equal(coldStart, span.Attributes["faas.coldstart"]);
