@@ -28,18 +28,21 @@ internal sealed class LambdaLoggerProvider : ILoggerProvider
     private readonly LogCategory _ownCategory = new(OwnCategory);
     private bool _disposed;
 
+    // Standard output is written around Console.Out (raw bytes, no re-encoding), under Console.Out's lock, so that a
+    // Console.WriteLine of the app never lands inside a log line.
     public LambdaLoggerProvider(LambdaLoggingSettings settings)
-        : this(settings, settings.Enabled ? Console.OpenStandardOutput() : Stream.Null, TimeProvider.System)
+        : this(settings, settings.Enabled ? Console.OpenStandardOutput() : Stream.Null, TimeProvider.System, outputLock: static () => Console.Out)
     {
     }
 
-    internal LambdaLoggerProvider(LambdaLoggingSettings settings, Stream output, TimeProvider time, int maxQueueCapacity = LogLineQueue.MaxCapacity)
+    internal LambdaLoggerProvider(
+        LambdaLoggingSettings settings, Stream output, TimeProvider time, int maxQueueCapacity = LogLineQueue.MaxCapacity, Func<object>? outputLock = null)
     {
         _format = settings.Format;
         _time = time;
         if (settings.Enabled)
         {
-            _queue = new LogLineQueue(output, WriteDropNotice, maxQueueCapacity);
+            _queue = new LogLineQueue(output, WriteDropNotice, maxQueueCapacity, outputLock);
             AppDomain.CurrentDomain.ProcessExit += OnProcessEnding;
             AppDomain.CurrentDomain.UnhandledException += OnProcessEnding;
         }

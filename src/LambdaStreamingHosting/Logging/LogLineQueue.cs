@@ -20,6 +20,7 @@ internal sealed class LogLineQueue : IDisposable
     private readonly Stream _output;
     private readonly int _maxCapacity;
     private readonly Action<long, IBufferWriter<byte>>? _writeDropNotice;
+    private readonly Func<object>? _outputLock;
     private readonly Thread _writer;
     private byte[] _ring;
 
@@ -35,10 +36,16 @@ internal sealed class LogLineQueue : IDisposable
     /// <param name="output">Where lines go (standard output).</param>
     /// <param name="writeDropNotice">Writes the line that says how many lines were dropped; none when null.</param>
     /// <param name="maxCapacity">The most bytes queued at once: a power of two, at least <see cref="InitialCapacity"/>.</param>
-    public LogLineQueue(Stream output, Action<long, IBufferWriter<byte>>? writeDropNotice, int maxCapacity = MaxCapacity)
+    /// <param name="outputLock">
+    /// The lock other writers of the same output hold while they write (<see cref="Console.Out"/>'s, for standard
+    /// output), held for each write so that none of their lines lands between the parts of one the output takes in
+    /// parts (a full pipe does); none when null.
+    /// </param>
+    public LogLineQueue(Stream output, Action<long, IBufferWriter<byte>>? writeDropNotice, int maxCapacity = MaxCapacity, Func<object>? outputLock = null)
     {
         _output = output;
         _writeDropNotice = writeDropNotice;
+        _outputLock = outputLock;
         _maxCapacity = maxCapacity;
         _ring = new byte[Math.Min(InitialCapacity, maxCapacity)];
         _writer = new Thread(WriteLines) { IsBackground = true, Name = "Lambda log writer" };
@@ -245,7 +252,17 @@ internal sealed class LogLineQueue : IDisposable
     {
         try
         {
-            _output.Write(bytes);
+            if (_outputLock?.Invoke() is { } outputLock)
+            {
+                lock (outputLock)
+                {
+                    _output.Write(bytes);
+                }
+            }
+            else
+            {
+                _output.Write(bytes);
+            }
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or NotSupportedException)
         {
