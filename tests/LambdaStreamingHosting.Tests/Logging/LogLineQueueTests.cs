@@ -85,7 +85,8 @@ public sealed class LogLineQueueTests
     {
         // A full pipe takes a large write in parts: a line the app writes with Console.WriteLine in between would split
         // a log line into two CloudWatch events (and garble both). The writer holds Console.Out's lock while it writes.
-        using var output = new PartlyTakingOutput();
+        using var output = new CapturedOutput();
+        output.TakeNextWriteInPart();
         var console = TextWriter.Synchronized(new StreamWriter(output, new UTF8Encoding(false)) { AutoFlush = true });
         using var queue = new LogLineQueue(output, WriteNotice, outputLock: () => console);
         queue.Enqueue(Line(0, 10_000));
@@ -116,80 +117,4 @@ public sealed class LogLineQueueTests
     }
 
     private static void WriteNotice(long dropped, IBufferWriter<byte> output) => output.Write(Encoding.ASCII.GetBytes($"dropped {dropped}\n"));
-
-    /// <summary>An output that takes the first write only half at first, as a full pipe does, until the test lets the rest through.</summary>
-    private sealed class PartlyTakingOutput : Stream
-    {
-        private readonly MemoryStream _written = new();
-        private readonly ManualResetEventSlim _rest = new();
-        private int _writes;
-
-        public ManualResetEventSlim PartTaken { get; } = new();
-
-        public string[] Lines
-        {
-            get
-            {
-                lock (_written)
-                {
-                    return Encoding.UTF8.GetString(_written.GetBuffer(), 0, (int)_written.Length).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-                }
-            }
-        }
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public void TakeTheRest() => _rest.Set();
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            if (Interlocked.Increment(ref _writes) == 1 && buffer.Length > 1)
-            {
-                Take(buffer[..(buffer.Length / 2)]);
-                PartTaken.Set();
-                _rest.Wait();
-                buffer = buffer[(buffer.Length / 2)..];
-            }
-
-            Take(buffer);
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _rest.Set();
-            }
-
-            base.Dispose(disposing);
-        }
-
-        private void Take(ReadOnlySpan<byte> bytes)
-        {
-            lock (_written)
-            {
-                _written.Write(bytes);
-            }
-        }
-    }
 }
