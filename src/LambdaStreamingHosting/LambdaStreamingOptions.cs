@@ -36,10 +36,14 @@ public sealed class LambdaStreamingOptions
     public bool IncludeExceptionDetails { get; set; }
 
     /// <summary>
-    /// Bytes of small writes gathered before they are sent without an explicit flush. Each flush sends what was
-    /// written at once, whatever this size. Default: 16 KiB.
+    /// Streaming: the most response bytes written and not yet taken by the Runtime API connection before a write or
+    /// flush waits, as Kestrel's <c>KestrelServerLimits.MaxResponseBufferSize</c>. Every write and flush goes out at
+    /// once, whatever this size; writes made while a send is in flight leave together with the next one, and only
+    /// beyond this many unsent bytes does the writer wait, so a slow reader slows the app instead of growing memory.
+    /// <c>0</c>: every write waits until it was sent; <see langword="null"/>: never wait (unbounded memory). Default:
+    /// 64 KiB, as on Kestrel.
     /// </summary>
-    public int ResponseBufferSize { get; set; } = 16 * 1024;
+    public long? MaxResponseBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>
     /// Whether the caller's identity from the front end (REST authorizer claims, HTTP API JWT claims, Function URL IAM

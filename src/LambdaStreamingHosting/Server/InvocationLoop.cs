@@ -184,7 +184,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
                 Log.RequestAborted(_logger);
             }
 
-            var reply = await body.FinishAsync(error, _lifetime.AbortRequested, CancellationToken.None).ConfigureAwait(false);
+            var reply = await body.FinishAsync(error, CancellationToken.None).ConfigureAwait(false);
             LogUnexpected(reply, "/response");
             await _response.FireOnCompletedAsync(_logger).ConfigureAwait(false);
             _application.DisposeContext(context, error);
