@@ -59,7 +59,6 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private long _written;
     private long _committed;
     private long _sent;
-    private long _committedWireBytes;
     private bool _headCommitted;
     private bool _sending;
     private ValueTask _inFlight;
@@ -105,17 +104,14 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
         }
     }
 
-    /// <summary>
-    /// Bytes of the request committed to the wire so far: the head and the prelude chunk once they went with a commit,
-    /// and every committed body byte (chunk framing not counted).
-    /// </summary>
+    /// <summary>Body bytes committed to the wire so far (the head, prelude and chunk framing not counted).</summary>
     public long CommittedBytes
     {
         get
         {
             lock (_gate)
             {
-                return _committedWireBytes + _committed;
+                return _committed;
             }
         }
     }
@@ -291,7 +287,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
             _head = default;
             _headTaken = _preludeTaken = _terminatorTaken = _headCommitted = false;
             _terminator = default;
-            _written = _committed = _sent = _committedWireBytes = 0;
+            _written = _committed = _sent = 0;
             _failure = null;
             _connection = null;
             _context = null;
@@ -325,12 +321,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
                 _written += borrowed.Count;
             }
 
-            if (!_headCommitted)
-            {
-                _headCommitted = true;
-                _committedWireBytes = _head.Count + _prelude.Count;
-            }
-
+            _headCommitted = true;
             _committed = _written;
             _terminator = terminator;
             waitUntil = untilSent ? _committed : _committed - _cap;

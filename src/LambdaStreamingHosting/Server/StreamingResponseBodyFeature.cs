@@ -38,8 +38,8 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
     /// <summary>Socket sends this response made so far (the request head and prelude go with the first).</summary>
     internal long SendCount => _request.SendCount;
 
-    /// <summary>Bytes handed to the wire so far: the request head and prelude once they went, and every body byte flushed.</summary>
-    internal long CommittedBytes => _request.Body.CommittedBytes;
+    /// <summary>Body bytes handed to the wire so far: every byte written and flushed (sent, or leaving with the next send).</summary>
+    internal long CommittedBodyBytes => _request.Body.CommittedBytes;
 
     internal override long UnflushedBytes => _request.Body.UnflushedBytes;
 
