@@ -29,9 +29,9 @@ public sealed class LambdaStreamingOptions
     public TimeSpan DeadlineMargin { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
-    /// Whether an unhandled exception's type, message and stack trace are sent to the client (in the 500 body before
-    /// the response started, or in the error trailer after). Default: <see langword="false"/>; exceptions are always
-    /// logged.
+    /// Whether an unhandled exception's message and stack trace are sent: in the 500 body before the response started,
+    /// or in the error trailer after (whose <c>errorType</c> is the exception's type name either way). Default:
+    /// <see langword="false"/>; exceptions are always logged.
     /// </summary>
     public bool IncludeExceptionDetails { get; set; }
 

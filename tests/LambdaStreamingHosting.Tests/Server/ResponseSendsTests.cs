@@ -254,6 +254,27 @@ public sealed class ResponseSendsTests : FakeRuntimeApiTest
     }
 
     [Fact]
+    public async Task A_buffered_answer_whose_body_was_complete_stands_when_the_app_fails_afterwards()
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            context.Response.ContentType = "text/plain";
+            context.Response.ContentLength = 2;
+            await context.Response.WriteAsync("ok");
+            throw new InvalidOperationException("failed after the body was complete");
+        }), options => options.InvokeMode = LambdaInvokeMode.Buffered, logs: _logs);
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        // As streamed (and on Kestrel, where the complete body is on the wire): the answer stands, the error is logged.
+        var document = System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement;
+        Assert.Equal(200, document.GetProperty("statusCode").GetInt32());
+        Assert.Equal("ok", document.GetProperty("body").GetString());
+        Assert.Contains(_logs.Entries, entry => entry.Exception?.Message == "failed after the body was complete");
+    }
+
+    [Fact]
     public async Task SendFileAsync_with_the_files_Content_Length_ends_with_its_last_bytes()
     {
         var path = Path.Combine(Path.GetTempPath(), $"sends-{Guid.NewGuid():N}.bin");
