@@ -130,6 +130,45 @@ public sealed class StreamingWireTests : FakeRuntimeApiTest
         Assert.Equal([4, 4, 5], answer.ChunkSizes.Skip(1));
     }
 
+    [Theory]
+    [InlineData(64 * 1024, 63)]
+    [InlineData(0, 0)]
+    public async Task A_small_write_waits_only_once_more_than_MaxResponseBufferSize_is_unsent(int cap, int writesBeforeTheWait)
+    {
+        var observed = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            var body = Assert.IsType<StreamingResponseBodyFeature>(context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>());
+            var piece = new byte[1024];
+            var queuedWrites = 0; // writes since the socket is full: each joins the send in flight
+            while (true)
+            {
+                var sends = body.SendCount;
+                var write = context.Response.Body.WriteAsync(piece);
+                var startedASend = body.SendCount > sends;
+                if (!write.IsCompleted)
+                {
+                    observed.SetResult(queuedWrites);
+                    await write;
+                    return;
+                }
+
+                await write;
+                queuedWrites += startedASend ? 0 : 1;
+            }
+        }), options => options.MaxResponseBufferSize = cap);
+
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl());
+        invocation.DiscardBody = true;
+        invocation.HoldBody(); // the reader stops: sends go through until the socket is full, then one stays in flight
+        var answer = await invocation.Answer.Within();
+
+        // 1 KiB in the send in flight plus 63 queued is the cap; the next write waits. With 0, the stuck one waits.
+        Assert.Equal(writesBeforeTheWait, await observed.Task.Within());
+        invocation.ReleaseBody();
+        await answer.Completed.Within();
+    }
+
     [Fact]
     public async Task A_large_write_is_sent_from_the_callers_memory_and_completes_once_the_socket_took_it()
     {
