@@ -116,9 +116,6 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
         }
     }
 
-    /// <summary>Whether the last chunk (or the error trailers) was committed: the body is over.</summary>
-    public bool Ended => _terminator.Array is not null;
-
     /// <summary>
     /// Starts a request on <paramref name="connection"/> whose head is <paramref name="head"/> (given back to the pool
     /// once sent, or by <see cref="Reset"/>). Failures are reported in the execution context of this call.

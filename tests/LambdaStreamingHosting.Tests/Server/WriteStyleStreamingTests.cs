@@ -35,8 +35,6 @@ public sealed class WriteStyleStreamingTests : IAsyncLifetime
     [InlineData("/body-write-without-flush")]
     [InlineData("/body-writer")]
     [InlineData("/results-stream")]
-    [InlineData("/results-stream-over-a-slow-stream")]
-    [InlineData("/copy-to-from-a-slow-stream")]
     [InlineData("/json-async-enumerable")]
     [InlineData("/server-sent-events")]
     public async Task First_part_arrives_before_the_app_writes_the_second(string path)
@@ -100,13 +98,12 @@ public sealed class WriteStyleStreamingTests : IAsyncLifetime
         });
         app.MapGet("/body-write-without-flush", async context =>
         {
-            // As on Kestrel, every write goes out: no flush needed (StreamCopyOperation and the stream results never flush).
+            // As on Kestrel, every write goes out: no flush needed (StreamCopyOperation and the stream results never
+            // flush; KestrelDifferentialTests runs those over slow streams, and a relay, on both servers).
             await context.Response.Body.WriteAsync("first;"u8.ToArray());
             await _firstPartRead.Task.Within();
             await context.Response.Body.WriteAsync("second;"u8.ToArray());
         });
-        app.MapGet("/results-stream-over-a-slow-stream", () => Results.Stream(new SlowStream(_firstPartRead.Task), "text/plain"));
-        app.MapGet("/copy-to-from-a-slow-stream", (HttpContext context) => new SlowStream(_firstPartRead.Task).CopyToAsync(context.Response.Body));
         app.MapGet("/body-writer", async context =>
         {
             await context.Response.BodyWriter.WriteAsync("first;"u8.ToArray());
@@ -125,58 +122,6 @@ public sealed class WriteStyleStreamingTests : IAsyncLifetime
         app.MapGet("/json-async-enumerable", () => Parts());
         app.MapGet("/server-sent-events", () => TypedResults.ServerSentEvents(Parts()));
         app.MapGet("/send-file", (HttpContext context, string path) => context.Response.SendFileAsync(path));
-    }
-
-    /// <summary>A stream that reads "first;", then "second;" only once <paramref name="next"/> completed, then ends.</summary>
-    private sealed class SlowStream(Task next) : Stream
-    {
-        private int _part;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var part = _part++ switch
-            {
-                0 => "first;"u8.ToArray(),
-                1 => "second;"u8.ToArray(),
-                _ => [],
-            };
-            if (_part == 2)
-            {
-                await next.WaitAsync(cancellationToken).Within();
-            }
-
-            part.CopyTo(buffer);
-            return part.Length;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private async IAsyncEnumerable<string> Parts([EnumeratorCancellation] CancellationToken cancellationToken = default)
