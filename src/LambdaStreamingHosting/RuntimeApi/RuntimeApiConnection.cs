@@ -117,9 +117,23 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
             return default;
         }
 
-        // The usual case, the socket takes everything at once, is not an async method: no state machine per send.
+        // The usual case, the socket takes everything at once, is not an async method: no state machine per send. A
+        // failure, even one the socket throws at once (a disposed socket), comes through the task.
         SendCount++;
-        var send = _sender.SendAsync(_socket, buffers);
+        ValueTask<int> send;
+        try
+        {
+            send = _sender.SendAsync(_socket, buffers);
+        }
+#pragma warning disable CA1031 // Handed on through the task, as an async method would.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _reusable = false;
+            buffers.Clear();
+            return ValueTask.FromException(ex);
+        }
+
         if (send.IsCompletedSuccessfully)
         {
             RemoveSent(buffers, send.Result);

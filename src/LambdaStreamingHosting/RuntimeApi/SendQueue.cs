@@ -381,8 +381,8 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
                 return;
             }
 
-            // An async method: a failure comes through the task, never as a throw here. The task is consumed exactly
-            // once: now when it completed, else by OnSendCompleted.
+            // A failure comes through the task, never as a throw here. The task is consumed exactly once: now when it
+            // completed, else by OnSendCompleted.
 #pragma warning disable CA2012
             var send = _connection!.SendAsync(_send, CancellationToken.None);
 #pragma warning restore CA2012
