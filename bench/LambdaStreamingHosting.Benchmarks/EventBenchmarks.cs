@@ -12,6 +12,7 @@ public class EventBenchmarks
 {
     private readonly LambdaStreamingOptions _options = new();
     private readonly LambdaHttpRequest _reused = new();
+    private readonly LambdaHttpRequest _mapped = EventMapper.Map(SampleEvents.FunctionUrl, new LambdaStreamingOptions());
 
     [Benchmark(Description = "Parse Function URL event")]
     public int ParseFunctionUrl() => EventParser.Parse(SampleEvents.FunctionUrl).Headers.Count;
@@ -27,4 +28,7 @@ public class EventBenchmarks
 
     [Benchmark(Description = "Parse + map REST API event into a reused request")]
     public object MapRestApiReused() => EventMapper.Map(SampleEvents.RestApi, _options, _reused);
+
+    [Benchmark(Description = "Request limits: check a mapped Function URL request")]
+    public bool CheckLimits() => Server.RequestLimits.Check(_mapped, _options.Limits).IsRefused;
 }

@@ -35,12 +35,24 @@ public class InvocationBenchmarks
     [Params("Kestrel", "Lambda streaming", "Lambda buffered")]
     public string Server { get; set; } = "Kestrel";
 
+    /// <summary>
+    /// OpenTelemetry in the app: <c>off</c>; <c>tracing</c> (every request's span recorded and batched to an exporter
+    /// that drops it; under Lambda with <c>AddLambdaStreamingInstrumentation</c>, so with the FaaS attributes and the
+    /// flush before each <c>/next</c>); <c>tracing+metrics</c> (the adapter's meter collected too, and flushed as well).
+    /// </summary>
+    [Params("off", "tracing", "tracing+metrics")]
+    public string Telemetry { get; set; } = "off";
+
     [GlobalSetup]
     public async Task SetupAsync()
     {
         if (Server == "Kestrel")
         {
-            _app = await StartAppAsync(builder => builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0)));
+            _app = await StartAppAsync(builder =>
+            {
+                builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+                DroppingTelemetry.Add(builder.Services, Telemetry, lambda: false);
+            });
             var address = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
             _connection = await RawHttpConnection.ConnectAsync(new IPEndPoint(IPAddress.Loopback, new Uri(address).Port));
             _request = KestrelRequest();
@@ -56,6 +68,7 @@ public class InvocationBenchmarks
             {
                 builder.Services.AddLambdaStreaming(o => o.InvokeMode = mode);
                 builder.Services.AddLambdaServer(endpoint);
+                DroppingTelemetry.Add(builder.Services, Telemetry, lambda: true);
             });
             _connection = new RawHttpConnection(await _runtimeApi.AcceptAsync());
             await _connection.ReceiveMessageAsync(); // the first GET /next

@@ -1,3 +1,5 @@
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using StreamingApi;
 using StreamingApi.Benchmarks;
 using StreamingApi.Streaming;
@@ -11,6 +13,15 @@ var builder = WebApplication.CreateBuilder(args);
 // The one line. Inside AWS Lambda it replaces the server and streams every response through the Function URL;
 // anywhere else (dotnet run, tests) nothing changes.
 builder.Services.AddLambdaStreaming();
+
+// Traces and metrics over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (nothing is exported otherwise): each request's
+// span carries the FaaS attributes, and both are exported before Lambda freezes the function.
+if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+{
+    builder.Services.AddOpenTelemetry()
+        .WithTracing(tracing => tracing.AddLambdaStreamingInstrumentation().AddAspNetCoreInstrumentation().AddOtlpExporter())
+        .WithMetrics(metrics => metrics.AddLambdaStreamingInstrumentation().AddOtlpExporter());
+}
 
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, StreamingApiJsonContext.Default));

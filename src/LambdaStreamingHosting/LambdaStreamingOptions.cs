@@ -46,11 +46,27 @@ public sealed class LambdaStreamingOptions
     public long? MaxResponseBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>
+    /// Kestrel's request limits, with Kestrel's names and defaults: requests over them are answered 431 or 414 (and
+    /// requests with a header Kestrel refuses, 400) without running the app. Bound from <c>LambdaStreaming:Limits</c>.
+    /// </summary>
+    public LambdaStreamingLimits Limits { get; } = new();
+
+    /// <summary>
     /// Whether the caller's identity from the front end (REST authorizer claims, HTTP API JWT claims, Function URL IAM
     /// identity) becomes <c>HttpContext.User</c>. Default: <see langword="false"/>: the identity is still available from
     /// the raw event.
     /// </summary>
     public bool MapIdentityToUser { get; set; }
+
+    /// <summary>
+    /// Whether a request that carries no W3C <c>traceparent</c> header continues the invocation's X-Ray trace
+    /// (<c>Lambda-Runtime-Trace-Id</c>): its <c>Activity</c> then has the X-Ray trace id, the X-Ray parent segment as
+    /// parent, and X-Ray's sampling decision. Turn it on when traces go to X-Ray (or CloudWatch Application Signals) with
+    /// active tracing. Default: <see langword="false"/>: without active tracing Lambda still passes a header, marked not
+    /// sampled, which would make a parent-based sampler drop every trace, and a backend other than X-Ray never sees the
+    /// parent segment; the request's activity is then a root unless the caller sent a <c>traceparent</c>.
+    /// </summary>
+    public bool ContinueXRayTrace { get; set; }
 
     /// <summary>
     /// Buffered mode: content types sent as text; every other content type is sent base64-encoded. Entries are exact

@@ -46,6 +46,8 @@ internal sealed class LambdaStreamingOptionsValidator : IValidateOptions<LambdaS
             failures.Add($"{Section}:MaxResponseBufferSize must be 0 or more bytes (or empty for no limit); it is {options.MaxResponseBufferSize}.");
         }
 
+        ValidateLimits(options.Limits, failures);
+
         if (options.MaxConcurrency is < 1)
         {
             failures.Add($"{Section}:MaxConcurrency must be at least 1 (or unset to use AWS_LAMBDA_MAX_CONCURRENCY); it is {options.MaxConcurrency}.");
@@ -66,5 +68,25 @@ internal sealed class LambdaStreamingOptionsValidator : IValidateOptions<LambdaS
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Kestrel accepts only positive limits; each message names Kestrel's default.</summary>
+    private static void ValidateLimits(LambdaStreamingLimits limits, List<string> failures)
+    {
+        const string Limits = Section + ":Limits";
+        if (limits.MaxRequestHeadersTotalSize < 1)
+        {
+            failures.Add($"{Limits}:MaxRequestHeadersTotalSize must be at least 1 byte (Kestrel's default is 32768); it is {limits.MaxRequestHeadersTotalSize}.");
+        }
+
+        if (limits.MaxRequestHeaderCount < 1)
+        {
+            failures.Add($"{Limits}:MaxRequestHeaderCount must be at least 1 (Kestrel's default is 100); it is {limits.MaxRequestHeaderCount}.");
+        }
+
+        if (limits.MaxRequestLineSize < 1)
+        {
+            failures.Add($"{Limits}:MaxRequestLineSize must be at least 1 byte (Kestrel's default is 8192); it is {limits.MaxRequestLineSize}.");
+        }
     }
 }

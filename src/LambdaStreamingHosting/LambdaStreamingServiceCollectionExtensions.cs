@@ -1,5 +1,6 @@
 // Note for the Testing package: AddLambdaServer(services, runtimeApiEndpoint) below switches the Lambda server on
 // without the AWS_LAMBDA_RUNTIME_API environment variable (internal; InternalsVisibleTo LambdaStreamingHosting.Testing).
+using System.Diagnostics;
 using LambdaStreamingHosting;
 using LambdaStreamingHosting.Server;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -58,7 +59,32 @@ public static class LambdaStreamingServiceCollectionExtensions
         services.AddSingleton(settings);
         services.RemoveAll<IServer>();
         services.AddSingleton<IServer, LambdaServer>();
+        AddTracePropagator(services);
         return services;
+    }
+
+    /// <summary>
+    /// Wraps the <see cref="DistributedContextPropagator"/> hosting takes each request's remote parent from (the one
+    /// registered, else <see cref="DistributedContextPropagator.Current"/>), so that a request without a parent can
+    /// continue its invocation's X-Ray trace (<see cref="LambdaStreamingOptions.ContinueXRayTrace"/>).
+    /// </summary>
+    private static void AddTracePropagator(IServiceCollection services)
+    {
+        if (services.Any(d => d.ServiceType == typeof(TracePropagatorMarker)))
+        {
+            return;
+        }
+
+        services.AddSingleton<TracePropagatorMarker>();
+        var registered = services.LastOrDefault(d => d.ServiceType == typeof(DistributedContextPropagator) && !d.IsKeyedService);
+        services.RemoveAll<DistributedContextPropagator>();
+        services.AddSingleton<DistributedContextPropagator>(provider => new InvocationTracePropagator(registered switch
+        {
+            { ImplementationInstance: DistributedContextPropagator instance } => instance,
+            { ImplementationFactory: { } factory } => (DistributedContextPropagator)factory(provider),
+            { ImplementationType: { } type } => (DistributedContextPropagator)ActivatorUtilities.CreateInstance(provider, type),
+            _ => DistributedContextPropagator.Current,
+        }));
     }
 
     private static void AddLambdaStreamingOptions(IServiceCollection services)
@@ -74,4 +100,7 @@ public static class LambdaStreamingServiceCollectionExtensions
 
     /// <summary>Marks that the options binding was registered, so it is registered once.</summary>
     private sealed class OptionsMarker;
+
+    /// <summary>Marks that the propagator was wrapped, so it is wrapped once.</summary>
+    private sealed class TracePropagatorMarker;
 }

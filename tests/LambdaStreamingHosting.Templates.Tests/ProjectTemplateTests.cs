@@ -46,7 +46,7 @@ public sealed partial class ProjectTemplateTests
             .EnsureSuccess("dotnet build LambdaStreamingHosting");
         (await DotNetCli.RunAsync(["pack", adapter, "--no-build", "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts], RepositoryPaths.Root, StepTimeout))
             .EnsureSuccess("dotnet pack --no-build LambdaStreamingHosting");
-        foreach (var project in new[] { "LambdaStreamingHosting.Testing", "LambdaStreamingHosting.Templates" })
+        foreach (var project in new[] { "LambdaStreamingHosting.Testing", "LambdaStreamingHosting.OpenTelemetry", "LambdaStreamingHosting.Templates" })
         {
             (await DotNetCli.RunAsync(
                 ["pack", Path.Combine(RepositoryPaths.Root, "src", project), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts],
@@ -146,7 +146,7 @@ public sealed partial class ProjectTemplateTests
     {
         var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        foreach (var id in new[] { "lambdastreaminghosting", "lambdastreaminghosting.testing" })
+        foreach (var id in new[] { "lambdastreaminghosting", "lambdastreaminghosting.testing", "lambdastreaminghosting.opentelemetry" })
         {
             var folder = Path.Combine(packages, id, version);
             if (Directory.Exists(folder))

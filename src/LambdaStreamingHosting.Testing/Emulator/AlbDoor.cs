@@ -9,8 +9,8 @@ namespace LambdaStreamingHosting.Testing;
 /// (<see cref="LambdaEmulatorOptions.AlbMultiValueHeaders"/>; the answer must use the same style), query values passed
 /// still URL-encoded, 1 MB each way, never streams; the answer may set <c>statusDescription</c>.
 /// </summary>
-internal sealed class AlbDoor(LambdaEmulatorOptions options, RuntimeApi runtimeApi, InvocationLog log)
-    : FrontDoor(LambdaFrontDoor.ApplicationLoadBalancer, options, runtimeApi, log)
+internal sealed class AlbDoor(LambdaEmulatorOptions options, InvocationQueue queue, InvocationLog log)
+    : FrontDoor(LambdaFrontDoor.ApplicationLoadBalancer, options, queue, log)
 {
     public override bool Streams => false;
 
@@ -57,7 +57,7 @@ internal sealed class AlbDoor(LambdaEmulatorOptions options, RuntimeApi runtimeA
         });
     }
 
-    public override ClientAnswer ReadBuffered(Invocation invocation, byte[] answer)
+    public override ClientAnswer ReadBuffered(EmulatedInvocation invocation, byte[] answer)
     {
         var client = new ClientAnswer(invocation, streaming: false);
         if (ParseAnswer(answer, out var error) is not { ValueKind: JsonValueKind.Object } document)

@@ -21,7 +21,7 @@ internal sealed record AnswerOutcome(InvocationFailure? Failure, int ReplyStatus
 /// Reads a function's <c>POST /response</c>: a buffered JSON document, or a stream (JSON prelude, 8 NUL bytes, body,
 /// optional error trailers) forwarded to the client as it arrives. Checks the limits and the protocol.
 /// </summary>
-internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, LambdaEmulatorOptions options, CancellationToken cancellationToken)
+internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invocation, LambdaEmulatorOptions options, CancellationToken cancellationToken)
 {
     public const string IntegrationContentType = "application/vnd.awslambda.http-integration-response";
     public const string ErrorTypeTrailer = "Lambda-Runtime-Function-Error-Type";
@@ -29,8 +29,16 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
     private const int MaxPreludeBytes = 1024 * 1024;
     private static readonly byte[] Delimiter = new byte[8];
 
+    private long _streamedBytes; // prelude, delimiter and body so far
+    private bool _clientStarted;
+
     private FrontDoor Door => invocation.Door;
 
+    /// <summary>
+    /// Reads a streamed answer: with the integration content type, its prelude (the client's status and headers) and
+    /// delimiter first; then the body, forwarded to the client as it arrives; then the trailers, which may report an
+    /// error.
+    /// </summary>
     public async Task<AnswerOutcome> ReadStreamedAsync()
     {
         invocation.Streamed = true;
@@ -42,105 +50,26 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
             return new AnswerOutcome(new InvocationFailure("Runtime.InvalidResponseMode", message));
         }
 
-        var integration = MediaTypeIs(runtime.Request.ContentType, IntegrationContentType);
         var client = new ClientStream(invocation, options.BandwidthShaping
             ? new BandwidthShaper(options.UncappedResponseBytes, options.ThrottledBytesPerSecond, options.TimeProvider)
             : null);
-        var reader = runtime.Request.BodyReader;
-        var preludeDone = !integration;
-        var started = false;
-        long total = 0;
         try
         {
-            var result = await reader.ReadAsync(cancellationToken);
-            while (true)
+            if (MediaTypeIs(runtime.Request.ContentType, IntegrationContentType))
             {
-                var buffer = result.Buffer;
-                if (!preludeDone)
+                if (await ReadPreludeAsync() is { } refused)
                 {
-                    if (TryFindDelimiter(buffer, out var prelude, out var afterDelimiter))
-                    {
-                        total += prelude.Length + Delimiter.Length;
-                        var refused = Door.ApplyPrelude(invocation, ParsePrelude(prelude));
-                        if (refused is not null)
-                        {
-                            reader.AdvanceTo(buffer.End);
-                            await DrainAsync();
-                            return new AnswerOutcome(refused);
-                        }
-
-                        preludeDone = true;
-                        buffer = buffer.Slice(afterDelimiter);
-                    }
-                    else if (buffer.Length > MaxPreludeBytes || result.IsCompleted)
-                    {
-                        reader.AdvanceTo(buffer.End);
-                        await DrainAsync();
-                        var message = result.IsCompleted
-                            ? $"The stream ended before the prelude's delimiter (8 NUL bytes) after {buffer.Length} bytes: a response with the {IntegrationContentType} content type must start with its JSON prelude and the delimiter, even when it has no body."
-                            : $"No prelude delimiter (8 NUL bytes) in the first {MaxPreludeBytes} bytes of the stream.";
-                        invocation.Violation(message);
-                        return new AnswerOutcome(new InvocationFailure("Runtime.ProtocolViolation", message));
-                    }
-                    else
-                    {
-                        reader.AdvanceTo(buffer.Start, buffer.End);
-                        result = await reader.ReadAsync(cancellationToken);
-                        continue;
-                    }
+                    return refused;
                 }
 
-                // The status and headers follow the prelude, or the first bytes of a stream without one.
-                if (!started && (integration || !buffer.IsEmpty))
-                {
-                    if (!integration)
-                    {
-                        StartVerbatim();
-                    }
+                // The status and headers follow the prelude at once, before any body.
+                await client.StartAsync(cancellationToken);
+                _clientStarted = true;
+            }
 
-                    await client.StartAsync(cancellationToken);
-                    started = true;
-                }
-
-                if (!buffer.IsEmpty)
-                {
-                    total += buffer.Length;
-                    if (total > options.MaxStreamedResponseBytes)
-                    {
-                        reader.AdvanceTo(buffer.End);
-                        await client.FlushAsync(cancellationToken);
-                        var message = $"The streamed response exceeded {options.MaxStreamedResponseBytes} bytes and was cut.";
-                        return new AnswerOutcome(new InvocationFailure("Function.ResponseSizeTooLarge", message),
-                            StatusCodes.Status413RequestEntityTooLarge, RuntimeApiReplies.RequestEntityTooLarge, message);
-                    }
-
-                    await client.WriteAsync(buffer, cancellationToken);
-                }
-
-                reader.AdvanceTo(buffer.End);
-                if (result.IsCompleted)
-                {
-                    break;
-                }
-
-                // Flush only when no more of the answer is at hand: what arrived together leaves together, and a clean
-                // end leaves the last bytes to the response's end (a small answer reaches the client in one send).
-                bool available;
-                try
-                {
-                    available = reader.TryRead(out result);
-                }
-                catch
-                {
-                    await FlushBeforeCutAsync(client); // a malformed or broken stream: what came before it is delivered
-                    throw;
-                }
-
-                if (!available)
-                {
-                    await client.FlushAsync(cancellationToken);
-                    result = await reader.ReadAsync(cancellationToken);
-                }
+            if (await ForwardBodyAsync(client) is { } cut)
+            {
+                return cut;
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -158,7 +87,7 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
             return Interrupted();
         }
 
-        if (!started)
+        if (!_clientStarted)
         {
             StartVerbatim();
         }
@@ -171,6 +100,116 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
         }
 
         return new AnswerOutcome(ending);
+    }
+
+    /// <summary>
+    /// Reads the JSON prelude up to its delimiter (8 NUL bytes) and applies it to the client's response, leaving what
+    /// follows it unread; the outcome when the door refuses the prelude or the delimiter does not come.
+    /// </summary>
+    private async Task<AnswerOutcome?> ReadPreludeAsync()
+    {
+        var reader = runtime.Request.BodyReader;
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            if (TryFindDelimiter(buffer, out var prelude, out var afterDelimiter))
+            {
+                _streamedBytes += prelude.Length + Delimiter.Length;
+                var refused = Door.ApplyPrelude(invocation, ParsePrelude(prelude));
+                if (refused is not null)
+                {
+                    reader.AdvanceTo(buffer.End);
+                    await DrainAsync();
+                    return new AnswerOutcome(refused);
+                }
+
+                reader.AdvanceTo(afterDelimiter);
+                return null;
+            }
+
+            if (buffer.Length > MaxPreludeBytes || result.IsCompleted)
+            {
+                reader.AdvanceTo(buffer.End);
+                await DrainAsync();
+                var message = result.IsCompleted
+                    ? $"The stream ended before the prelude's delimiter (8 NUL bytes) after {buffer.Length} bytes: a response with the {IntegrationContentType} content type must start with its JSON prelude and the delimiter, even when it has no body."
+                    : $"No prelude delimiter (8 NUL bytes) in the first {MaxPreludeBytes} bytes of the stream.";
+                invocation.Violation(message);
+                return new AnswerOutcome(new InvocationFailure("Runtime.ProtocolViolation", message));
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>
+    /// Forwards the body to the client until the stream ends (a stream without a prelude starts the client's response
+    /// with its first bytes); the outcome when it grows past <see cref="LambdaEmulatorOptions.MaxStreamedResponseBytes"/>.
+    /// </summary>
+    private async Task<AnswerOutcome?> ForwardBodyAsync(ClientStream client)
+    {
+        var reader = runtime.Request.BodyReader;
+        while (true)
+        {
+            var result = await ReadNextAsync(reader, client);
+            var buffer = result.Buffer;
+            if (!buffer.IsEmpty)
+            {
+                if (!_clientStarted)
+                {
+                    StartVerbatim();
+                    await client.StartAsync(cancellationToken);
+                    _clientStarted = true;
+                }
+
+                _streamedBytes += buffer.Length;
+                if (_streamedBytes > options.MaxStreamedResponseBytes)
+                {
+                    reader.AdvanceTo(buffer.End);
+                    await client.FlushAsync(cancellationToken);
+                    var message = $"The streamed response exceeded {options.MaxStreamedResponseBytes} bytes and was cut.";
+                    return new AnswerOutcome(new InvocationFailure("Function.ResponseSizeTooLarge", message),
+                        StatusCodes.Status413RequestEntityTooLarge, RuntimeApiReplies.RequestEntityTooLarge, message);
+                }
+
+                await client.WriteAsync(buffer, cancellationToken);
+            }
+
+            reader.AdvanceTo(buffer.End);
+            if (result.IsCompleted)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The next part of the stream. The client is flushed only when none is at hand: what arrived together leaves
+    /// together, and a clean end leaves the last bytes to the response's end (a small answer reaches the client in one
+    /// send).
+    /// </summary>
+    private async ValueTask<ReadResult> ReadNextAsync(PipeReader reader, ClientStream client)
+    {
+        bool available;
+        ReadResult result;
+        try
+        {
+            available = reader.TryRead(out result);
+        }
+        catch
+        {
+            await FlushBeforeCutAsync(client); // a malformed or broken stream: what came before it is delivered
+            throw;
+        }
+
+        if (available)
+        {
+            return result;
+        }
+
+        await client.FlushAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken);
     }
 
     public async Task<AnswerOutcome> ReadBufferedAsync()
@@ -304,7 +343,7 @@ internal sealed class AnswerReader(HttpContext runtime, Invocation invocation, L
         {
             try
             {
-                (_, message) = ErrorDocument.Parse(Convert.FromBase64String(errorBody));
+                (_, message) = ErrorReport.ParseDocument(Convert.FromBase64String(errorBody));
             }
             catch (FormatException)
             {

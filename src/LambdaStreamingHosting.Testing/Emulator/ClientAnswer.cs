@@ -11,7 +11,7 @@ namespace LambdaStreamingHosting.Testing;
 /// The client response a function's answer (a streamed prelude or a buffered document) describes, read leniently where
 /// Lambda is lenient and refused where Lambda refuses, each refusal recorded as a protocol violation.
 /// </summary>
-internal sealed class ClientAnswer(Invocation invocation, bool streaming)
+internal sealed class ClientAnswer(EmulatedInvocation invocation, bool streaming)
 {
     public const string ViolationType = "Runtime.ProtocolViolation";
 

@@ -10,7 +10,7 @@ namespace LambdaStreamingHosting.Testing;
 /// body and end in one piece) reaches the client in one send, with the response's end. A client that goes away does
 /// not stop the function: the rest is read and dropped, as Lambda does.
 /// </summary>
-internal sealed class ClientStream(Invocation invocation, BandwidthShaper? shaper)
+internal sealed class ClientStream(EmulatedInvocation invocation, BandwidthShaper? shaper)
 {
     private const int PacedPieceBytes = 16 * 1024;
 

@@ -9,7 +9,7 @@ namespace LambdaStreamingHosting.Testing;
 /// An HTTP front end (Function URL, REST API, HTTP API, load balancer): turns a client request into the event its real
 /// counterpart sends, queues it for the function, and turns the function's answer into the client's response.
 /// </summary>
-internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions options, RuntimeApi runtimeApi, InvocationLog log)
+internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions options, InvocationQueue queue, InvocationLog log)
 {
     private const string ErrorHeader = "x-lambda-emulator-error";
     private const int MaxKeptEventBufferBytes = 64 * 1024;
@@ -56,12 +56,12 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
     /// <summary>Largest client request body accepted before the event is built.</summary>
     protected virtual int MaxRequestBodyBytes => Options.MaxEventBytes;
 
-    public static FrontDoor Create(LambdaFrontDoor kind, LambdaEmulatorOptions options, RuntimeApi runtimeApi, InvocationLog log) => kind switch
+    public static FrontDoor Create(LambdaFrontDoor kind, LambdaEmulatorOptions options, InvocationQueue queue, InvocationLog log) => kind switch
     {
-        LambdaFrontDoor.FunctionUrl => new PayloadV2Door(kind, options, runtimeApi, log),
-        LambdaFrontDoor.HttpApi => new PayloadV2Door(kind, options, runtimeApi, log),
-        LambdaFrontDoor.RestApi => new RestApiDoor(options, runtimeApi, log),
-        _ => new AlbDoor(options, runtimeApi, log),
+        LambdaFrontDoor.FunctionUrl => new PayloadV2Door(kind, options, queue, log),
+        LambdaFrontDoor.HttpApi => new PayloadV2Door(kind, options, queue, log),
+        LambdaFrontDoor.RestApi => new RestApiDoor(options, queue, log),
+        _ => new AlbDoor(options, queue, log),
     };
 
     public string Describe() => Kind switch
@@ -103,14 +103,14 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
             }
         }
 
-        var invocation = new Invocation(requestId, this, client, eventBytes, log, Options.Strict);
+        var invocation = new EmulatedInvocation(requestId, this, client, eventBytes, log, Options.Strict);
         if (refused is not null)
         {
             invocation.Finish(refused);
         }
         else
         {
-            runtimeApi.Enqueue(invocation);
+            queue.Enqueue(invocation);
         }
 
         var failure = await invocation.Finished;
@@ -132,11 +132,11 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
     protected abstract byte[] BuildEvent(HttpContext client, byte[] body, string requestId, DateTimeOffset now);
 
     /// <summary>Applies a streamed answer's prelude to the client response; returns a failure to refuse it.</summary>
-    public virtual InvocationFailure? ApplyPrelude(Invocation invocation, JsonElement? prelude) =>
+    public virtual InvocationFailure? ApplyPrelude(EmulatedInvocation invocation, JsonElement? prelude) =>
         throw new NotSupportedException($"The {Describe()} does not stream.");
 
     /// <summary>Reads a buffered answer into the client response it describes (or the failure that refuses it).</summary>
-    public abstract ClientAnswer ReadBuffered(Invocation invocation, byte[] answer);
+    public abstract ClientAnswer ReadBuffered(EmulatedInvocation invocation, byte[] answer);
 
     /// <summary>The body the client gets when the invocation fails.</summary>
     protected virtual (string ContentType, string Text) ErrorBody(InvocationFailure failure) => failure.ClientStatusCode switch

@@ -18,13 +18,13 @@ namespace LambdaStreamingHosting.Testing;
 public sealed class LambdaEmulator : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly RuntimeApi _runtimeApi;
+    private readonly RuntimeApiServer _runtimeApi;
     private readonly Dictionary<int, FrontDoor> _doorsByPort = [];
     private readonly InvocationLog _log;
     private int _runtimePort;
     private int _disposed;
 
-    private LambdaEmulator(LambdaEmulatorOptions options, WebApplication app, InvocationLog log, RuntimeApi runtimeApi)
+    private LambdaEmulator(LambdaEmulatorOptions options, WebApplication app, InvocationLog log, RuntimeApiServer runtimeApi)
     {
         Options = options;
         _app = app;
@@ -116,7 +116,7 @@ public sealed class LambdaEmulator : IAsyncDisposable
 
         var app = builder.Build();
         var log = new InvocationLog(options.TimeProvider, options.LoggerFactory?.CreateLogger("LambdaStreamingHosting.Testing.LambdaEmulator"));
-        var runtimeApi = new RuntimeApi(options, log);
+        var runtimeApi = new RuntimeApiServer(options, log);
         var emulator = new LambdaEmulator(options, app, log, runtimeApi);
         log.Owner = emulator;
         app.Run(emulator.DispatchAsync);
@@ -137,7 +137,7 @@ public sealed class LambdaEmulator : IAsyncDisposable
         for (var i = 1; i < listeners.Length; i++)
         {
             var port = bound[i].IPEndPoint!.Port;
-            var door = FrontDoor.Create(listeners[i].Door!.Value, options, runtimeApi, log);
+            var door = FrontDoor.Create(listeners[i].Door!.Value, options, runtimeApi.Queue, log);
             emulator._doorsByPort[port] = door;
             var url = new Uri($"http://127.0.0.1:{port}{door.BasePath}");
             switch (door.Kind)
@@ -163,7 +163,7 @@ public sealed class LambdaEmulator : IAsyncDisposable
         _log.WaitForCountAsync(count, timeout ?? TimeSpan.FromSeconds(30));
 
     /// <summary>Completes when an event waits for the function (test hook: orders a request before <c>/next</c>).</summary>
-    internal Task WaitUntilQueuedAsync() => _runtimeApi.WaitUntilQueuedAsync().WaitAsync(TimeSpan.FromSeconds(30));
+    internal Task WaitUntilQueuedAsync() => _runtimeApi.Queue.WaitUntilQueuedAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
     /// <summary>
     /// Stops the emulator: open client requests are cut and the function's pending <c>/next</c> fails. In strict mode,

@@ -9,8 +9,8 @@ namespace LambdaStreamingHosting.Testing;
 /// <c>cookies</c>, <c>rawQueryString</c>, decoded <c>queryStringParameters</c>, <c>requestContext</c>). The Function URL
 /// streams when <see cref="LambdaEmulatorOptions.InvokeMode"/> says so; the HTTP API never streams and has a stage.
 /// </summary>
-internal sealed class PayloadV2Door(LambdaFrontDoor kind, LambdaEmulatorOptions options, RuntimeApi runtimeApi, InvocationLog log)
-    : FrontDoor(kind, options, runtimeApi, log)
+internal sealed class PayloadV2Door(LambdaFrontDoor kind, LambdaEmulatorOptions options, InvocationQueue queue, InvocationLog log)
+    : FrontDoor(kind, options, queue, log)
 {
     private bool IsFunctionUrl => Kind == LambdaFrontDoor.FunctionUrl;
 
@@ -108,7 +108,7 @@ internal sealed class PayloadV2Door(LambdaFrontDoor kind, LambdaEmulatorOptions 
         });
     }
 
-    public override InvocationFailure? ApplyPrelude(Invocation invocation, JsonElement? prelude)
+    public override InvocationFailure? ApplyPrelude(EmulatedInvocation invocation, JsonElement? prelude)
     {
         var answer = new ClientAnswer(invocation, streaming: true);
         if (prelude is not { ValueKind: JsonValueKind.Object } document)
@@ -124,7 +124,7 @@ internal sealed class PayloadV2Door(LambdaFrontDoor kind, LambdaEmulatorOptions 
         return answer.ReadStatusCode(document, required: false) ?? answer.ReadHeaders(document) ?? answer.ReadCookies(document) ?? answer.Apply();
     }
 
-    public override ClientAnswer ReadBuffered(Invocation invocation, byte[] answer)
+    public override ClientAnswer ReadBuffered(EmulatedInvocation invocation, byte[] answer)
     {
         var client = new ClientAnswer(invocation, streaming: false);
         var document = ParseAnswer(answer, out _) ?? default;

@@ -10,8 +10,8 @@ namespace LambdaStreamingHosting.Testing;
 /// one stage. Buffered by default; with <see cref="LambdaEmulatorOptions.RestApiStreaming"/> it uses
 /// <c>responseTransferMode: STREAM</c> and the prelude may carry <c>multiValueHeaders</c>.
 /// </summary>
-internal sealed class RestApiDoor(LambdaEmulatorOptions options, RuntimeApi runtimeApi, InvocationLog log)
-    : FrontDoor(LambdaFrontDoor.RestApi, options, runtimeApi, log)
+internal sealed class RestApiDoor(LambdaEmulatorOptions options, InvocationQueue queue, InvocationLog log)
+    : FrontDoor(LambdaFrontDoor.RestApi, options, queue, log)
 {
     /// <summary>Identity fields API Gateway sends as null for an unauthenticated caller.</summary>
     private static readonly string[] UnauthenticatedIdentityFields =
@@ -138,7 +138,7 @@ internal sealed class RestApiDoor(LambdaEmulatorOptions options, RuntimeApi runt
         });
     }
 
-    public override InvocationFailure? ApplyPrelude(Invocation invocation, JsonElement? prelude)
+    public override InvocationFailure? ApplyPrelude(EmulatedInvocation invocation, JsonElement? prelude)
     {
         var answer = new ClientAnswer(invocation, streaming: true);
         if (prelude is not { ValueKind: JsonValueKind.Object } document)
@@ -150,7 +150,7 @@ internal sealed class RestApiDoor(LambdaEmulatorOptions options, RuntimeApi runt
             ?? answer.ReadCookies(document) ?? answer.Apply();
     }
 
-    public override ClientAnswer ReadBuffered(Invocation invocation, byte[] answer)
+    public override ClientAnswer ReadBuffered(EmulatedInvocation invocation, byte[] answer)
     {
         var client = new ClientAnswer(invocation, streaming: false);
         if (ParseAnswer(answer, out var error) is not { ValueKind: JsonValueKind.Object } document)

@@ -42,6 +42,9 @@ internal sealed class LambdaHttpRequest
     /// </summary>
     public string RawTarget => _rawTarget ??= string.Concat(_rawTargetPath, _rawTargetQuery);
 
+    /// <summary>The two parts <see cref="RawTarget"/> is joined from (the query with its <c>?</c>), without joining them.</summary>
+    public (string Path, string Query) RawTargetParts => (_rawTargetPath, _rawTargetQuery);
+
     /// <summary>Query string with its leading <c>?</c>, still encoded; "" when none.</summary>
     public string QueryString { get; set; } = "";
 

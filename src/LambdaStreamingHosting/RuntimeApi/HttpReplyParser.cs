@@ -25,56 +25,24 @@ internal static class HttpReplyParser
         void AddHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value);
     }
 
-    /// <summary>Bodies up to this size are compared with the previous reply's (answers are acknowledged alike).</summary>
-    public const int ReusedBodyLimit = 1024;
-
     /// <summary>
-    /// Reads a reply with its header lines and its body, each in an array of its own; or, when it is byte for byte
-    /// <paramref name="previous"/> (the connection's last reply, with a body of at most <see cref="ReusedBodyLimit"/>
-    /// bytes), that reply again (immutable), so acknowledging answer after answer allocates nothing.
+    /// Reads a reply: its status and keep-alive, and its body when the status is not 2xx (a 2xx body, such as the
+    /// acknowledgement's <c>{"status":"OK"}</c>, is read past without being kept).
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<RuntimeApiReply> ReadAsync(PipeReader reader, CancellationToken cancellationToken, RuntimeApiReply? previous = null)
+    public static async ValueTask<RuntimeApiReply> ReadAsync(PipeReader reader, CancellationToken cancellationToken)
     {
-        var head = await ReadHeadAsync(reader, default(NoSink), cancellationToken, keepHeaderLines: true, previous?.HeaderLines).ConfigureAwait(false);
-        var headerLines = head.HeaderLines ?? [];
-        if (previous is not null && !(ReferenceEquals(headerLines, previous.HeaderLines) && head.StatusCode == previous.StatusCode && head.KeepAlive == previous.KeepAlive))
+        var head = await ReadHeadAsync(reader, default(NoSink), cancellationToken).ConfigureAwait(false);
+        var reply = new RuntimeApiReply(head.StatusCode, head.KeepAlive);
+        if (reply.IsSuccess)
         {
-            previous = null;
+            await ReadBodyAsync(reader, head, body: null, cancellationToken).ConfigureAwait(false);
+            return reply;
         }
 
-        byte[] body = [];
-        if (head is { HasBody: true, Chunked: false, ContentLength: { } length })
-        {
-            if (previous is not null && length == previous.Body.Length && length <= ReusedBodyLimit)
-            {
-                var result = await reader.ReadAtLeastAsync((int)length, cancellationToken).ConfigureAwait(false);
-                if (result.Buffer.Length < length)
-                {
-                    reader.AdvanceTo(result.Buffer.End);
-                    throw new EndOfStreamException($"The Runtime API closed the connection after {result.Buffer.Length} of {length} body bytes.");
-                }
-
-                var bytes = result.Buffer.Slice(0, length);
-                body = SameBytes(bytes, previous.Body) ? previous.Body : bytes.ToArray();
-                reader.AdvanceTo(bytes.End);
-            }
-            else
-            {
-                body = GC.AllocateUninitializedArray<byte>((int)length);
-                await ReadExactlyAsync(reader, body, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        else if (head.HasBody)
-        {
-            var writer = new ArrayBufferWriter<byte>();
-            await ReadBodyAsync(reader, head, writer, cancellationToken).ConfigureAwait(false);
-            body = writer.WrittenSpan.ToArray();
-        }
-
-        return previous is not null && ReferenceEquals(body, previous.Body)
-            ? previous
-            : new RuntimeApiReply(head.StatusCode, headerLines, body, head.KeepAlive);
+        var body = new ArrayBufferWriter<byte>();
+        await ReadBodyAsync(reader, head, body, cancellationToken).ConfigureAwait(false);
+        return new RuntimeApiReply(head.StatusCode, head.KeepAlive, body.WrittenSpan.ToArray());
     }
 
     /// <summary>Reads a <c>/next</c> reply into <paramref name="invocation"/> (after its <see cref="Invocation.Reset"/>).</summary>
@@ -91,12 +59,7 @@ internal static class HttpReplyParser
     /// Parses a reply head at the start of <paramref name="reader"/>; false (with <paramref name="reader"/> unchanged
     /// and nothing handed to <paramref name="sink"/>) when it is not complete yet.
     /// </summary>
-    /// <param name="reader">The bytes read so far.</param>
-    /// <param name="sink">Takes each header.</param>
-    /// <param name="head">The parsed head.</param>
-    /// <param name="keepHeaderLines">Whether to keep the raw header lines (<see cref="ReplyHead.HeaderLines"/>).</param>
-    /// <param name="sameHeaderLines">Kept header lines to hand out again when the reply's are the same bytes.</param>
-    internal static bool TryParseHead<TSink>(ref SequenceReader<byte> reader, TSink sink, out ReplyHead head, bool keepHeaderLines = false, byte[]? sameHeaderLines = null)
+    private static bool TryParseHead<TSink>(ref SequenceReader<byte> reader, TSink sink, out ReplyHead head)
         where TSink : IHeaderSink
     {
         head = default;
@@ -108,39 +71,14 @@ internal static class HttpReplyParser
 
         var lines = new SequenceReader<byte>(headBytes);
         var statusLine = NextLine(ref lines);
-        var headerLines = keepHeaderLines && !lines.End
-            ? sameHeaderLines is not null && SameBytes(lines.UnreadSequence, sameHeaderLines) ? sameHeaderLines : lines.UnreadSequence.ToArray()
-            : null;
         var framing = default(Framing);
         while (!lines.End)
         {
             AddHeader(NextLine(ref lines), sink, ref framing);
         }
 
-        head = ParseStatusLine(statusLine, framing) with { HeaderLines = headerLines };
+        head = ParseStatusLine(statusLine, framing);
         reader = probe;
-        return true;
-    }
-
-    /// <summary>Whether <paramref name="bytes"/> holds exactly <paramref name="expected"/>.</summary>
-    private static bool SameBytes(ReadOnlySequence<byte> bytes, byte[] expected)
-    {
-        if (bytes.Length != expected.Length)
-        {
-            return false;
-        }
-
-        var offset = 0;
-        foreach (var part in bytes)
-        {
-            if (!part.Span.SequenceEqual(expected.AsSpan(offset, part.Length)))
-            {
-                return false;
-            }
-
-            offset += part.Length;
-        }
-
         return true;
     }
 
@@ -158,14 +96,14 @@ internal static class HttpReplyParser
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<ReplyHead> ReadHeadAsync<TSink>(PipeReader pipe, TSink sink, CancellationToken cancellationToken, bool keepHeaderLines = false, byte[]? sameHeaderLines = null)
+    private static async ValueTask<ReplyHead> ReadHeadAsync<TSink>(PipeReader pipe, TSink sink, CancellationToken cancellationToken)
         where TSink : IHeaderSink
     {
         while (true)
         {
             var result = await pipe.ReadAsync(cancellationToken).ConfigureAwait(false);
             var reader = new SequenceReader<byte>(result.Buffer);
-            if (TryParseHead(ref reader, sink, out var head, keepHeaderLines, sameHeaderLines))
+            if (TryParseHead(ref reader, sink, out var head))
             {
                 pipe.AdvanceTo(reader.Position);
                 return head;
@@ -274,7 +212,8 @@ internal static class HttpReplyParser
         return bytes[start..end];
     }
 
-    private static ValueTask ReadBodyAsync(PipeReader pipe, ReplyHead head, IBufferWriter<byte> body, CancellationToken cancellationToken)
+    /// <summary>Reads the body <paramref name="head"/> announces into <paramref name="body"/>, or past it when that is <see langword="null"/>.</summary>
+    private static ValueTask ReadBodyAsync(PipeReader pipe, ReplyHead head, IBufferWriter<byte>? body, CancellationToken cancellationToken)
     {
         if (head.Chunked)
         {
@@ -290,35 +229,37 @@ internal static class HttpReplyParser
         return head.KeepAlive ? ValueTask.CompletedTask : ReadToEndAsync(pipe, body, cancellationToken);
     }
 
-    /// <summary>Reads a body of <paramref name="length"/> bytes into <paramref name="body"/>, whose buffer takes it in one piece.</summary>
+    /// <summary>
+    /// Reads a body of <paramref name="length"/> bytes as it arrives (the pipe never holds all of it) into
+    /// <paramref name="body"/>, whose buffer takes it in one piece, or past it when that is <see langword="null"/>.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask ReadExactlyAsync(PipeReader pipe, int length, IBufferWriter<byte> body, CancellationToken cancellationToken)
+    private static async ValueTask ReadExactlyAsync(PipeReader pipe, int length, IBufferWriter<byte>? body, CancellationToken cancellationToken)
     {
-        await ReadExactlyAsync(pipe, body.GetMemory(length)[..length], cancellationToken).ConfigureAwait(false);
-        body.Advance(length);
-    }
-
-    /// <summary>Fills <paramref name="target"/> with the body as it arrives (the pipe never holds all of it).</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask ReadExactlyAsync(PipeReader pipe, Memory<byte> target, CancellationToken cancellationToken)
-    {
+        var target = body is null ? default : body.GetMemory(length)[..length];
         var done = 0;
-        while (done < target.Length)
+        while (done < length)
         {
             var result = await pipe.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var part = result.Buffer.Slice(0, Math.Min(target.Length - done, result.Buffer.Length));
-            part.CopyTo(target.Span[done..]);
+            var part = result.Buffer.Slice(0, Math.Min(length - done, result.Buffer.Length));
+            if (body is not null)
+            {
+                part.CopyTo(target.Span[done..]);
+            }
+
             done += (int)part.Length;
             pipe.AdvanceTo(part.End);
-            if (done < target.Length && result.IsCompleted)
+            if (done < length && result.IsCompleted)
             {
-                throw new EndOfStreamException($"The Runtime API closed the connection after {done} of {target.Length} body bytes.");
+                throw new EndOfStreamException($"The Runtime API closed the connection after {done} of {length} body bytes.");
             }
         }
+
+        body?.Advance(length);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask ReadChunkedBodyAsync(PipeReader pipe, IBufferWriter<byte> body, CancellationToken cancellationToken)
+    private static async ValueTask ReadChunkedBodyAsync(PipeReader pipe, IBufferWriter<byte>? body, CancellationToken cancellationToken)
     {
         long written = 0;
         while (true)
@@ -352,7 +293,7 @@ internal static class HttpReplyParser
     /// Reads one chunk (or the last chunk and its trailers, setting <paramref name="done"/>); false (with
     /// <paramref name="input"/> unchanged) when it is not complete yet.
     /// </summary>
-    private static bool TryReadChunk(ref SequenceReader<byte> input, IBufferWriter<byte> body, out int size, out bool done)
+    private static bool TryReadChunk(ref SequenceReader<byte> input, IBufferWriter<byte>? body, out int size, out bool done)
     {
         done = false;
         size = 0;
@@ -411,7 +352,7 @@ internal static class HttpReplyParser
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask ReadToEndAsync(PipeReader pipe, IBufferWriter<byte> body, CancellationToken cancellationToken)
+    private static async ValueTask ReadToEndAsync(PipeReader pipe, IBufferWriter<byte>? body, CancellationToken cancellationToken)
     {
         long written = 0;
         while (true)
@@ -432,44 +373,22 @@ internal static class HttpReplyParser
         }
     }
 
-    private static void Write(IBufferWriter<byte> body, ReadOnlySequence<byte> data)
+    /// <summary>Copies <paramref name="data"/> to <paramref name="body"/>; nothing when there is none (a body read past).</summary>
+    private static void Write(IBufferWriter<byte>? body, ReadOnlySequence<byte> data)
     {
+        if (body is null)
+        {
+            return;
+        }
+
         foreach (var segment in data)
         {
             body.Write(segment.Span);
         }
     }
 
-    /// <summary>
-    /// The value of header <paramref name="name"/> (case-insensitive) in a reply's <paramref name="headerLines"/>,
-    /// repeated headers joined with <c>, </c>; <see langword="null"/> when it has none.
-    /// </summary>
-    internal static string? FindHeader(ReadOnlySpan<byte> headerLines, string name)
-    {
-        string? found = null;
-        foreach (var range in headerLines.Split("\r\n"u8))
-        {
-            var line = headerLines[range];
-            var colon = line.IndexOf((byte)':');
-            if (colon > 0 && Ascii.EqualsIgnoreCase(TrimWhiteSpace(line[..colon]), name))
-            {
-                var value = Encoding.Latin1.GetString(TrimWhiteSpace(line[(colon + 1)..]));
-                found = found is null ? value : found + ", " + value;
-            }
-        }
-
-        return found;
-    }
-
-    /// <summary>
-    /// A parsed status line and the headers that frame the body; with <see cref="HeaderLines"/> (the raw header lines,
-    /// CRLF-separated) when they were asked for.
-    /// </summary>
-    internal readonly record struct ReplyHead(int StatusCode, bool KeepAlive, bool Chunked, long? ContentLength, byte[]? HeaderLines = null)
-    {
-        /// <summary>Whether a body follows (chunked, a non-zero length, or read until the peer closes).</summary>
-        public bool HasBody => Chunked || (ContentLength is { } length ? length > 0 : !KeepAlive);
-    }
+    /// <summary>A parsed status line and the headers that frame the body.</summary>
+    internal readonly record struct ReplyHead(int StatusCode, bool KeepAlive, bool Chunked, long? ContentLength);
 
     /// <summary>What the framing headers said, gathered line by line.</summary>
     private struct Framing
@@ -486,7 +405,7 @@ internal static class HttpReplyParser
         public void AddHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value) => invocation.AddHeader(name, value);
     }
 
-    /// <summary>For replies whose headers are kept as raw lines (<see cref="ReplyHead.HeaderLines"/>): nothing to do per header.</summary>
+    /// <summary>For replies whose headers matter only for framing (answers, error reports): nothing to do per header.</summary>
     private readonly struct NoSink : IHeaderSink
     {
         public void AddHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)

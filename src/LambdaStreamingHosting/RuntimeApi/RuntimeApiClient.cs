@@ -74,7 +74,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         if (status != 200)
         {
             // Only on this fatal path does the reply become an object of its own, for the message.
-            var reply = ThrowIfFatal(new RuntimeApiReply(status, [], invocation.Event.ToArray(), keepAlive: false), Request);
+            var reply = ThrowIfFatal(new RuntimeApiReply(status, keepAlive: false, invocation.Event.ToArray()), Request);
             throw new RuntimeApiFatalException($"{Request} answered {reply}.");
         }
 
@@ -192,13 +192,12 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
             {
                 // A reply sent before the request was taken (410 for a late answer, 413) says what happened; only
                 // without one is the failed send itself the answer.
-                var early = await connection.TryReadEarlyReplyAsync(cancellationToken).ConfigureAwait(false);
-                if (early is null)
+                if (await connection.TryReadEarlyReplyAsync(cancellationToken).ConfigureAwait(false) is { } early)
                 {
-                    throw;
+                    return ThrowIfFatal(early, method, path);
                 }
 
-                return ThrowIfFatal(early, method, path);
+                throw;
             }
             finally
             {

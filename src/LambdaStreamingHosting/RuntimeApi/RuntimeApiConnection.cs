@@ -16,8 +16,6 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
     private GatherSender? _sender;
     // The two buffers of a head-and-body send, reused (the list overload empties it).
     private readonly List<ArraySegment<byte>> _pair = new(2);
-    // The last reply read, handed out again when the next is the same bytes (see HttpReplyParser.ReadAsync).
-    private RuntimeApiReply? _lastReply;
     private bool _reusable = true;
 
     private RuntimeApiConnection(Socket socket)
@@ -180,9 +178,8 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
     {
         try
         {
-            var reply = await HttpReplyParser.ReadAsync(_reader, cancellationToken, _lastReply).ConfigureAwait(false);
+            var reply = await HttpReplyParser.ReadAsync(_reader, cancellationToken).ConfigureAwait(false);
             _reusable &= reply.KeepAlive;
-            _lastReply = reply.Body.Length <= HttpReplyParser.ReusedBodyLimit ? reply : null;
             return reply;
         }
         catch

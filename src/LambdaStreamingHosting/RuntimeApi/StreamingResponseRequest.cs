@@ -94,7 +94,7 @@ internal sealed class StreamingResponseRequest
         try
         {
             var reply = await _connection.TryReadEarlyReplyAsync(cancellationToken).ConfigureAwait(false);
-            return reply is null ? null : RuntimeApiClient.ThrowIfFatal(reply, "the streamed /response");
+            return reply is { } early ? RuntimeApiClient.ThrowIfFatal(early, "the streamed /response") : null;
         }
         finally
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using LambdaStreamingHosting.Events;
 using LambdaStreamingHosting.RuntimeApi;
@@ -44,6 +45,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     private readonly Func<CancellationToken, ValueTask> _thaw;
     private readonly Func<CancellationToken, ValueTask> _freezing;
     private DateTimeOffset _previousEnd;
+    private TimeSpan _idle;
 
     public InvocationLoop(LambdaServer server, IHttpApplication<TContext> application, RuntimeApiClient client, ILogger logger)
     {
@@ -53,7 +55,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         _logger = logger;
         _request = new RequestFeatures(_invocation, server.Time);
         _lifetime = new RequestLifetimeFeature(server.Time);
-        _thaw = cancellationToken => _server.Lifecycle.ThawAsync(_server.Time.GetUtcNow() - _previousEnd, cancellationToken);
+        _thaw = cancellationToken => _server.Lifecycle.ThawAsync(_idle, cancellationToken);
         _freezing = server.Lifecycle.FreezingAsync;
     }
 
@@ -65,13 +67,16 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         while (!stopping.IsCancellationRequested)
         {
             await _client.NextAsync(_invocation, stopping).ConfigureAwait(false);
+            var started = Stopwatch.GetTimestamp();
             if (oneAtATime && !first)
             {
+                _idle = _server.Time.GetUtcNow() - _previousEnd;
+                _server.Telemetry.RecordIdle(_idle);
                 await _server.ObserveAsync("OnThawAsync", _thaw, stopping).ConfigureAwait(false);
             }
 
             first = false;
-            await HandleAsync(oneAtATime).ConfigureAwait(false);
+            await HandleAsync(oneAtATime, started).ConfigureAwait(false);
             _previousEnd = _server.Time.GetUtcNow();
             if (oneAtATime)
             {
@@ -88,20 +93,21 @@ internal sealed class InvocationLoop<TContext> : IDisposable
 
     /// <summary>Serves the invocation just read into <see cref="_invocation"/>, then empties everything it used.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask HandleAsync(bool oneAtATime)
+    private async ValueTask HandleAsync(bool oneAtATime, long started)
     {
         try
         {
             using var scope = Log.InvocationScope(_logger, _invocation.RequestId);
+            var coldStart = _server.Telemetry.TakeColdStart();
             if (oneAtATime && _server.Settings.SetTraceIdEnvironmentVariable)
             {
                 Environment.SetEnvironmentVariable(TraceIdVariable, _invocation.TraceId);
             }
 
-            var request = await MapOrReportAsync().ConfigureAwait(false);
+            var request = await MapOrReportAsync(started).ConfigureAwait(false);
             if (request is not null)
             {
-                await ServeAsync(request).ConfigureAwait(false);
+                await ServeAsync(request, started, coldStart).ConfigureAwait(false);
             }
         }
         finally
@@ -116,7 +122,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
 
     /// <summary>The event as a request; <see langword="null"/> when it cannot be mapped (then reported as the invocation's error).</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<LambdaHttpRequest?> MapOrReportAsync()
+    private async ValueTask<LambdaHttpRequest?> MapOrReportAsync(long started)
     {
         LambdaError error;
         try
@@ -134,11 +140,12 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         Log.InvalidEvent(_logger, error.ErrorType, error.ErrorMessage);
         var reply = await _client.PostErrorAsync(_invocation.RequestId, error, CancellationToken.None).ConfigureAwait(false);
         LogUnexpected(reply, "/error");
+        _server.Telemetry.RecordRejectedEvent(started, error.ErrorType);
         return null;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ServeAsync(LambdaHttpRequest request)
+    private async ValueTask ServeAsync(LambdaHttpRequest request, long started, bool coldStart)
     {
         var options = _server.Options;
         var streaming = options.InvokeMode == LambdaInvokeMode.ResponseStream && CanStream(request.Source);
@@ -161,11 +168,22 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             body = _bufferedBody.Start(requestId, request.ResponseShape, request.Method);
         }
 
+        if (RequestLimits.Check(request, options.Limits) is { IsRefused: true } refusal)
+        {
+            await RefuseAsync(request, refusal, body).ConfigureAwait(false);
+            return;
+        }
+
         _lifetime.Start(_invocation.Deadline, options.DeadlineMargin, body);
         try
         {
             SetFeatures(request, body);
-            var context = _application.CreateContext(_features);
+            var context = CreateContext(request, options);
+            if (_features.Get<IHttpActivityFeature>()?.Activity is { } activity)
+            {
+                _server.Telemetry.Describe(activity, _invocation, coldStart);
+            }
+
             Exception? error = null;
             try
             {
@@ -185,6 +203,14 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             }
 
             var reply = await body.FinishAsync(error, CancellationToken.None).ConfigureAwait(false);
+            var outcome = body.Outcome;
+            _server.Telemetry.Record(started, new InvocationOutcome(
+                outcome.StatusCode,
+                outcome.BodyBytes,
+                streaming ? outcome.FirstByteTimestamp : 0,
+                outcome.ErrorType,
+                outcome.Ending == ResponseEnding.Broken,
+                _lifetime.DeadlineReached));
             LogUnexpected(reply, "/response");
             await _response.FireOnCompletedAsync(_logger).ConfigureAwait(false);
             _application.DisposeContext(context, error);
@@ -193,6 +219,49 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         {
             _lifetime.Stop();
             body.Release();
+        }
+    }
+
+    /// <summary>
+    /// Answers a request over Kestrel's limits as Kestrel does, with the status alone (empty body), without running the
+    /// app: no <c>HttpContext</c> is created.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask RefuseAsync(LambdaHttpRequest request, RequestRefusal refusal, ResponseBodyFeature body)
+    {
+        try
+        {
+            RequestLimits.LogRefusal(_logger, request, refusal, _server.Options.Limits);
+            _response.StatusCode = refusal.StatusCode;
+            var reply = await body.FinishAsync(error: null, CancellationToken.None).ConfigureAwait(false);
+            LogUnexpected(reply, "/response");
+        }
+        finally
+        {
+            body.Release();
+        }
+    }
+
+    /// <summary>
+    /// Hosting's context for the request. With <see cref="LambdaStreamingOptions.ContinueXRayTrace"/>, a request without
+    /// a <c>traceparent</c> of its own gets the invocation's X-Ray trace as its activity's parent, through the
+    /// propagator hosting asks while it creates the context (see <see cref="InvocationTracePropagator"/>).
+    /// </summary>
+    private TContext CreateContext(LambdaHttpRequest request, LambdaStreamingOptions options)
+    {
+        if (!options.ContinueXRayTrace || _invocation.TraceId is not { } traceHeader)
+        {
+            return _application.CreateContext(_features);
+        }
+
+        InvocationTracePropagator.BeginFallback(request.Headers, traceHeader);
+        try
+        {
+            return _application.CreateContext(_features);
+        }
+        finally
+        {
+            InvocationTracePropagator.EndFallback();
         }
     }
 
@@ -245,9 +314,9 @@ internal sealed class InvocationLoop<TContext> : IDisposable
 
     private void LogUnexpected(RuntimeApiReply? reply, string request)
     {
-        if (reply is { IsSuccess: false })
+        if (reply is { IsSuccess: false } unexpected)
         {
-            Log.UnexpectedReply(_logger, request, reply.ToString());
+            Log.UnexpectedReply(_logger, request, unexpected.ToString());
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using LambdaStreamingHosting.Lifecycle;
 using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -30,13 +31,15 @@ internal sealed class LambdaServer : IServer
         LambdaServerSettings settings,
         IEnumerable<ILambdaLifecycleObserver> observers,
         IHostApplicationLifetime lifetime,
-        ILoggerFactory loggerFactory)
+        ILoggerFactory loggerFactory,
+        IMeterFactory? meterFactory = null)
     {
         Options = options.Value;
         _settings = settings;
         _lifetime = lifetime;
         _logger = loggerFactory.CreateLogger("LambdaStreamingHosting.Server");
         Lifecycle = new LifecycleNotifier(observers);
+        Telemetry = new InvocationTelemetry(meterFactory, settings.Region);
         Endpoint = RuntimeApiEndpoint.Parse(settings.EndpointOverridesOptions
             ? settings.RuntimeApiEndpoint
             : Options.RuntimeApiEndpoint ?? settings.RuntimeApiEndpoint);
@@ -59,6 +62,8 @@ internal sealed class LambdaServer : IServer
 
     internal LifecycleNotifier Lifecycle { get; }
 
+    internal InvocationTelemetry Telemetry { get; }
+
     internal TimeProvider Time { get; } = TimeProvider.System;
 
     public async Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken)
@@ -70,6 +75,7 @@ internal sealed class LambdaServer : IServer
         }
 
         await InitializeAsync(_clients[0], cancellationToken).ConfigureAwait(false);
+        Telemetry.InitEnded();
         _loops = [.. _clients.Select(client => RunLoopAsync(new InvocationLoop<TContext>(this, application, client, _logger)))];
         _settings.InitCompleted = true;
         Log.Started(_logger, Endpoint.BaseUrl, Options.InvokeMode.ToString(), Concurrency);
@@ -104,6 +110,7 @@ internal sealed class LambdaServer : IServer
         _disposed = true;
         _stopping.Cancel();
         _stopping.Dispose();
+        Telemetry.Dispose();
         foreach (var client in _clients)
         {
             client.DisposeAsync().AsTask().GetAwaiter().GetResult();

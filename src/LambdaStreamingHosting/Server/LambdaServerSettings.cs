@@ -14,6 +14,9 @@ internal sealed class LambdaServerSettings
     /// <summary><c>AWS_LAMBDA_MAX_CONCURRENCY</c> (Lambda Managed Instances), unless the options name one.</summary>
     public int? MaxConcurrency { get; init; }
 
+    /// <summary><c>AWS_REGION</c>: the region the function runs in (the <c>cloud.region</c> of its telemetry).</summary>
+    public string? Region { get; init; }
+
     /// <summary><c>AWS_LAMBDA_INITIALIZATION_TYPE</c>: <c>snap-start</c> runs the snapshot and restore hooks.</summary>
     public string? InitializationType { get; init; }
 
@@ -46,6 +49,7 @@ internal sealed class LambdaServerSettings
         RuntimeApiEndpoint = Environment.GetEnvironmentVariable(RuntimeApiVariable),
         MaxConcurrency = int.TryParse(Environment.GetEnvironmentVariable("AWS_LAMBDA_MAX_CONCURRENCY"), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : null,
         InitializationType = Environment.GetEnvironmentVariable("AWS_LAMBDA_INITIALIZATION_TYPE"),
+        Region = Environment.GetEnvironmentVariable("AWS_REGION"),
         SetTraceIdEnvironmentVariable = true,
         SetProcessExitCode = true,
     };

@@ -52,4 +52,19 @@ internal static partial class Log
 
     [LoggerMessage(14, LogLevel.Error, "The application failed after the response had ended; nothing more can be sent.")]
     public static partial void ApplicationErrorAfterEnd(ILogger logger, Exception exception);
+
+    [LoggerMessage(15, LogLevel.Warning, "The request was answered 414 without running the app: its request line is {Bytes} bytes, more than LambdaStreaming:Limits:MaxRequestLineSize ({Limit}), as Kestrel refuses it. Raise the limit if such requests are expected.")]
+    public static partial void RequestLineTooLong(ILogger logger, long bytes, int limit);
+
+    [LoggerMessage(16, LogLevel.Warning, "The request was answered 431 without running the app: its header lines total {Bytes} bytes, more than LambdaStreaming:Limits:MaxRequestHeadersTotalSize ({Limit}), as Kestrel refuses it. Raise the limit if such requests are expected.")]
+    public static partial void RequestHeadersTooLarge(ILogger logger, long bytes, int limit);
+
+    [LoggerMessage(17, LogLevel.Warning, "The request was answered 431 without running the app: it has {Count} header lines, more than LambdaStreaming:Limits:MaxRequestHeaderCount ({Limit}), as Kestrel refuses it. Raise the limit if such requests are expected.")]
+    public static partial void TooManyRequestHeaders(ILogger logger, int count, int limit);
+
+    [LoggerMessage(18, LogLevel.Warning, "The request was answered 400 without running the app: header '{HeaderName}' has a character Kestrel refuses (CR, LF or NUL; in a name also a space, a tab or a non-ASCII character).")]
+    public static partial void InvalidRequestHeader(ILogger logger, string headerName);
+
+    [LoggerMessage(19, LogLevel.Warning, "The request was answered 400 without running the app: its target has a NUL character (raw, or %00 in the path), which Kestrel refuses.")]
+    public static partial void InvalidRequestTarget(ILogger logger);
 }

@@ -35,6 +35,9 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
     /// <summary>Whether the app called <see cref="Abort"/>.</summary>
     public bool AbortRequested { get; private set; }
 
+    /// <summary>Whether <see cref="RequestAborted"/> fired because the invocation's deadline (less the margin) came.</summary>
+    public bool DeadlineReached { get; private set; }
+
     /// <summary><see cref="ConnectionLost"/> as a delegate, made once.</summary>
     public Action ConnectionLostCallback { get; }
 
@@ -55,6 +58,7 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
 
             _body = body;
             AbortRequested = false;
+            DeadlineReached = false;
             RequestAborted = _aborted.Token;
             _abortAt = deadline == DateTimeOffset.MaxValue ? DateTimeOffset.MaxValue : deadline - margin;
             ArmDeadlineTimer();
@@ -129,6 +133,7 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
             }
 
             _abortAt = DateTimeOffset.MaxValue;
+            DeadlineReached = true;
             due = _cancelledByDeadline = _aborted;
         }
 

@@ -1,6 +1,7 @@
 using LambdaStreamingHosting.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -17,9 +18,11 @@ internal static class TestApp
         Action<LambdaStreamingOptions>? configure = null,
         Action<IServiceCollection>? services = null,
         LambdaServerSettings? settings = null,
-        ILoggerProvider? logs = null)
+        ILoggerProvider? logs = null,
+        IEnumerable<KeyValuePair<string, string?>>? configuration = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production", ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(configuration ?? []);
         builder.Logging.ClearProviders();
         if (logs is not null)
         {

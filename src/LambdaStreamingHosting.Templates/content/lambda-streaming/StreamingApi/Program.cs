@@ -1,12 +1,23 @@
 using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 var builder = WebApplication.CreateBuilder(args);
 
 // Inside AWS Lambda: serve requests from the Runtime API and stream every response through the Function URL.
 // Anywhere else (dotnet run, tests): nothing changes.
 builder.Services.AddLambdaStreaming();
+
+// Traces and metrics over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (nothing is exported otherwise): each request's
+// span carries the FaaS attributes, and both are exported before Lambda freezes the function.
+if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+{
+    builder.Services.AddOpenTelemetry()
+        .WithTracing(tracing => tracing.AddLambdaStreamingInstrumentation().AddAspNetCoreInstrumentation().AddOtlpExporter())
+        .WithMetrics(metrics => metrics.AddLambdaStreamingInstrumentation().AddOtlpExporter());
+}
 
 var app = builder.Build();
 

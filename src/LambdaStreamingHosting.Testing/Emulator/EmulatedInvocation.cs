@@ -28,7 +28,7 @@ internal sealed record InvocationFailure(string ErrorType, string Message, int C
 /// One client request on its way through the function: the event, the client's <see cref="HttpContext"/> (which the
 /// answering side writes to), timing and the facts the log entry is made of. State changes under <see cref="Sync"/>.
 /// </summary>
-internal sealed class Invocation
+internal sealed class EmulatedInvocation
 {
     private readonly TaskCompletionSource<InvocationFailure?> _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly InvocationLog _log;
@@ -38,10 +38,10 @@ internal sealed class Invocation
     private ITimer? _deadlineTimer;
     private long _deadlineTimestamp;
     private TimeSpan _deadlineDueIn;
-    private Action<Invocation>? _onExpired;
+    private Action<EmulatedInvocation>? _onExpired;
     private long _responseBytes;
 
-    public Invocation(string requestId, FrontDoor door, HttpContext client, byte[] eventBytes, InvocationLog log, bool strict)
+    public EmulatedInvocation(string requestId, FrontDoor door, HttpContext client, byte[] eventBytes, InvocationLog log, bool strict)
     {
         RequestId = requestId;
         Door = door;
@@ -95,7 +95,7 @@ internal sealed class Invocation
     public bool ClientAborted { get; private set; }
 
     /// <summary>Called once when the function is done with the invocation (it answered, or the invocation finished).</summary>
-    public Action<Invocation>? OnReleased { get; set; }
+    public Action<EmulatedInvocation>? OnReleased { get; set; }
 
     private int _released;
 
@@ -131,7 +131,7 @@ internal sealed class Invocation
     /// Starts (or restarts) the deadline timer. It never expires early: system timers may fire a little before their
     /// due time, so an early tick re-arms for what is left, measured on the same clock as <see cref="Elapsed"/>.
     /// </summary>
-    public void ArmTimer(TimeSpan dueIn, Action<Invocation> onExpired)
+    public void ArmTimer(TimeSpan dueIn, Action<EmulatedInvocation> onExpired)
     {
         lock (Sync)
         {
@@ -140,7 +140,7 @@ internal sealed class Invocation
             _onExpired = onExpired;
             if (_deadlineTimer is null)
             {
-                _deadlineTimer = _log.TimeProvider.CreateTimer(static state => ((Invocation)state!).OnDeadlineTick(), this, dueIn, Timeout.InfiniteTimeSpan);
+                _deadlineTimer = _log.TimeProvider.CreateTimer(static state => ((EmulatedInvocation)state!).OnDeadlineTick(), this, dueIn, Timeout.InfiniteTimeSpan);
             }
             else
             {
@@ -151,7 +151,7 @@ internal sealed class Invocation
 
     private void OnDeadlineTick()
     {
-        Action<Invocation>? expired;
+        Action<EmulatedInvocation>? expired;
         lock (Sync)
         {
             if (_deadlineTimer is null)

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace LambdaStreamingHosting.Benchmarks;
+
+/// <summary>
+/// OpenTelemetry as an app would set it up (batched spans, a periodic metric reader), exporting to exporters that drop
+/// what they get: the cost measured is the SDK's and the adapter's, not a network's.
+/// </summary>
+internal static class DroppingTelemetry
+{
+    /// <summary>Adds <paramref name="mode"/> (<c>off</c>, <c>tracing</c>, <c>tracing+metrics</c>) to an app.</summary>
+    public static void Add(IServiceCollection services, string mode, bool lambda)
+    {
+        if (mode == "off")
+        {
+            return;
+        }
+
+        var telemetry = services.AddOpenTelemetry().WithTracing(tracing =>
+        {
+            if (lambda)
+            {
+                tracing.AddLambdaStreamingInstrumentation();
+            }
+            else
+            {
+                tracing.AddSource("Microsoft.AspNetCore");
+            }
+
+            tracing.AddProcessor(new BatchActivityExportProcessor(new DroppingExporter<Activity>()));
+        });
+        if (mode == "tracing+metrics")
+        {
+            telemetry.WithMetrics(metrics =>
+            {
+                if (lambda)
+                {
+                    metrics.AddLambdaStreamingInstrumentation();
+                }
+
+                metrics.AddMeter("Microsoft.AspNetCore.Hosting");
+                metrics.AddReader(new PeriodicExportingMetricReader(new DroppingExporter<Metric>()));
+            });
+        }
+    }
+
+    private sealed class DroppingExporter<T> : BaseExporter<T>
+        where T : class
+    {
+        public override ExportResult Export(in Batch<T> batch) => ExportResult.Success;
+    }
+}
