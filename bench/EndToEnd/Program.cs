@@ -74,6 +74,8 @@ foreach (var start in new Func<Task<AppUnderTest>>[]
 
     Console.WriteLine($"{app.Name}: flush latency x {settings.FlushRuns}");
     (result.FirstFlush, result.LaterFlush) = await Measurements.FlushLatencyAsync(client, app, settings.FlushRuns);
+    Console.WriteLine($"{app.Name}: unflushed write latency x {settings.FlushRuns}");
+    (result.FirstWrite, result.LaterWrite) = await Measurements.FlushLatencyAsync(client, app, settings.FlushRuns, flush: false);
     if (app.Streams)
     {
         // Memory first, on a process that has served only small requests so far.

@@ -48,12 +48,6 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     public RuntimeApiEndpoint Endpoint { get; }
 
     /// <summary>
-    /// The <c>errorType</c> Lambda was told about for the invocation in progress (through <c>/error</c> or the error
-    /// trailers of a streamed answer), or <see langword="null"/>; cleared when the next invocation is requested.
-    /// </summary>
-    public string? ReportedErrorType { get; internal set; }
-
-    /// <summary>
     /// Waits, without timeout, for the next invocation and reads it into <paramref name="invocation"/>, the loop's
     /// reused one (its previous event is overwritten).
     /// </summary>
@@ -61,7 +55,6 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     public async ValueTask NextAsync(Invocation invocation, CancellationToken cancellationToken)
     {
         const string Request = "GET /runtime/invocation/next";
-        ReportedErrorType = null;
         var connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
         int status;
         try
@@ -97,11 +90,8 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         SendAsync("POST", InvocationPath(requestId, "/response"), "Content-Type: application/json\r\n", document, cancellationToken);
 
     /// <summary>Reports that an invocation failed.</summary>
-    public ValueTask<RuntimeApiReply> PostErrorAsync(string requestId, LambdaError error, CancellationToken cancellationToken)
-    {
-        ReportedErrorType = error.ErrorType;
-        return PostErrorDocumentAsync(InvocationPath(requestId, "/error"), error, cancellationToken);
-    }
+    public ValueTask<RuntimeApiReply> PostErrorAsync(string requestId, LambdaError error, CancellationToken cancellationToken) =>
+        PostErrorDocumentAsync(InvocationPath(requestId, "/error"), error, cancellationToken);
 
     /// <summary>Reports that the init phase failed; the process must exit afterwards.</summary>
     public Task<RuntimeApiReply> PostInitErrorAsync(LambdaError error, CancellationToken cancellationToken) =>

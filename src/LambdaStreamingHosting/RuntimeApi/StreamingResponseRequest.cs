@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 
@@ -7,8 +6,9 @@ namespace LambdaStreamingHosting.RuntimeApi;
 
 /// <summary>
 /// A streamed <c>POST /runtime/invocation/{id}/response</c> in flight: hand-framed HTTP/1.1 chunks with the error
-/// trailers declared. The request head goes out with the first chunk; each send ends when the socket accepted the
-/// bytes, so a slow reader slows the writer. After the last chunk, <see cref="ReadReplyAsync"/> reads the reply and
+/// trailers declared. Its <see cref="Body"/> is the send queue the response body is written to: the request head and
+/// the prelude go out with the first commit, and every commit goes on the wire at once, or with the next send while one
+/// is in flight (see <see cref="SendQueue"/>). After the last chunk, <see cref="ReadReplyAsync"/> reads the reply and
 /// gives the connection back to the client.
 /// </summary>
 internal sealed class StreamingResponseRequest
@@ -16,10 +16,6 @@ internal sealed class StreamingResponseRequest
     private readonly RuntimeApiClient _client;
     private RuntimeApiConnection _connection = null!;
     private long _sendCountBefore;
-    // The request head, rented from the array pool (see RuntimeApiClient.RentHead); returned once sent or released.
-    private ArraySegment<byte>? _head;
-    // The chunk-size line of a chunk whose data is sent as it is (a large write), reused.
-    private byte[]? _chunkHeader;
     private bool _released = true;
 
     /// <summary>A request object for <paramref name="client"/>, reused for one streamed answer after another (see <see cref="Begin"/>).</summary>
@@ -31,7 +27,13 @@ internal sealed class StreamingResponseRequest
     /// <summary>Whether the previous request let its connection go, so this object can carry the next one.</summary>
     public bool IsReleased => _released;
 
-    /// <summary>Starts the request for invocation <paramref name="requestId"/> on <paramref name="connection"/> (the previous one was released).</summary>
+    /// <summary>The request's body: what is written there goes to the Runtime API as chunks.</summary>
+    public SendQueue Body { get; } = new();
+
+    /// <summary>
+    /// Starts the request for invocation <paramref name="requestId"/> on <paramref name="connection"/> (the previous one
+    /// was released). Nothing is sent yet: <paramref name="head"/> leads the body's first send.
+    /// </summary>
     public StreamingResponseRequest Begin(RuntimeApiConnection connection, string requestId, ArraySegment<byte> head)
     {
         if (!_released)
@@ -42,78 +44,26 @@ internal sealed class StreamingResponseRequest
         _released = false;
         _connection = connection;
         RequestId = requestId;
-        _head = head;
         _sendCountBefore = connection.SendCount;
-        Ended = false;
-        Broken = false;
-        FirstSendTimestamp = 0;
+        Body.Begin(connection, head);
         return this;
     }
 
-    /// <summary>Whether the last chunk was sent (cleanly or with error trailers).</summary>
-    public bool Ended { get; private set; }
-
     /// <summary>Whether a send failed: the Runtime API connection is gone and no reply will come.</summary>
-    public bool Broken { get; private set; }
-
-    /// <summary>
-    /// When the request head and the first bytes of the answer were handed to the socket
-    /// (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>), or 0 while nothing was sent.
-    /// </summary>
-    public long FirstSendTimestamp { get; private set; }
+    public bool Broken => Body.Failure is not null;
 
     /// <summary>Socket sends this request made so far (the request head goes with the first).</summary>
     public long SendCount => _connection.SendCount - _sendCountBefore;
 
     /// <summary>
-    /// Sends chunks with one write. The ranges of <paramref name="chunks"/> before <paramref name="joinFrom"/> are each
-    /// framed in place as one chunk (see <see cref="ChunkFraming"/> for the room they need around their data); the
-    /// ranges from <paramref name="joinFrom"/> on are the data of one more chunk, sent as they are (not copied, no room
-    /// needed) between a chunk header and CRLF of our own. With <paramref name="end"/> the last chunk follows in the
-    /// same write. The list is changed; no range is referenced once the task completed.
+    /// Ends the body with the error trailers after what was written, so Lambda records the invocation as failed;
+    /// completes as <see cref="SendQueue.FlushAsync"/>.
     /// </summary>
-    public ValueTask SendChunksAsync(List<ArraySegment<byte>> chunks, int joinFrom, bool end)
+    public ValueTask EndWithErrorAsync(LambdaError error)
     {
-        long joined = 0;
-        for (var i = joinFrom; i < chunks.Count; i++)
-        {
-            joined += chunks[i].Count;
-        }
-
-        for (var i = 0; i < joinFrom; i++)
-        {
-            var data = chunks[i];
-            var (offset, length) = ChunkFraming.FrameInPlace(data.Array, data.Offset, data.Count, end && joined == 0 && i == joinFrom - 1);
-            chunks[i] = new ArraySegment<byte>(data.Array!, offset, length);
-        }
-
-        if (joined > 0)
-        {
-            _chunkHeader ??= new byte[ChunkFraming.MaxHeaderLength];
-            chunks.Insert(joinFrom, new ArraySegment<byte>(_chunkHeader, 0, ChunkFraming.WriteHeader(_chunkHeader, joined)));
-            chunks.Add(end ? DataEndAndEndBytes : DataEndBytes);
-        }
-        else
-        {
-            chunks.RemoveRange(joinFrom, chunks.Count - joinFrom);
-            if (end && joinFrom == 0)
-            {
-                chunks.Add(EndBytes);
-            }
-        }
-
-        Ended |= end;
-        return SendAsync(chunks);
-    }
-
-    /// <summary>Ends the body with the error trailers, so Lambda records the invocation as failed.</summary>
-    public async ValueTask EndWithErrorAsync(LambdaError error)
-    {
-        Ended = true;
-        _client.ReportedErrorType = error.ErrorType;
         var output = new ArrayBufferWriter<byte>(512);
         ChunkFraming.WriteErrorEnd(output, error.ErrorType, error.ToJson());
-        await SendAsync([new ArraySegment<byte>(output.WrittenSpan.ToArray())]).ConfigureAwait(false);
+        return Body.EndWithErrorAsync(new ArraySegment<byte>(output.WrittenSpan.ToArray()));
     }
 
     /// <summary>Reads the Runtime API's reply to the finished request and releases the connection.</summary>
@@ -157,63 +107,27 @@ internal sealed class StreamingResponseRequest
     /// </summary>
     public async Task<RuntimeApiReply> FailBeforeStartAsync(LambdaError error, CancellationToken cancellationToken)
     {
-        if (_head is null)
+        if (!Body.NothingSent)
         {
             throw new InvalidOperationException("The streamed response already started; end it with the error trailers instead.");
         }
 
-        Ended = true;
         await ReleaseAsync().ConfigureAwait(false);
         return await _client.PostErrorAsync(RequestId, error, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Gives up on the request without reading a reply and releases the connection, which stays reusable only when
-    /// nothing was sent on it.
+    /// nothing was sent on it. Only when no send is in flight.
     /// </summary>
     public ValueTask AbandonAsync()
     {
-        if (_head is null)
+        if (!Body.NothingSent)
         {
             _connection.Invalidate();
         }
 
         return ReleaseAsync();
-    }
-
-    private static ArraySegment<byte> EndBytes { get; } = new(ChunkFraming.End.ToArray());
-
-    private static ArraySegment<byte> DataEndBytes { get; } = new(ChunkFraming.DataEnd.ToArray());
-
-    private static ArraySegment<byte> DataEndAndEndBytes { get; } = new(ChunkFraming.DataEndAndEnd.ToArray());
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendAsync(List<ArraySegment<byte>> framed)
-    {
-        var head = _head;
-        if (head is { Array: not null } first)
-        {
-            _head = null;
-            framed.Insert(0, first);
-            FirstSendTimestamp = Stopwatch.GetTimestamp();
-        }
-
-        try
-        {
-            await _connection.SendAsync(framed, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch
-        {
-            Broken = true;
-            throw;
-        }
-        finally
-        {
-            if (head is { Array: not null } sent)
-            {
-                RuntimeApiClient.ReturnHead(sent);
-            }
-        }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
@@ -222,14 +136,7 @@ internal sealed class StreamingResponseRequest
         if (!_released)
         {
             _released = true;
-            if (_head is { Array: not null } unsent)
-            {
-                // Nothing was sent (FailBeforeStartAsync, AbandonAsync): the head goes back unused, and an empty
-                // segment keeps saying that the stream never started.
-                _head = default(ArraySegment<byte>);
-                RuntimeApiClient.ReturnHead(unsent);
-            }
-
+            Body.Reset(); // pooled arrays back, and an unsent head
             await _client.ReleaseAsync(_connection).ConfigureAwait(false);
         }
     }

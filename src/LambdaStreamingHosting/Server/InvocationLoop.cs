@@ -221,14 +221,14 @@ internal sealed class InvocationLoop<TContext> : IDisposable
                 Log.AbortedAtShutdown(_logger);
             }
 
-            var aborted = _lifetime.AbortRequested || _lifetime.ShutdownRequested;
-            var reply = await body.FinishAsync(error, aborted, CancellationToken.None).ConfigureAwait(false);
+            var reply = await body.FinishAsync(error, CancellationToken.None).ConfigureAwait(false);
+            var outcome = body.Outcome;
             _server.Telemetry.Record(started, new InvocationOutcome(
-                _response.StatusCode,
-                body.BodyBytes,
-                streaming ? _streamingRequest!.FirstSendTimestamp : 0,
-                _client.ReportedErrorType,
-                streaming && _streamingRequest!.Broken,
+                outcome.StatusCode,
+                outcome.BodyBytes,
+                streaming ? outcome.FirstByteTimestamp : 0,
+                outcome.ErrorType,
+                outcome.Ending == ResponseEnding.Broken,
                 _lifetime.DeadlineReached));
             LogUnexpected(reply, "/response");
             await _response.FireOnCompletedAsync(_logger).ConfigureAwait(false);
@@ -252,7 +252,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         {
             RequestLimits.LogRefusal(_logger, request, refusal, _server.Options.Limits);
             _response.StatusCode = refusal.StatusCode;
-            var reply = await body.FinishAsync(error: null, aborted: false, CancellationToken.None).ConfigureAwait(false);
+            var reply = await body.FinishAsync(error: null, CancellationToken.None).ConfigureAwait(false);
             LogUnexpected(reply, "/response");
         }
         finally

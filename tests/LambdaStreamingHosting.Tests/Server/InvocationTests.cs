@@ -1,8 +1,10 @@
 using System.Text;
 using System.Text.Json;
+using LambdaStreamingHosting.Server;
 using LambdaStreamingHosting.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LambdaStreamingHosting.Tests.Server;
@@ -200,6 +202,54 @@ public sealed class InvocationTests : FakeRuntimeApiTest
         await AssertNextInvocationSucceedsAsync();
         Assert.DoesNotContain(_logs.Entries, e => e.Message.Contains("application failed", StringComparison.Ordinal)
             || e.Message.Contains("unhandled exception", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_send_that_fails_in_the_background_fires_RequestAborted_and_is_logged_once_in_the_invocations_scope()
+    {
+        var behindASend = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var outcome = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        App = await TestApp.StartAsync(Api, app =>
+        {
+            MapOk(app);
+            app.MapGet("/stream", async (HttpContext context) =>
+            {
+                var body = Assert.IsType<StreamingResponseBodyFeature>(context.Features.Get<IHttpResponseBodyFeature>());
+                var piece = new byte[1024];
+                long sends;
+                do
+                {
+                    // The reader holds the body: once the socket is full, a send stays in flight and writes queue behind it.
+                    sends = body.SendCount;
+                    await context.Response.Body.WriteAsync(piece);
+                }
+                while (body.SendCount > sends);
+
+                behindASend.SetResult();
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    // RequestAborted fired: the app goes on as it would on Kestrel.
+                }
+
+                await context.Response.WriteAsync("dropped"); // as on Kestrel after the client went away: no throw
+                outcome.SetResult("RequestAborted fired");
+            });
+        }, options => options.MaxResponseBufferSize = null, logs: _logs);
+
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl(path: "/stream"));
+        invocation.DiscardBody = true;
+        invocation.HoldBody();
+        await behindASend.Task.Within();
+        invocation.BreakHeldBody(); // the pending send fails on the socket's thread, not in a write of the app
+
+        Assert.Equal("RequestAborted fired", await outcome.Task.Within());
+        await AssertNextInvocationSucceedsAsync();
+        var broken = Assert.Single(_logs.Entries, e => e.Message.Contains("connection to the Runtime API broke", StringComparison.Ordinal));
+        Assert.Contains(broken.Scopes, scope => scope?.ToString() == "AwsRequestId:" + invocation.RequestId);
     }
 
     [Fact]

@@ -33,14 +33,16 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
         var builder = WebApplication.CreateSlimBuilder();
         builder.Configuration["LambdaStreaming:InvokeMode"] = "Buffered";
         builder.Configuration["LambdaStreaming:DeadlineMargin"] = "00:00:02";
-        builder.Configuration["LambdaStreaming:ResponseBufferSize"] = "2048";
-        builder.Services.AddLambdaStreaming(options => options.ResponseBufferSize = 4096);
+        builder.Configuration["LambdaStreaming:MaxResponseBufferSize"] = "2048";
+        builder.Configuration["LambdaStreaming:MaxConcurrency"] = "3";
+        builder.Services.AddLambdaStreaming(options => options.MaxResponseBufferSize = 4096);
         using var app = builder.Build();
 
         var options = app.Services.GetRequiredService<IOptions<LambdaStreamingOptions>>().Value;
         Assert.Equal(LambdaInvokeMode.Buffered, options.InvokeMode);
         Assert.Equal(TimeSpan.FromSeconds(2), options.DeadlineMargin);
-        Assert.Equal(4096, options.ResponseBufferSize);
+        Assert.Equal(4096, options.MaxResponseBufferSize);
+        Assert.Equal(3, options.MaxConcurrency);
     }
 
     [Theory]
@@ -58,11 +60,11 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestApp.StartAsync(Api, _ => { }, options =>
         {
-            options.ResponseBufferSize = 10;
+            options.MaxResponseBufferSize = -1;
             options.DeadlineMargin = TimeSpan.FromSeconds(-1);
             options.MaxConcurrency = 0;
         }));
-        Assert.Contains("LambdaStreaming:ResponseBufferSize must be from 1024", error.Message, StringComparison.Ordinal);
+        Assert.Contains("LambdaStreaming:MaxResponseBufferSize must be 0 or more bytes", error.Message, StringComparison.Ordinal);
         Assert.Contains("LambdaStreaming:DeadlineMargin must be at least", error.Message, StringComparison.Ordinal);
         Assert.Contains("LambdaStreaming:MaxConcurrency must be at least 1", error.Message, StringComparison.Ordinal);
     }
@@ -165,7 +167,7 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
             TestApp.StartAsync(Api, _ => { }, services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer)));
 
         var report = await Api.InitError.Task.Within();
-        Assert.Equal("System.InvalidOperationException", report.Headers["Lambda-Runtime-Function-Error-Type"]);
+        Assert.Equal("InvalidOperationException", report.Headers["Lambda-Runtime-Function-Error-Type"]);
         Assert.Contains("init failed on purpose", report.BodyText, StringComparison.Ordinal);
         Assert.Equal("init failed on purpose", error.Message);
         Assert.Equal(0, Api.NextRequests);

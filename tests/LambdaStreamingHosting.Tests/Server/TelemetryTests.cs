@@ -159,8 +159,9 @@ public sealed class TelemetryTests : FakeRuntimeApiTest
 
         Assert.Equal(2, metrics.Sum("faas.invocations", ("lambda_streaming.status_class", "2xx")));
         Assert.Equal(1, metrics.Sum("faas.invocations", ("lambda_streaming.status_class", "4xx")));
-        Assert.Equal(1, metrics.Sum("faas.errors", ("error.type", "Runtime.UnhandledException")));
-        Assert.Equal(1, metrics.Sum("lambda_streaming.stream.failures", ("error.type", "Runtime.UnhandledException")));
+        // The errorType Lambda is told: the exception's type name, as Lambda's runtimes report it.
+        Assert.Equal(1, metrics.Sum("faas.errors", ("error.type", "InvalidOperationException")));
+        Assert.Equal(1, metrics.Sum("lambda_streaming.stream.failures", ("error.type", "InvalidOperationException")));
         Assert.Equal(1, metrics.Sum("faas.coldstarts"));
         Assert.Equal(0, metrics.Sum("faas.timeouts"));
         Assert.Equal(4, metrics.Count("faas.invoke_duration"));

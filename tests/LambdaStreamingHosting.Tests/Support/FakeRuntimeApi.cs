@@ -236,6 +236,12 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
             }
 
             await target.BodyGate.WaitAsync(_stop.Token);
+            if (target.BreaksAfterHold)
+            {
+                // Closing with the body unread resets the connection while the function's send is still pending.
+                throw new IOException("The test broke the Runtime API connection while the body was held.");
+            }
+
             await request.ReadBodyAsync(reader, answer, _stop.Token);
             answer.Complete();
             if (!KeepHistory)
@@ -307,6 +313,15 @@ public sealed class FakeInvocation
 
     /// <summary>Lets the fake read the answer's body again.</summary>
     public void ReleaseBody() => _bodyHold?.TrySetResult();
+
+    /// <summary>After <see cref="HoldBody"/>: closes the connection without reading the rest, as a Runtime API that went away.</summary>
+    public void BreakHeldBody()
+    {
+        BreaksAfterHold = true;
+        _bodyHold?.TrySetResult();
+    }
+
+    internal bool BreaksAfterHold { get; private set; }
 
     internal Task BodyGate => _bodyHold?.Task ?? Task.CompletedTask;
 
