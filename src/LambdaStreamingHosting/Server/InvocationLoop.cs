@@ -39,10 +39,8 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     private readonly RequestFeatures _request;
     private readonly ResponseFeature _response = new();
     private readonly RequestLifetimeFeature _lifetime;
-    private readonly LambdaHttpRequest _httpRequest = new();
     private StreamingResponseBodyFeature? _streamingBody;
     private BufferedResponseBodyFeature? _bufferedBody;
-    private StreamingResponseRequest? _streamingRequest;
     private readonly Func<CancellationToken, ValueTask> _thaw;
     private readonly Func<CancellationToken, ValueTask> _freezing;
     private DateTimeOffset _previousEnd;
@@ -126,7 +124,6 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             _features.Clear();
             _request.Reset();
             _response.Reset();
-            _httpRequest.Clear();
             _invocation.Release();
         }
     }
@@ -138,7 +135,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         LambdaError error;
         try
         {
-            return EventMapper.Map(_invocation.Event, _server.Options, _httpRequest);
+            return EventMapper.Map(_invocation.Event, _server.Options, _request.Request);
         }
         catch (Exception ex) when (ex is InvalidEventException or not RuntimeApiFatalException)
         {
@@ -169,9 +166,9 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         ResponseBodyFeature body;
         if (streaming)
         {
-            _streamingRequest = await _client.BeginStreamingResponseAsync(requestId, _streamingRequest, CancellationToken.None).ConfigureAwait(false);
-            _streamingBody ??= new StreamingResponseBodyFeature(_response, options, _logger) { ConnectionLost = _lifetime.ConnectionLostCallback };
-            body = _streamingBody.Start(_streamingRequest, request.ResponseShape, request.Method);
+            var streamed = await _client.BeginStreamingResponseAsync(requestId, CancellationToken.None).ConfigureAwait(false);
+            _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger) { ConnectionLost = _lifetime.ConnectionLostCallback };
+            body = _streamingBody.Start(streamed, request.ResponseShape, request.Method);
         }
         else
         {
@@ -287,7 +284,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     /// <summary>Puts the server's features in the (empty) collection, the way Kestrel sets them for a request.</summary>
     private void SetFeatures(LambdaHttpRequest request, ResponseBodyFeature body)
     {
-        _request.Start(request, body);
+        _request.Start(body);
         var features = _features;
         features.Set<IHttpRequestFeature>(_request);
         features.Set<IHttpRequestBodyDetectionFeature>(_request);
