@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Net;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Claims;
@@ -17,7 +18,8 @@ namespace LambdaStreamingHosting.Tests.Server;
 /// Each invocation loop reuses its per-request objects (the invocation and its event buffer, the features and their
 /// collection, the <c>DefaultHttpContext</c>): an app that leaves every kind of state behind in one invocation (a
 /// custom feature, <c>Items</c>, response headers, <c>OnStarting</c>/<c>OnCompleted</c>, <c>User</c>, route values,
-/// a replaced body, a body size limit, <c>RequestAborted</c> registrations, request headers it received or added),
+/// a replaced body, a body size limit, <c>RequestAborted</c> registrations, request headers it received, added or
+/// replaced, the request line and connection values middleware may set),
 /// whichever way that invocation ends, is followed by one that sees none of it. A response or request body an app keeps
 /// past its invocation fails instead of writing into a later invocation's answer or reading a later request.
 /// </summary>
@@ -393,7 +395,16 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
         context.Request.Body = new MemoryStream("taint"u8.ToArray());
         context.RequestAborted.Register(() => Interlocked.Increment(ref _abortCallbacksRun));
         context.Request.Headers["X-Added-By-App"] = "1";
-        context.Features.Get<IHttpRequestFeature>()!.RawTarget = "/taint";
+
+        // What middleware may set on the request and connection (a path base, forwarded headers, a method override).
+        var request = context.Features.Get<IHttpRequestFeature>()!;
+        request.RawTarget = "/taint";
+        (request.Scheme, request.Protocol, request.Method) = ("http", "HTTP/2", "TAINT");
+        (request.PathBase, request.Path, request.QueryString) = ("/taint-base", "/tainted", "?taint=1");
+        request.Headers = new HeaderDictionary { ["X-Replaced-By-App"] = "1" };
+        var connection = context.Features.Get<IHttpConnectionFeature>()!;
+        (connection.RemoteIpAddress, connection.RemotePort) = (IPAddress.Parse("198.51.100.1"), 1);
+        (connection.LocalIpAddress, connection.LocalPort, connection.ConnectionId) = (IPAddress.Loopback, 2, "taint");
     }
 
     private void MapTaintAndProbe(WebApplication app)
@@ -434,6 +445,7 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
             {
                 ["noCustomFeature"] = context.Features.Get<TaintFeature>() is null,
                 ["noTaintRequestHeaders"] = !context.Request.Headers.ContainsKey("X-Added-By-App") && !context.Request.Headers.ContainsKey("x-taint-request")
+                    && !context.Request.Headers.ContainsKey("X-Replaced-By-App")
                     && !context.Request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Cookie),
                 ["noItems"] = context.Items.Count == 0,
                 ["status200"] = context.Response.StatusCode == 200,
@@ -446,6 +458,9 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
                 ["ownBody"] = body == "probe body",
                 ["ownRouteValues"] = context.Request.RouteValues.Count == 0,
                 ["ownRawTarget"] = context.Features.Get<IHttpRequestFeature>()!.RawTarget == "/probe",
+                ["ownRequestLine"] = context.Request is { Scheme: "https", Protocol: "HTTP/1.1", Method: "POST", PathBase.Value: "", Path.Value: "/probe", QueryString.Value: "" },
+                ["ownConnection"] = context.Connection is { LocalIpAddress: null, RemotePort: 0, LocalPort: 443 }
+                    && context.Connection.RemoteIpAddress?.ToString() == "203.0.113.7" && context.Connection.Id == context.GetLambdaInvocation()!.AwsRequestId,
                 ["ownEndpoint"] = context.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: "/probe" },
                 ["notAborted"] = !context.RequestAborted.IsCancellationRequested,
                 ["ownRawEvent"] = Encoding.UTF8.GetString(context.GetLambdaInvocation()!.RawEvent.Span).Contains("\"/probe\"", StringComparison.Ordinal),
