@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LambdaStreamingHosting.Tests.Server;
 
@@ -32,6 +33,7 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
     private PipeWriter? _keptWriter;
     private IHeaderDictionary? _keptRequestHeaders;
     private Stream? _keptRequestBody;
+    private readonly TaskCompletionSource _waitingForDeadline = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public static TheoryData<string> Endings => ["return", "throw", "throw-after-start", "abort", "abort-after-start"];
 
@@ -78,11 +80,14 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
     [Fact]
     public async Task Nothing_survives_an_invocation_that_ran_into_its_deadline()
     {
-        App = await TestApp.StartAsync(Api, MapTaintAndProbe, options => options.DeadlineMargin = TimeSpan.FromSeconds(2));
+        var clock = new FakeTimeProvider();
+        App = await TestApp.StartAsync(Api, MapTaintAndProbe, options => options.DeadlineMargin = TimeSpan.FromSeconds(2), clock: clock);
 
         // RequestAborted fires a second into the invocation; the app gives up and returns.
-        var answer = await Api.Enqueue(TestEvents.FunctionUrl(path: "/taint/deadline"), deadline: DateTimeOffset.UtcNow.AddSeconds(3)).Answer.Within();
-        await answer.Completed.Within();
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl(path: "/taint/deadline"), deadline: clock.GetUtcNow().AddSeconds(3));
+        await _waitingForDeadline.Task.Within();
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await (await invocation.Answer.Within()).Completed.Within();
 
         AssertPristine(await ProbeAsync());
         Assert.Equal(1, Volatile.Read(ref _onCompletedRuns));
@@ -91,6 +96,9 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
     [Fact]
     public async Task The_deadline_of_an_invocation_that_ended_early_never_aborts_the_next()
     {
+        var clock = new FakeTimeProvider();
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var look = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         App = await TestApp.StartAsync(Api, app =>
         {
             app.MapGet("/", () => "ok");
@@ -98,14 +106,19 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
             // Outlives the previous invocation's abort time (its deadline minus the margin) before looking.
             app.MapGet("/outlive", async (HttpContext context) =>
             {
-                await Task.Delay(TimeSpan.FromSeconds(1.5));
+                running.SetResult();
+                await look.Task;
                 return context.RequestAborted.IsCancellationRequested ? "aborted" : "alive";
             });
-        }, options => options.DeadlineMargin = TimeSpan.FromSeconds(2));
+        }, options => options.DeadlineMargin = TimeSpan.FromSeconds(2), clock: clock);
 
-        var early = await Api.Enqueue(TestEvents.FunctionUrl(), deadline: DateTimeOffset.UtcNow.AddSeconds(2.5)).Answer.Within();
+        var early = await Api.Enqueue(TestEvents.FunctionUrl(), deadline: clock.GetUtcNow().AddSeconds(2.5)).Answer.Within();
         await early.Completed.Within();
-        var next = await Api.Enqueue(TestEvents.FunctionUrl(path: "/outlive")).Answer.Within();
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl(path: "/outlive"));
+        await running.Task.Within();
+        clock.Advance(TimeSpan.FromSeconds(1.5)); // a second past the first invocation's abort time
+        look.SetResult();
+        var next = await invocation.Answer.Within();
         await next.ReadPreludeAsync().Within();
 
         Assert.Equal("alive", Encoding.UTF8.GetString(await next.ReadBodyToEndAsync().Within()));
@@ -427,7 +440,9 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
                     context.Abort();
                     return;
                 case "deadline":
-                    await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+                    var aborted = Task.Delay(Timeout.Infinite, context.RequestAborted);
+                    _waitingForDeadline.TrySetResult();
+                    await aborted.ContinueWith(_ => { }, TaskScheduler.Default);
                     return;
                 default:
                     await context.Response.WriteAsync("tainted");
