@@ -16,9 +16,9 @@ namespace LambdaStreamingHosting.Server;
 /// callbacks and request-scope disposal, all before the next <c>/next</c>. Several loops run side by side under
 /// Lambda Managed Instances. Like a Kestrel connection, a loop reuses its per-request objects from one invocation to
 /// the next (the invocation and its event buffer, the request the event is mapped into and its header dictionary, the
-/// feature collection and the features, the response body features and the streamed <c>/response</c> request, the
-/// hosting context and its <c>DefaultHttpContext</c>); each is emptied when its invocation is over, so nothing of one
-/// invocation is visible to the next. The <c>Response.Body</c> stream and <c>BodyWriter</c> are the exception: made
+/// feature collection and the features, the response body features, the hosting context and its
+/// <c>DefaultHttpContext</c>; its client keeps the streamed <c>/response</c> request); each is emptied when its
+/// invocation is over, so nothing of one invocation is visible to the next. The <c>Response.Body</c> stream and <c>BodyWriter</c> are the exception: made
 /// per invocation on first use, they stop working when it is over, so an app that kept one cannot write into a later
 /// invocation's response; a <c>Request.Body</c> the app took is ended likewise (and replaced), so it cannot read a
 /// later invocation's request.
