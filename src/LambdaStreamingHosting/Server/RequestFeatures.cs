@@ -56,48 +56,20 @@ internal sealed class RequestFeatures :
     /// <summary>The request each of the loop's events is mapped into (and what the app changed of it), until <see cref="Reset"/>.</summary>
     public LambdaHttpRequest Request => _request;
 
-    public string Protocol
-    {
-        get => _request.Protocol;
-        set => _request.Protocol = value;
-    }
+    public string Protocol { get => _request.Protocol; set => _request.Protocol = value; }
 
-    public string Scheme
-    {
-        get => _request.Scheme;
-        set => _request.Scheme = value;
-    }
+    public string Scheme { get => _request.Scheme; set => _request.Scheme = value; }
 
-    public string Method
-    {
-        get => _request.Method;
-        set => _request.Method = value;
-    }
+    public string Method { get => _request.Method; set => _request.Method = value; }
 
-    public string PathBase
-    {
-        get => _request.PathBase;
-        set => _request.PathBase = value;
-    }
+    public string PathBase { get => _request.PathBase; set => _request.PathBase = value; }
 
-    public string Path
-    {
-        get => _request.Path;
-        set => _request.Path = value;
-    }
+    public string Path { get => _request.Path; set => _request.Path = value; }
 
-    public string QueryString
-    {
-        get => _request.QueryString;
-        set => _request.QueryString = value;
-    }
+    public string QueryString { get => _request.QueryString; set => _request.QueryString = value; }
 
     /// <summary>The request's raw target (joined only when read).</summary>
-    public string RawTarget
-    {
-        get => _request.RawTarget;
-        set => _request.RawTarget = value;
-    }
+    public string RawTarget { get => _request.RawTarget; set => _request.RawTarget = value; }
 
     public IHeaderDictionary Headers
     {
@@ -150,26 +122,14 @@ internal sealed class RequestFeatures :
         set => _connectionId = value;
     }
 
-    public IPAddress? RemoteIpAddress
-    {
-        get => _request.RemoteIpAddress;
-        set => _request.RemoteIpAddress = value;
-    }
+    public IPAddress? RemoteIpAddress { get => _request.RemoteIpAddress; set => _request.RemoteIpAddress = value; }
 
     /// <summary>Never known from an event; what the app set, for its invocation.</summary>
     public IPAddress? LocalIpAddress { get; set; }
 
-    public int RemotePort
-    {
-        get => _request.RemotePort;
-        set => _request.RemotePort = value;
-    }
+    public int RemotePort { get => _request.RemotePort; set => _request.RemotePort = value; }
 
-    public int LocalPort
-    {
-        get => _request.LocalPort;
-        set => _request.LocalPort = value;
-    }
+    public int LocalPort { get => _request.LocalPort; set => _request.LocalPort = value; }
 
     public string AwsRequestId => _invocation.RequestId;
 
@@ -198,17 +158,9 @@ internal sealed class RequestFeatures :
 
     public ReadOnlyMemory<byte> RawEvent => _invocation.Event;
 
-    public ClaimsPrincipal? User
-    {
-        get => _request.User;
-        set => _request.User = value;
-    }
+    public ClaimsPrincipal? User { get => _request.User; set => _request.User = value; }
 
-    public X509Certificate2? ClientCertificate
-    {
-        get => _request.ClientCertificate;
-        set => _request.ClientCertificate = value;
-    }
+    public X509Certificate2? ClientCertificate { get => _request.ClientCertificate; set => _request.ClientCertificate = value; }
 
     public Endpoint? Endpoint { get; set; }
 
