@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
 using System.Net.ServerSentEvents;
@@ -5,6 +6,7 @@ using System.Reflection.PortableExecutable;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+using Xunit.Abstractions;
 
 namespace LambdaStreamingHosting.Templates.Tests;
 
@@ -14,7 +16,7 @@ namespace LambdaStreamingHosting.Templates.Tests;
 /// package cache, so the README cannot drift from what works. Then what those commands produced is checked: the
 /// packages (readme, license, commit, symbols, ReadyToRun images), the generated project and its managed deploy build.
 /// </summary>
-public sealed partial class ReadmeTemplateTests
+public sealed partial class ReadmeTemplateTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan ReadmeTimeout = TimeSpan.FromMinutes(20);
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(6);
@@ -57,9 +59,11 @@ public sealed partial class ReadmeTemplateTests
             ["NUGET_PACKAGES"] = work.Combine("nuget-packages"),
         };
 
+        var started = Stopwatch.GetTimestamp();
         using (var readme = ShellScript.Start(Prelude + string.Join('\n', [.. create, .. run]) + "\n", clone, environment))
         {
             var url = new Uri((await readme.WaitForLineAsync(FunctionUrlLine(), ReadmeTimeout)).Groups[1].Value);
+            Log(started, "the README's commands: packed, installed, created, tested, runner started");
             await AssertTokensStreamAsync(url, readme);
             await readme.SignalAsync("TERM");
             await readme.WaitForExitAsync(TimeSpan.FromMinutes(1));
@@ -70,8 +74,14 @@ public sealed partial class ReadmeTemplateTests
         AssertEveryPackageIsReadyForAFeed(clone, packages, commit);
         var solution = Path.Combine(work.Path, projectName); // the README creates the project next to the clone
         await AssertTheGeneratedProjectAsync(solution, projectName, environment);
+        Log(started, "streamed /tokens, checked the packages, published the deploy bundle");
         await AssertADottedNameBuildsAsync(work, packages, environment);
+        Log(started, "built a project with a dotted name");
     }
+
+    // Where the time goes (this test is the suite's longest).
+    private void Log(long started, string step) =>
+        output.WriteLine($"{Stopwatch.GetElapsedTime(started).TotalSeconds,6:F0} s  {step}");
 
     /// <summary>The template's <c>/tokens</c> through the runner's streaming Function URL, read by an SSE client.</summary>
     private static async Task AssertTokensStreamAsync(Uri url, ShellScript readme)
