@@ -57,6 +57,9 @@ public sealed partial class ReadmeTemplateTests(ITestOutputHelper output)
             // A cache of our own: the generated project restores exactly what was packed here, and the machine's cache
             // never holds a test build under a release version.
             ["NUGET_PACKAGES"] = work.Combine("nuget-packages"),
+            // And a .NET CLI home of our own: its local-tool resolver cache remembers where a tool's version was restored,
+            // so another copy's restore of the same version (in a cache that is gone now) must not answer for ours.
+            ["DOTNET_CLI_HOME"] = work.Combine("dotnet-home"),
         };
 
         var started = Stopwatch.GetTimestamp();

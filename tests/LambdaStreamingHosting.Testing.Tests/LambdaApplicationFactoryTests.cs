@@ -37,7 +37,7 @@ public class LambdaApplicationFactoryTests
 
         using var slow = await client.GetAsync("/ticks?count=1");
         Assert.Equal(HttpStatusCode.BadGateway, slow.StatusCode);
-        Assert.Equal("Sandbox.Timeout", Assert.Single(factory.Emulator.Invocations).ErrorType);
+        Assert.Equal("Sandbox.Timedout", Assert.Single(factory.Emulator.Invocations).ErrorType);
 
         stuck.Release(); // the app finally answers; the emulator refuses it (410) and the server goes on
         using var next = await client.GetAsync("/hello").WaitAsync(Patience);

@@ -103,7 +103,7 @@ public sealed partial class FunctionProcessTests
         await function.WaitUntilInitializedAsync(Generous);
         Assert.True(ProcessInspector.IsStopped(firstPid));
 
-        await function.ResetAsync("Sandbox.Timeout", CancellationToken.None);
+        await function.ResetAsync("Sandbox.Timedout", CancellationToken.None);
 
         Assert.False(function.IsFrozen);
         Assert.Equal(2, function.StartCount);

@@ -9,7 +9,7 @@ namespace LambdaStreamingHosting.Testing;
 internal static class EmulatorErrorTypes
 {
     /// <summary>The invocation's time ran out, or a queued event was not asked for in time; the environment is reset.</summary>
-    public const string Timeout = "Sandbox.Timeout";
+    public const string Timeout = "Sandbox.Timedout";
 
     /// <summary>The function's connection closed (its process exited) before its answer ended; the environment is reset.</summary>
     public const string ExitError = "Runtime.ExitError";

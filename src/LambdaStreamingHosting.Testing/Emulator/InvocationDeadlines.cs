@@ -3,7 +3,7 @@ namespace LambdaStreamingHosting.Testing;
 /// <summary>
 /// Lambda's time limits: a queued event must be asked for within <see cref="LambdaEmulatorOptions.InitTimeout"/> +
 /// <see cref="LambdaEmulatorOptions.Timeout"/>, and answered within <see cref="LambdaEmulatorOptions.Timeout"/> of
-/// being handed over. When time runs out the invocation fails with <c>Sandbox.Timeout</c> (an answer being read is
+/// being handed over. When time runs out the invocation fails with <c>Sandbox.Timedout</c> (an answer being read is
 /// stopped first; its request fails the invocation) and the environment is reset.
 /// </summary>
 internal sealed class InvocationDeadlines
