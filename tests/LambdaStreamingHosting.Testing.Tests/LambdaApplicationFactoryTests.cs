@@ -43,7 +43,7 @@ public class LambdaApplicationFactoryTests
         clock.Advance(TimeSpan.FromSeconds(1)); // RequestAborted fired (ignored by the stuck app), then the timeout
         using var slow = await request.WaitAsync(Patience);
         Assert.Equal(HttpStatusCode.BadGateway, slow.StatusCode);
-        Assert.Equal("Sandbox.Timeout", Assert.Single(factory.Emulator.Invocations).ErrorType);
+        Assert.Equal("Sandbox.Timedout", Assert.Single(factory.Emulator.Invocations).ErrorType);
 
         stuck.Release(); // the app finally answers; the emulator refuses it (410) and the server goes on
         using var next = await client.GetAsync("/hello").WaitAsync(Patience);

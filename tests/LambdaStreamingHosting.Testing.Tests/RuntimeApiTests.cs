@@ -201,16 +201,16 @@ public class RuntimeApiTests
         clock.Advance(TimeSpan.FromSeconds(1)); // and the function never answers
         using var response = await request.WaitAsync(Patience);
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
-        Assert.StartsWith("Sandbox.Timeout", response.Headers.GetValues("x-lambda-emulator-error").Single());
-        Assert.Equal("Sandbox.Timeout", await environment.Reset.Task.WaitAsync(Patience));
+        Assert.StartsWith("Sandbox.Timedout", response.Headers.GetValues("x-lambda-emulator-error").Single());
+        Assert.Equal("Sandbox.Timedout", await environment.Reset.Task.WaitAsync(Patience));
         var record = Assert.Single(emulator.Invocations);
-        Assert.Equal("Sandbox.Timeout", record.ErrorType);
+        Assert.Equal("Sandbox.Timedout", record.ErrorType);
         Assert.Equal(TimeSpan.FromSeconds(1), record.Duration);
 
         var late = await runtime.PostBufferedAsync(invocation.RequestId, "{}");
         Assert.Equal(410, late.Status);
         Assert.Contains("InvokeTimeout", late.Text);
-        Assert.Equal(["reset:Sandbox.Timeout"], environment.Calls);
+        Assert.Equal(["reset:Sandbox.Timedout"], environment.Calls);
     }
 
     [Fact]
@@ -236,7 +236,7 @@ public class RuntimeApiTests
         await Assert.ThrowsAnyAsync<IOException>(() => body.CopyToAsync(Stream.Null).WaitAsync(Patience));
         await using var answer = await function;
         var record = Assert.Single(await emulator.WaitForInvocationsAsync(1));
-        Assert.Equal("Sandbox.Timeout", record.ErrorType);
+        Assert.Equal("Sandbox.Timedout", record.ErrorType);
         Assert.True(record.ClientAborted);
     }
 

@@ -49,7 +49,7 @@ public sealed class LambdaEmulatorOptions
 
     /// <summary>
     /// The function's timeout: an invocation not finished this long after the function received it is cut
-    /// (<c>Sandbox.Timeout</c>): the client gets 502 (or its connection is aborted if the response had started) and the
+    /// (<c>Sandbox.Timedout</c>): the client gets 502 (or its connection is aborted if the response had started) and the
     /// environment is reset. Default: 30 seconds. Lambda allows 1 second to 900 seconds.
     /// </summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -57,7 +57,7 @@ public sealed class LambdaEmulatorOptions
     /// <summary>
     /// Allowance for the function to ask for an event (start-up, or earlier invocations still running): an event not
     /// picked up within <see cref="InitTimeout"/> plus <see cref="Timeout"/> gets the client a 502
-    /// (<c>Sandbox.Timeout</c>) and the environment is reset. Default: 30 seconds.
+    /// (<c>Sandbox.Timedout</c>) and the environment is reset. Default: 30 seconds.
     /// </summary>
     public TimeSpan InitTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -67,10 +67,13 @@ internal sealed class LambdaHttpRequest
     /// <summary>Caller's address, when the event says it.</summary>
     public IPAddress? RemoteIpAddress { get; set; }
 
-    /// <summary>Caller's port (from <c>x-forwarded-port</c> is the server port; this is 0 when unknown).</summary>
+    /// <summary>
+    /// The caller's port: always 0, since no front end's event carries it (<c>X-Forwarded-Port</c> is the port the
+    /// client connected to, <see cref="LocalPort"/>).
+    /// </summary>
     public int RemotePort { get; set; }
 
-    /// <summary>Server port, from <c>x-forwarded-port</c> (443 by default for https).</summary>
+    /// <summary>The port the client connected to, from <c>X-Forwarded-Port</c> (else 443, or 80 for http).</summary>
     public int LocalPort { get; set; }
 
     /// <summary>

@@ -9,9 +9,6 @@ namespace LambdaStreamingHosting.RuntimeApi;
 /// </summary>
 internal sealed record LambdaError(string ErrorType, string ErrorMessage, IReadOnlyList<string>? StackTrace = null)
 {
-    /// <summary>The <c>errorType</c> of a failure without an exception to name it.</summary>
-    public const string UnhandledErrorType = "Runtime.UnhandledException";
-
     /// <summary>
     /// Describes <paramref name="exception"/> as Lambda's own runtimes do: the <c>errorType</c> is the exception's type
     /// name (<c>InvalidOperationException</c>), always; with <paramref name="includeDetails"/> the message and stack

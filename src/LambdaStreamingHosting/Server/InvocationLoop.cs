@@ -26,9 +26,6 @@ namespace LambdaStreamingHosting.Server;
 internal sealed class InvocationLoop<TContext> : IDisposable
     where TContext : notnull
 {
-    /// <summary>The <c>errorType</c> of an event whose mapping failed unexpectedly.</summary>
-    public const string EventMappingFailedErrorType = "LambdaStreaming.EventMappingFailed";
-
     private const string TraceIdVariable = "_X_AMZN_TRACE_ID";
     private readonly LambdaServer _server;
     private readonly IHttpApplication<TContext> _application;
@@ -142,7 +139,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             // A mapping failure (even an unexpected one) costs this invocation only; the loop goes on.
             error = ex is InvalidEventException invalid
                 ? new LambdaError(invalid.ErrorType, invalid.Message)
-                : new LambdaError(EventMappingFailedErrorType, "The event could not be mapped to a request: " + ex.Message);
+                : new LambdaError(LambdaErrorTypes.EventMappingFailed, "The event could not be mapped to a request: " + ex.Message);
         }
 
         Log.InvalidEvent(_logger, error.ErrorType, error.ErrorMessage);

@@ -23,9 +23,6 @@ namespace LambdaStreamingHosting.Server;
 /// </summary>
 internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBodyControlFeature
 {
-    /// <summary>The <c>errorType</c> of an invocation the app aborted with <c>HttpContext.Abort()</c>.</summary>
-    public const string AbortedErrorType = "LambdaStreaming.RequestAborted";
-
     /// <summary>Writes at least this large are handed on by reference: a streamed answer sends them without a copy.</summary>
     internal const int LargeWriteBytes = SendQueue.BlockSize;
 
@@ -465,14 +462,14 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>
     /// The Lambda error for a response that <paramref name="ending"/> failed with <paramref name="error"/>: the
     /// exception's type name (its message and stack trace only with <c>IncludeExceptionDetails</c>), or
-    /// <see cref="AbortedErrorType"/>.
+    /// <see cref="LambdaErrorTypes.RequestAborted"/>.
     /// </summary>
     protected LambdaError ErrorFor(ResponseEnding ending, Exception? error) => error switch
     {
-        _ when ending == ResponseEnding.Aborted => _abortReason ?? new LambdaError(AbortedErrorType, "The application aborted the request."),
-        ResponseTooLargeException tooLarge => new LambdaError(ResponseTooLargeException.ErrorType, tooLarge.Message),
+        _ when ending == ResponseEnding.Aborted => _abortReason ?? new LambdaError(LambdaErrorTypes.RequestAborted, "The application aborted the request."),
+        ResponseTooLargeException tooLarge => new LambdaError(LambdaErrorTypes.ResponseTooLarge, tooLarge.Message),
         not null => LambdaError.FromException(error, Options.IncludeExceptionDetails, "The application failed."),
-        _ => new LambdaError(LambdaError.UnhandledErrorType, "The application failed."),
+        _ => new LambdaError(LambdaErrorTypes.UnhandledException, "The application failed."),
     };
 
     private static async ValueTask<FlushResult> FlushedAsync(ValueTask send)
