@@ -32,8 +32,8 @@ public class ChunkWriterBenchmarks
         Random.Shared.NextBytes(_large);
         _sink = new DiscardServer();
         _client = new RuntimeApiClient(RuntimeApiEndpoint.Parse(_sink.Endpoint));
-        _request = await _client.BeginStreamingResponseAsync("benchmark-request", reuse: null, CancellationToken.None);
-        _body = new StreamingResponseBodyFeature(new ResponseFeature(), new LambdaStreamingOptions(), NullLogger.Instance).Start(_request, ResponseShape.PayloadV2, "GET");
+        _request = await _client.BeginStreamingResponseAsync("benchmark-request", CancellationToken.None);
+        _body = new StreamingResponseBodyFeature(new ResponseFeature(), _client, new LambdaStreamingOptions(), NullLogger.Instance).Start(_request, ResponseShape.PayloadV2, "GET");
         _stream = _body.Stream;
         _writer = _body.Writer;
         await _body.StartAsync();
@@ -45,7 +45,7 @@ public class ChunkWriterBenchmarks
     {
         await _request.Body.DrainAsync(); // no send in flight any more
         _body.Release();
-        await _request.AbandonAsync(); // the stream never ends: drop its connection
+        await _client.AbandonAsync(_request); // the stream never ends: drop its connection
         await _client.DisposeAsync();
         await _sink.DisposeAsync();
     }

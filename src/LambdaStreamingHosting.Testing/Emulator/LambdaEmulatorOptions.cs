@@ -143,7 +143,11 @@ public sealed class LambdaEmulatorOptions
     /// </summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
-    /// <summary>The clock for deadlines, timeouts, pacing and the log. Default: <see cref="TimeProvider.System"/>.</summary>
+    /// <summary>
+    /// The clock for deadlines, timeouts, pacing and the log. Under <see cref="LambdaApplicationFactory{TEntryPoint}"/>,
+    /// the app's server reads its deadlines (<c>RequestAborted</c>, <c>RemainingTime</c>) on it too, so a fake clock
+    /// moves both. Default: <see cref="TimeProvider.System"/>.
+    /// </summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>The invoked function's ARN, as sent in <c>Lambda-Runtime-Invoked-Function-Arn</c>.</summary>

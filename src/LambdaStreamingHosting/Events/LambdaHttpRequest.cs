@@ -8,9 +8,11 @@ namespace LambdaStreamingHosting.Events;
 
 /// <summary>
 /// The HTTP request an invocation's event describes, independent of the front end it came from. Filled by
-/// <see cref="EventMapper"/>; the server turns it into request features. An invocation loop reuses one for every
-/// invocation (as a Kestrel connection reuses its request headers): <see cref="Clear"/> forgets the invocation, and
-/// <see cref="Headers"/> is the same dictionary each time, emptied, so it keeps its capacity.
+/// <see cref="EventMapper"/>; the server's request features read it, and write into it what the app sets (its one
+/// place during the invocation, as Kestrel's <c>HttpProtocol</c> holds the parsed request and the values middleware
+/// sets alike). An invocation loop reuses one for every invocation (as a Kestrel connection reuses its request
+/// headers): <see cref="Clear"/> forgets the invocation, and <see cref="Headers"/> is the same dictionary each time,
+/// emptied, so it keeps its capacity.
 /// </summary>
 internal sealed class LambdaHttpRequest
 {
@@ -38,9 +40,14 @@ internal sealed class LambdaHttpRequest
 
     /// <summary>
     /// The path and query as received, for <c>IHttpRequestFeature.RawTarget</c>: joined on first use (apps rarely
-    /// read it), from the parts <see cref="SetRawTarget"/> was given.
+    /// read it), from the parts <see cref="SetRawTarget"/> was given. Setting it (as the app may through the feature)
+    /// replaces both parts.
     /// </summary>
-    public string RawTarget => _rawTarget ??= string.Concat(_rawTargetPath, _rawTargetQuery);
+    public string RawTarget
+    {
+        get => _rawTarget ??= string.Concat(_rawTargetPath, _rawTargetQuery);
+        set => (_rawTargetPath, _rawTargetQuery, _rawTarget) = (value, "", value);
+    }
 
     /// <summary>The two parts <see cref="RawTarget"/> is joined from (the query with its <c>?</c>), without joining them.</summary>
     public (string Path, string Query) RawTargetParts => (_rawTargetPath, _rawTargetQuery);

@@ -41,7 +41,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private Action<Exception>? _broken;
     private long _cap;
 
-    // The request head (rented by RuntimeApiClient.RentHead) and the prelude chunk (rented here): they lead the first send.
+    // The request head and the prelude chunk, both rented from ArrayPool<byte>.Shared: they lead the first send.
     private ArraySegment<byte> _head;
     private ArraySegment<byte> _prelude;
     private bool _headTaken;
@@ -117,8 +117,9 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     }
 
     /// <summary>
-    /// Starts a request on <paramref name="connection"/> whose head is <paramref name="head"/> (given back to the pool
-    /// once sent, or by <see cref="Reset"/>). Failures are reported in the execution context of this call.
+    /// Starts a request on <paramref name="connection"/> whose head is <paramref name="head"/>, rented from
+    /// <see cref="ArrayPool{T}.Shared"/> (given back once sent, or by <see cref="Reset"/>). Failures are reported in the
+    /// execution context of this call.
     /// </summary>
     public void Begin(RuntimeApiConnection connection, ArraySegment<byte> head)
     {
@@ -277,7 +278,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
             ReleaseBlocks();
             if (!_headTaken && _head.Array is { } head)
             {
-                RuntimeApiClient.ReturnHead(new ArraySegment<byte>(head));
+                ArrayPool<byte>.Shared.Return(head);
             }
 
             ReturnPrelude();
@@ -432,7 +433,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
             ReleaseSent(_inFlightBytes);
             if (_inFlightHead)
             {
-                RuntimeApiClient.ReturnHead(_head);
+                ArrayPool<byte>.Shared.Return(_head.Array!);
                 _headTaken = true;
             }
 

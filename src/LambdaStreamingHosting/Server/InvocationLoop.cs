@@ -16,9 +16,9 @@ namespace LambdaStreamingHosting.Server;
 /// callbacks and request-scope disposal, all before the next <c>/next</c>. Several loops run side by side under
 /// Lambda Managed Instances. Like a Kestrel connection, a loop reuses its per-request objects from one invocation to
 /// the next (the invocation and its event buffer, the request the event is mapped into and its header dictionary, the
-/// feature collection and the features, the response body features and the streamed <c>/response</c> request, the
-/// hosting context and its <c>DefaultHttpContext</c>); each is emptied when its invocation is over, so nothing of one
-/// invocation is visible to the next. The <c>Response.Body</c> stream and <c>BodyWriter</c> are the exception: made
+/// feature collection and the features, the response body features, the hosting context and its
+/// <c>DefaultHttpContext</c>; its client keeps the streamed <c>/response</c> request); each is emptied when its
+/// invocation is over, so nothing of one invocation is visible to the next. The <c>Response.Body</c> stream and <c>BodyWriter</c> are the exception: made
 /// per invocation on first use, they stop working when it is over, so an app that kept one cannot write into a later
 /// invocation's response; a <c>Request.Body</c> the app took is ended likewise (and replaced), so it cannot read a
 /// later invocation's request.
@@ -36,10 +36,8 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     private readonly RequestFeatures _request;
     private readonly ResponseFeature _response = new();
     private readonly RequestLifetimeFeature _lifetime;
-    private readonly LambdaHttpRequest _httpRequest = new();
     private StreamingResponseBodyFeature? _streamingBody;
     private BufferedResponseBodyFeature? _bufferedBody;
-    private StreamingResponseRequest? _streamingRequest;
     private readonly Func<CancellationToken, ValueTask> _thaw;
     private readonly Func<CancellationToken, ValueTask> _freezing;
     private DateTimeOffset _previousEnd;
@@ -123,7 +121,6 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             _features.Clear();
             _request.Reset();
             _response.Reset();
-            _httpRequest.Clear();
             _invocation.Release();
         }
     }
@@ -135,7 +132,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         LambdaError error;
         try
         {
-            return EventMapper.Map(_invocation.Event, _server.Options, _httpRequest);
+            return EventMapper.Map(_invocation.Event, _server.Options, _request.Request);
         }
         catch (Exception ex) when (ex is InvalidEventException or not RuntimeApiFatalException)
         {
@@ -166,9 +163,9 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         ResponseBodyFeature body;
         if (streaming)
         {
-            _streamingRequest = await _client.BeginStreamingResponseAsync(requestId, _streamingRequest, CancellationToken.None).ConfigureAwait(false);
-            _streamingBody ??= new StreamingResponseBodyFeature(_response, options, _logger) { ConnectionLost = _lifetime.ConnectionLostCallback };
-            body = _streamingBody.Start(_streamingRequest, request.ResponseShape, request.Method);
+            var streamed = await _client.BeginStreamingResponseAsync(requestId, CancellationToken.None).ConfigureAwait(false);
+            _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger) { ConnectionLost = _lifetime.ConnectionLostCallback };
+            body = _streamingBody.Start(streamed, request.ResponseShape, request.Method);
         }
         else
         {
@@ -284,7 +281,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     /// <summary>Puts the server's features in the (empty) collection, the way Kestrel sets them for a request.</summary>
     private void SetFeatures(LambdaHttpRequest request, ResponseBodyFeature body)
     {
-        _request.Start(request, body);
+        _request.Start(body);
         var features = _features;
         features.Set<IHttpRequestFeature>(_request);
         features.Set<IHttpRequestBodyDetectionFeature>(_request);

@@ -22,13 +22,18 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
     private static readonly byte[] Delimiter = new byte[8];
     private readonly SegmentBuffer _prelude = new(1024);
     private readonly Action<Exception> _connectionBroken;
+    private readonly RuntimeApiClient _client;
     private StreamingResponseRequest _request = null!;
     private ResponseShape _shape;
 
-    /// <summary>A streamed body for an invocation loop, reused for its invocations (see <see cref="Start"/>).</summary>
-    public StreamingResponseBodyFeature(ResponseFeature response, LambdaStreamingOptions options, ILogger logger)
+    /// <summary>
+    /// A streamed body for an invocation loop, reused for its invocations (see <see cref="Start"/>); the loop's
+    /// <paramref name="client"/> reads each request's reply.
+    /// </summary>
+    public StreamingResponseBodyFeature(ResponseFeature response, RuntimeApiClient client, LambdaStreamingOptions options, ILogger logger)
         : base(response, options, logger)
     {
+        _client = client;
         _connectionBroken = OnConnectionBroken;
     }
 
@@ -45,7 +50,10 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
 
     protected override IBufferWriter<byte> BodyBuffer => _request.Body;
 
-    /// <summary>Readies the feature to stream the answer of a <paramref name="method"/> request through <paramref name="request"/>.</summary>
+    /// <summary>
+    /// Readies the feature to stream the answer of a <paramref name="method"/> request through <paramref name="request"/>,
+    /// which the client began.
+    /// </summary>
     public StreamingResponseBodyFeature Start(StreamingResponseRequest request, ResponseShape shape, string method)
     {
         Start(method);
@@ -94,7 +102,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
                 break;
             case ResponseEnding.Aborted when nothingSent:
                 var abort = ErrorFor(ending, error);
-                return (await _request.FailBeforeStartAsync(abort, cancellationToken).ConfigureAwait(false), abort.ErrorType);
+                return (await _client.PostErrorInsteadAsync(_request, abort, cancellationToken).ConfigureAwait(false), abort.ErrorType);
             case ResponseEnding.FailedBeforeStart:
             case ResponseEnding.ShortOfContentLength when nothingSent:
                 ReplaceWithServerError(error);
@@ -117,10 +125,10 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
         if (_request.Broken)
         {
             // The break was logged when the send failed; a reply sent before it (413, 410) is all that may come.
-            return (await _request.ReadEarlyReplyAsync(cancellationToken).ConfigureAwait(false), errorType);
+            return (await _client.ReadEarlyStreamingReplyAsync(_request, cancellationToken).ConfigureAwait(false), errorType);
         }
 
-        return (await _request.ReadReplyAsync(cancellationToken).ConfigureAwait(false), errorType);
+        return (await _client.ReadStreamingReplyAsync(_request, cancellationToken).ConfigureAwait(false), errorType);
     }
 
     /// <summary>

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LambdaStreamingHosting.Tests.Server;
 
@@ -60,6 +61,7 @@ public sealed class InvocationTests : FakeRuntimeApiTest
     [Fact]
     public async Task The_invocation_feature_carries_the_Runtime_API_headers_and_the_raw_event()
     {
+        var clock = new FakeTimeProvider();
         App = await TestApp.StartAsync(Api, app => app.MapGet("/", (HttpContext context) =>
         {
             var lambda = context.GetLambdaInvocation()!;
@@ -67,7 +69,7 @@ public sealed class InvocationTests : FakeRuntimeApiTest
             {
                 ["requestId"] = lambda.AwsRequestId,
                 ["deadline"] = lambda.Deadline.ToUnixTimeMilliseconds(),
-                ["remainingPositive"] = lambda.RemainingTime > TimeSpan.Zero && lambda.RemainingTime <= TimeSpan.FromMinutes(2),
+                ["remainingMs"] = lambda.RemainingTime.TotalMilliseconds,
                 ["arn"] = lambda.InvokedFunctionArn,
                 ["trace"] = lambda.TraceId,
                 ["clientContext"] = lambda.ClientContext,
@@ -76,9 +78,9 @@ public sealed class InvocationTests : FakeRuntimeApiTest
                 ["source"] = lambda.EventSource.ToString(),
                 ["rawEvent"] = Encoding.UTF8.GetString(lambda.RawEvent.Span),
             });
-        }));
+        }), clock: clock);
 
-        var deadline = DateTimeOffset.UtcNow.AddMinutes(2);
+        var deadline = clock.GetUtcNow().AddMinutes(2);
         var eventJson = TestEvents.FunctionUrl();
         var invocation = Api.Enqueue(eventJson, "request-1", deadline, new Dictionary<string, string>
         {
@@ -93,7 +95,7 @@ public sealed class InvocationTests : FakeRuntimeApiTest
 
         Assert.Equal("request-1", json.GetProperty("requestId").GetString());
         Assert.Equal(deadline.ToUnixTimeMilliseconds(), json.GetProperty("deadline").GetInt64());
-        Assert.True(json.GetProperty("remainingPositive").GetBoolean());
+        Assert.Equal(120_000, json.GetProperty("remainingMs").GetDouble()); // on the server's clock, which has not moved
         Assert.Equal("arn:aws:lambda:eu-west-1:123456789012:function:test", json.GetProperty("arn").GetString());
         Assert.Equal("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1", json.GetProperty("trace").GetString());
         Assert.Equal("""{"client":{"app_title":"t"}}""", json.GetProperty("clientContext").GetString());
@@ -106,8 +108,11 @@ public sealed class InvocationTests : FakeRuntimeApiTest
     [Fact]
     public async Task RequestAborted_fires_the_margin_before_the_deadline()
     {
+        var clock = new FakeTimeProvider();
+        var waiting = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
         App = await TestApp.StartAsync(Api, app => app.MapGet("/", async (HttpContext context) =>
         {
+            waiting.SetResult(context.RequestAborted);
             await context.Response.WriteAsync("started;");
             try
             {
@@ -119,14 +124,19 @@ public sealed class InvocationTests : FakeRuntimeApiTest
 
             var left = context.GetLambdaInvocation()!.RemainingTime;
             await context.Response.WriteAsync($"stopped with {(int)left.TotalMilliseconds} ms left");
-        }), options => options.DeadlineMargin = TimeSpan.FromSeconds(2));
+        }), options => options.DeadlineMargin = TimeSpan.FromSeconds(2), clock: clock);
 
-        var answer = await Api.Enqueue(TestEvents.FunctionUrl(), deadline: DateTimeOffset.UtcNow.AddSeconds(3)).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl(), deadline: clock.GetUtcNow().AddSeconds(3)).Answer.Within();
+        var aborted = await waiting.Task.Within(); // the invocation runs: its deadline timer is armed
         await answer.ReadPreludeAsync().Within();
-        var body = Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within());
 
-        var left = int.Parse(body.Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture);
-        Assert.InRange(left, 1, 2100);
+        // The fake clock runs the timer inside Advance: RequestAborted has fired, or not, when Advance returns.
+        clock.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.False(aborted.IsCancellationRequested);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(aborted.IsCancellationRequested);
+
+        Assert.Equal("started;stopped with 2000 ms left", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
         Assert.Empty(answer.Trailers);
     }
 

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LambdaStreamingHosting.Tests.Server;
 
@@ -109,21 +110,25 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
     }
 
     [Fact]
-    public async Task Lifecycle_hooks_run_in_order_around_invocations()
+    public async Task Lifecycle_hooks_run_in_order_around_invocations_and_OnThawAsync_gets_the_idle_time()
     {
+        var clock = new FakeTimeProvider();
         var observer = new RecordingObserver();
         App = await TestApp.StartAsync(Api, app => app.MapGet("/", () =>
         {
             observer.Events.Enqueue("request");
             return "ok";
-        }), services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer));
+        }), services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer), clock: clock);
 
         Assert.Equal(["init"], observer.Events);
         await (await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await Api.WaitForNextRequestsAsync(2).Within(); // the first invocation ended: the idle time counts from here
+        clock.Advance(TimeSpan.FromSeconds(42));
         await (await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
         await Api.WaitForNextRequestsAsync(3).Within();
 
         Assert.Equal(["init", "request", "freezing", "thaw", "request", "freezing"], observer.Events);
+        Assert.Equal([TimeSpan.FromSeconds(42)], observer.IdleTimes);
     }
 
     [Fact]
@@ -330,9 +335,11 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
             return FailInit ? throw new InvalidOperationException("init failed on purpose") : ValueTask.CompletedTask;
         }
 
+        public ConcurrentQueue<TimeSpan> IdleTimes { get; } = new();
+
         public ValueTask OnThawAsync(TimeSpan idleTime, CancellationToken cancellationToken)
         {
-            Assert.True(idleTime >= TimeSpan.Zero);
+            IdleTimes.Enqueue(idleTime);
             Events.Enqueue("thaw");
             return ValueTask.CompletedTask;
         }

@@ -60,6 +60,9 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
         }
     }
 
+    /// <summary>The clock the default deadline of an event is set on (five minutes after its now); the server's own, in a test on a fake clock.</summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
     /// <summary>Status the next <c>/next</c> gets instead of an event (e.g. 500), when set.</summary>
     public int? NextStatus { get; set; }
 
@@ -85,7 +88,7 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
     public FakeInvocation Enqueue(string eventJson, string? requestId = null, DateTimeOffset? deadline = null, IReadOnlyDictionary<string, string>? headers = null)
     {
         var invocation = new FakeInvocation(requestId ?? Guid.NewGuid().ToString(), Encoding.UTF8.GetBytes(eventJson),
-            deadline ?? DateTimeOffset.UtcNow.AddMinutes(5), headers ?? new Dictionary<string, string>());
+            deadline ?? Clock.GetUtcNow().AddMinutes(5), headers ?? new Dictionary<string, string>());
         _invocations[invocation.RequestId] = invocation;
         _queue.Writer.TryWrite(invocation);
         return invocation;
