@@ -30,6 +30,9 @@ internal sealed record PublishedApp(string Name, string Project, string Assembly
 
     /// <summary>A minimal-API app without database or Razor (the tests' sample app), the cold-start reference.</summary>
     public static readonly PublishedApp Minimal = new("tests/SampleApp (minimal API)", "tests/SampleApp/SampleApp.csproj", "SampleApp", "/hello");
+
+    /// <summary>A new project from <c>dotnet new lambda-streaming</c> (<see cref="TemplateAppBuild"/>).</summary>
+    public static readonly PublishedApp Template = new("dotnet new lambda-streaming app", "", "TemplateApp", "/");
 }
 
 /// <summary>A published build of an app and the command line that starts it.</summary>
@@ -120,12 +123,24 @@ internal sealed record ExampleBuild(PublishedApp App, BuildFlavor Flavor, string
             : throw new InvalidOperationException($"Publishing the adapter's ReadyToRun image failed (exit code {exitCode}):{Environment.NewLine}{log}");
     }
 
-    private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> arguments)
+    /// <summary>Runs a command to its end and returns its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(
+        string fileName, IEnumerable<string> arguments, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var startInfo = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (workingDirectory is not null)
+        {
+            startInfo.WorkingDirectory = workingDirectory;
+        }
+
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[name] = value;
         }
 
         startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";

@@ -39,15 +39,16 @@ internal static class Measurements
     }
 
     /// <summary>
-    /// <c>/bench/flush-then-wait</c>: the app stamps each line with the monotonic clock right before it writes and flushes
-    /// it; the client compares on receipt. The first line is the time to first byte after the app's first flush (the
-    /// prelude goes with it); the later lines are the delay of a flush in the middle of a stream.
+    /// <c>/bench/flush-then-wait</c>: the app stamps each line with the monotonic clock right before it writes (and, with
+    /// <paramref name="flush"/>, flushes) it; the client compares on receipt. The first line is the time to first byte
+    /// after the app's first write (the prelude goes with it); the later lines are the delay of a write in the middle of
+    /// a stream. Without <paramref name="flush"/>, a server that waits for a flush or for more writes shows it here.
     /// </summary>
-    public static async Task<(Samples First, Samples Later)> FlushLatencyAsync(HttpClient client, AppUnderTest app, int runs)
+    public static async Task<(Samples First, Samples Later)> FlushLatencyAsync(HttpClient client, AppUnderTest app, int runs, bool flush = true)
     {
         var first = new Samples("ms");
         var later = new Samples("ms");
-        var uri = new Uri(app.BaseAddress, $"bench/flush-then-wait?lines={FlushLines}&waitMs=25");
+        var uri = new Uri(app.BaseAddress, $"bench/flush-then-wait?lines={FlushLines}&waitMs=25&flush={(flush ? "true" : "false")}");
         var buffer = new byte[4096];
         for (var run = 0; run < runs + 1; run++)
         {

@@ -1,6 +1,6 @@
 // The end-to-end benchmark: examples/StreamingApi served by Kestrel directly, under the emulator in streaming mode and
 // in buffered mode, driven by the same loopback HttpClient; then its cold start as JIT, ReadyToRun and Native AOT
-// builds. Writes the results table to the console and into docs/benchmarks.md. See docs/benchmarks.md for the command.
+// builds, beside a minimal app's and the dotnet new lambda-streaming app's as its deploy.sh publishes it. Writes the results table to the console and into docs/benchmarks.md. See docs/benchmarks.md for the command.
 using System.Diagnostics;
 using System.Net;
 using LambdaStreamingHosting;
@@ -38,6 +38,7 @@ if (settings.ColdStart)
 
     coldStartBuilds.Add(await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, PublishedApp.Minimal, BuildFlavor.Jit, settings.ReuseBuilds));
     coldStartBuilds.Add(await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, PublishedApp.Minimal, BuildFlavor.JitIlAdapter, settings.ReuseBuilds));
+    coldStartBuilds.AddRange(await TemplateAppBuild.PublishAsync(repository, settings.WorkDirectory, settings.ReuseBuilds));
 }
 
 using var client = new HttpClient(new SocketsHttpHandler
@@ -74,6 +75,8 @@ foreach (var start in new Func<Task<AppUnderTest>>[]
 
     Console.WriteLine($"{app.Name}: flush latency x {settings.FlushRuns}");
     (result.FirstFlush, result.LaterFlush) = await Measurements.FlushLatencyAsync(client, app, settings.FlushRuns);
+    Console.WriteLine($"{app.Name}: unflushed write latency x {settings.FlushRuns}");
+    (result.FirstWrite, result.LaterWrite) = await Measurements.FlushLatencyAsync(client, app, settings.FlushRuns, flush: false);
     if (app.Streams)
     {
         // Memory first, on a process that has served only small requests so far.

@@ -15,6 +15,10 @@ internal sealed class ModeResult(string name)
 
     public Samples? LaterFlush { get; set; }
 
+    public Samples? FirstWrite { get; set; }
+
+    public Samples? LaterWrite { get; set; }
+
     public Samples? Throughput { get; set; }
 
     public MemoryResult? Memory { get; set; }
@@ -44,6 +48,8 @@ internal static class Report
         Row(text, "Small `GET /`, median ratio to Kestrel direct", modes, m => Ratio(m.SmallGet, kestrel?.SmallGet));
         Row(text, $"First flush → client receipt (TTFB), median (p99), ms — {settings.FlushRuns} runs", modes, m => Pair(m.FirstFlush));
         Row(text, $"Later flush → client receipt, median (p99), ms — {(Measurements.FlushLines - 1) * settings.FlushRuns} flushes", modes, m => Pair(m.LaterFlush));
+        Row(text, $"First unflushed `Response.Body` write → client receipt, median (p99), ms — {settings.FlushRuns} runs", modes, m => Pair(m.FirstWrite));
+        Row(text, $"Later unflushed write → client receipt, median (p99), ms — {(Measurements.FlushLines - 1) * settings.FlushRuns} writes", modes, m => Pair(m.LaterWrite));
         Row(text, $"Throughput of a {Settings.ThroughputMegabytes} MB stream, median of {settings.ThroughputRuns}, MB/s", modes, m => Single(m.Throughput?.Median, "F0"));
         Row(text, $"RSS growth while streaming {Settings.MemoryMegabytes} MB, MB", modes, m => m.Memory is { } memory ? "+" + memory.GrowthMegabytes.ToString("F1", CultureInfo.InvariantCulture) : "n/a");
         Row(text, $"RSS before → peak while streaming {Settings.MemoryMegabytes} MB, MB", modes, m => m.Memory is { } memory ? $"{memory.BeforeMegabytes:F0} → {memory.PeakMegabytes:F0}" : "n/a");

@@ -85,11 +85,13 @@ public class LambdaApplicationFactory<TEntryPoint> : WebApplicationFactory<TEntr
         ArgumentNullException.ThrowIfNull(builder);
         _emulator = LambdaEmulator.StartAsync(EmulatorOptions).GetAwaiter().GetResult();
         var emulator = _emulator;
+        var time = EmulatorOptions.TimeProvider;
         builder.ConfigureAppConfiguration(configuration => configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             [$"{LambdaStreamingOptions.ConfigurationSectionName}:{nameof(LambdaStreamingOptions.InvokeMode)}"] = EmulatorOptions.InvokeMode.ToString(),
         }));
-        builder.ConfigureServices(services => services.AddLambdaServer(emulator.RuntimeApiEndpoint));
+        // The server reads the deadlines the emulator sets on the emulator's clock.
+        builder.ConfigureServices(services => services.AddLambdaServer(emulator.RuntimeApiEndpoint, time));
         var host = base.CreateHost(builder);
 
         // Clients created by the factory call the Function URL, not the Runtime API the server reports.

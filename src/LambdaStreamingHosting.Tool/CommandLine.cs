@@ -1,4 +1,5 @@
 using System.Globalization;
+using LambdaStreamingHosting.Testing;
 
 namespace LambdaStreamingHosting.Tool;
 
@@ -22,12 +23,15 @@ internal static class CommandLine
           --freeze                    Freeze the app (SIGSTOP) while idle and thaw it (SIGCONT) per event, as Lambda does.
           --timeout <duration>        Function timeout, e.g. 30s, 500ms, 2m (1 ms to 15m). Default: 30s.
           --buffered                  BUFFERED Function URL; also sets LambdaStreaming__InvokeMode=Buffered in the app.
+          --handler <name>            The function's handler (_HANDLER), e.g. index.handler, for a runtime interface
+                                      client; LAMBDA_TASK_ROOT is then the working directory, as /var/task is in Lambda.
           -e, --env <NAME=VALUE>      Set an environment variable in the app (repeatable).
           -h, --help                  Show this help.
 
         Examples:
           lambda-streaming run --project examples/StreamingApi
           lambda-streaming run --port 8080 --freeze --timeout 10s -- dotnet bin/Release/net10.0/App.dll
+          lambda-streaming run --handler index.handler -- node node_modules/aws-lambda-ric/index.mjs
         """;
 
     private static readonly TimeSpan MaxTimeout = TimeSpan.FromMinutes(15);
@@ -58,6 +62,7 @@ internal static class CommandLine
         var freeze = false;
         var buffered = false;
         var timeout = TimeSpan.FromSeconds(30);
+        string? handler = null;
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         List<string> command = [];
 
@@ -94,6 +99,9 @@ internal static class CommandLine
                     break;
                 case "--timeout":
                     timeout = ParseTimeout(Value());
+                    break;
+                case "--handler":
+                    handler = ParseHandler(Value());
                     break;
                 case "-e" or "--env":
                     var (variable, value) = ParseVariable(Value());
@@ -136,6 +144,7 @@ internal static class CommandLine
             Freeze = freeze,
             Timeout = timeout,
             Buffered = buffered,
+            Handler = handler,
             Environment = environment,
         };
     }
@@ -169,6 +178,11 @@ internal static class CommandLine
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65535
             ? port
             : throw new CommandLineException($"Invalid --port '{text}': use a port number from 1 to 65535, or 0 for any free port.");
+
+    private static string ParseHandler(string text) =>
+        FunctionProcessOptions.HandlerProblem(text) is { } problem
+            ? throw new CommandLineException($"Invalid --handler '{text}': {problem}")
+            : text;
 
     private static (string Name, string Value) ParseVariable(string text)
     {

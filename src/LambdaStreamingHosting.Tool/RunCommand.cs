@@ -154,6 +154,7 @@ internal static class RunCommand
             FileName = fileName,
             Arguments = arguments,
             WorkingDirectory = workingDirectory,
+            Handler = settings.Handler,
             Freeze = settings.Freeze,
             StandardOutput = output.WriteLine,
             StandardError = error.WriteLine,

@@ -30,6 +30,9 @@ internal sealed class RunSettings
     /// <summary>Whether the Function URL is BUFFERED instead of RESPONSE_STREAM.</summary>
     public bool Buffered { get; init; }
 
+    /// <summary>The function's handler (<c>_HANDLER</c>), when given with <c>--handler</c>.</summary>
+    public string? Handler { get; init; }
+
     /// <summary>Extra environment variables for the app.</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 }

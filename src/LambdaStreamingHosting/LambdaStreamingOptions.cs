@@ -29,17 +29,21 @@ public sealed class LambdaStreamingOptions
     public TimeSpan DeadlineMargin { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
-    /// Whether an unhandled exception's type, message and stack trace are sent to the client (in the 500 body before
-    /// the response started, or in the error trailer after). Default: <see langword="false"/>; exceptions are always
-    /// logged.
+    /// Whether an unhandled exception's message and stack trace are sent: in the 500 body before the response started,
+    /// or in the error trailer after (whose <c>errorType</c> is the exception's type name either way). Default:
+    /// <see langword="false"/>; exceptions are always logged.
     /// </summary>
     public bool IncludeExceptionDetails { get; set; }
 
     /// <summary>
-    /// Bytes of small writes gathered before they are sent without an explicit flush. Each flush sends what was
-    /// written at once, whatever this size. Default: 16 KiB.
+    /// Streaming: the most response bytes written and not yet taken by the Runtime API connection before a write or
+    /// flush waits, as Kestrel's <c>KestrelServerLimits.MaxResponseBufferSize</c>. Every write and flush goes out at
+    /// once, whatever this size; writes made while a send is in flight leave together with the next one, and only
+    /// beyond this many unsent bytes does the writer wait, so a slow reader slows the app instead of growing memory.
+    /// <c>0</c>: every write waits until it was sent; <see langword="null"/>: never wait (unbounded memory). Default:
+    /// 64 KiB, as on Kestrel.
     /// </summary>
-    public int ResponseBufferSize { get; set; } = 16 * 1024;
+    public long? MaxResponseBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>
     /// Kestrel's request limits, with Kestrel's names and defaults: requests over them are answered 431 or 414 (and

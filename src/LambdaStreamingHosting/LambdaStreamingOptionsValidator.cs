@@ -41,9 +41,9 @@ internal sealed class LambdaStreamingOptionsValidator : IValidateOptions<LambdaS
             failures.Add($"{Section}:DeadlineMargin must be at least 00:00:00 and less than {LongestTimeout:c} (Lambda's longest timeout); it is {options.DeadlineMargin:c}.");
         }
 
-        if (options.ResponseBufferSize is < 1024 or > 16 * 1024 * 1024)
+        if (options.MaxResponseBufferSize is < 0)
         {
-            failures.Add($"{Section}:ResponseBufferSize must be from 1024 to 16777216 bytes; it is {options.ResponseBufferSize}.");
+            failures.Add($"{Section}:MaxResponseBufferSize must be 0 or more bytes (or empty for no limit); it is {options.MaxResponseBufferSize}.");
         }
 
         ValidateLimits(options.Limits, failures);

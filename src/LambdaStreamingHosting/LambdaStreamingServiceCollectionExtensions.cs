@@ -53,7 +53,14 @@ public static class LambdaStreamingServiceCollectionExtensions
     /// app configured. For the Testing package and tests.
     /// </summary>
     internal static IServiceCollection AddLambdaServer(this IServiceCollection services, string runtimeApiEndpoint) =>
-        services.AddLambdaServer(new LambdaServerSettings { RuntimeApiEndpoint = runtimeApiEndpoint, EndpointOverridesOptions = true });
+        services.AddLambdaServer(runtimeApiEndpoint, TimeProvider.System);
+
+    /// <summary>
+    /// As <see cref="AddLambdaServer(IServiceCollection, string)"/>, with deadlines and idle times on <paramref name="time"/>,
+    /// the clock the Runtime API at <paramref name="runtimeApiEndpoint"/> computes its deadlines on.
+    /// </summary>
+    internal static IServiceCollection AddLambdaServer(this IServiceCollection services, string runtimeApiEndpoint, TimeProvider time) =>
+        services.AddLambdaServer(new LambdaServerSettings { RuntimeApiEndpoint = runtimeApiEndpoint, EndpointOverridesOptions = true, Time = time });
 
     /// <summary>Registers the Lambda server with explicit <paramref name="settings"/> (what it would read from the environment).</summary>
     internal static IServiceCollection AddLambdaServer(this IServiceCollection services, LambdaServerSettings settings)

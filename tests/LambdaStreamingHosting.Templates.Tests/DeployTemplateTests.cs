@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using YamlDotNet.RepresentationModel;
 
@@ -7,7 +8,7 @@ namespace LambdaStreamingHosting.Templates.Tests;
 /// The SAM template shipped with the example (and, linked, with <c>dotnet new lambda-streaming</c>): evaluated for every
 /// parameter combination, the Function URL's InvokeMode and the app's setting must always agree.
 /// </summary>
-public sealed class DeployTemplateTests
+public sealed partial class DeployTemplateTests
 {
     // The environment variable the app reads LambdaStreamingOptions.InvokeMode from (configuration key with ':' as '__').
     private static readonly string InvokeModeVariable = $"{LambdaStreamingOptions.ConfigurationSectionName}__{nameof(LambdaStreamingOptions.InvokeMode)}";
@@ -124,6 +125,35 @@ public sealed class DeployTemplateTests
         Assert.Contains("\"Build=$build\"", script, StringComparison.Ordinal);
         Assert.Contains("-p:PublishAot=true", script, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [MemberData(nameof(Combinations))]
+    public void Each_build_is_published_for_the_functions_architecture_and_the_managed_one_ReadyToRun(string invokeMode, string build)
+    {
+        // Lambda runs x86_64 or arm64; precompiled code for the other machine would be ignored (JIT-compiled after all)
+        // and a native executable would not start at all.
+        var architecture = Assert.IsType<string>(Assert.Single(Assert.IsType<List<object?>>(FunctionProperties(invokeMode, build)["Architectures"])));
+        var expectedRuntime = architecture switch
+        {
+            "x86_64" => "linux-x64",
+            "arm64" => "linux-arm64",
+            _ => throw new Xunit.Sdk.XunitException($"unknown Lambda architecture '{architecture}'"),
+        };
+
+        var publishes = File.ReadAllLines(Path.Combine(RepositoryPaths.Example, "deploy", "deploy.sh"))
+            .Select(l => l.Trim()).Where(l => l.StartsWith("dotnet publish ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, publishes.Count);
+        var publish = Assert.Single(publishes, l => l.Contains("-p:PublishAot=true", StringComparison.Ordinal) == (build == "NativeAot"));
+        Assert.Equal(expectedRuntime, RuntimeOption().Match(publish).Groups[1].Value);
+        if (build == "Managed")
+        {
+            Assert.Contains("--self-contained false", publish, StringComparison.Ordinal); // the dotnet10 runtime brings .NET
+            Assert.Contains("-p:PublishReadyToRun=true", publish, StringComparison.Ordinal);
+        }
+    }
+
+    [GeneratedRegex(@"\s-r\s+(\S+)")]
+    private static partial Regex RuntimeOption();
 
     private static string ExampleProjectFile => Path.Combine(RepositoryPaths.Example, "StreamingApi.csproj");
 

@@ -3,7 +3,10 @@ using System.Text;
 
 namespace LambdaStreamingHosting.Templates.Tests;
 
-/// <summary>Runs the <c>dotnet</c> CLI as a user would, with a time limit, and keeps its output for the assertion message.</summary>
+/// <summary>
+/// Runs the <c>dotnet</c> CLI (or another program) as a user would, with a time limit, and keeps its output for the
+/// assertion message.
+/// </summary>
 internal static class DotNetCli
 {
     public sealed record Result(int ExitCode, string Output)
@@ -18,9 +21,12 @@ internal static class DotNetCli
         }
     }
 
-    public static async Task<Result> RunAsync(IReadOnlyList<string> arguments, string workingDirectory, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
+    public static Task<Result> RunAsync(IReadOnlyList<string> arguments, string workingDirectory, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null) =>
+        RunProgramAsync("dotnet", arguments, workingDirectory, timeout, environment);
+
+    public static async Task<Result> RunProgramAsync(string fileName, IReadOnlyList<string> arguments, string workingDirectory, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(fileName)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -32,17 +38,7 @@ internal static class DotNetCli
             start.ArgumentList.Add(argument);
         }
 
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
-        // Never leave MSBuild nodes or compiler servers running after the test.
-        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-        start.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
-        start.Environment["UseSharedCompilation"] = "false";
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            start.Environment[name] = value;
-        }
+        SetEnvironment(start, environment);
 
         var output = new StringBuilder();
         using var process = new Process { StartInfo = start };
@@ -61,11 +57,26 @@ internal static class DotNetCli
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
-            Assert.Fail($"dotnet {string.Join(' ', arguments)} did not finish within {timeout}:\n{Tail(Snapshot(output), 12_000)}");
+            Assert.Fail($"{fileName} {string.Join(' ', arguments)} did not finish within {timeout}:\n{Tail(Snapshot(output), 12_000)}");
         }
 
         process.WaitForExit(); // flushes the asynchronous output readers
         return new Result(process.ExitCode, Snapshot(output));
+    }
+
+    /// <summary>Quiet, and leaves no MSBuild nodes or compiler servers running after the test; then <paramref name="environment"/>.</summary>
+    public static void SetEnvironment(ProcessStartInfo start, IReadOnlyDictionary<string, string>? environment)
+    {
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
+        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+        start.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
+        start.Environment["UseSharedCompilation"] = "false";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
     }
 
     private static void Append(StringBuilder output, string? line)
@@ -87,5 +98,6 @@ internal static class DotNetCli
         }
     }
 
-    private static string Tail(string text, int length) => text.Length <= length ? text : "…" + text[^length..];
+    /// <summary>The end of a long output, for a failure message.</summary>
+    public static string Tail(string text, int length) => text.Length <= length ? text : "…" + text[^length..];
 }

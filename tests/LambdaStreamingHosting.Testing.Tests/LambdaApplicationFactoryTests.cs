@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using SampleApp;
 
 namespace LambdaStreamingHosting.Testing.Tests;
@@ -29,15 +30,20 @@ public class LambdaApplicationFactoryTests
     public async Task An_app_that_runs_past_the_timeout_gets_502_and_its_late_answer_is_refused()
     {
         var stuck = new StuckTicks();
+        var clock = new FakeTimeProvider();
         await using var parent = new LambdaApplicationFactory<Program>();
         var factory = parent.WithWebHostBuilder(web => web.ConfigureTestServices(services => services.AddSingleton<ITicks>(stuck)));
         factory.EmulatorOptions.Timeout = TimeSpan.FromSeconds(1);
+        factory.EmulatorOptions.TimeProvider = clock; // the emulator's deadlines, and the server's with them
         Assert.Equal(TimeSpan.FromSeconds(30), parent.EmulatorOptions.Timeout); // the child's options are its own
         using var client = factory.CreateClient();
 
-        using var slow = await client.GetAsync("/ticks?count=1");
+        var request = client.GetAsync("/ticks?count=1");
+        await stuck.Waiting.WaitAsync(Patience);
+        clock.Advance(TimeSpan.FromSeconds(1)); // RequestAborted fired (ignored by the stuck app), then the timeout
+        using var slow = await request.WaitAsync(Patience);
         Assert.Equal(HttpStatusCode.BadGateway, slow.StatusCode);
-        Assert.Equal("Sandbox.Timeout", Assert.Single(factory.Emulator.Invocations).ErrorType);
+        Assert.Equal("Sandbox.Timedout", Assert.Single(factory.Emulator.Invocations).ErrorType);
 
         stuck.Release(); // the app finally answers; the emulator refuses it (410) and the server goes on
         using var next = await client.GetAsync("/hello").WaitAsync(Patience);
@@ -70,8 +76,17 @@ public class LambdaApplicationFactoryTests
     {
         private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        private readonly TaskCompletionSource _waiting = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes when the app waits for its first tick.</summary>
+        public Task Waiting => _waiting.Task;
+
         public void Release() => _released.TrySetResult();
 
-        public Task NextAsync(CancellationToken cancellationToken) => _released.Task;
+        public Task NextAsync(CancellationToken cancellationToken)
+        {
+            _waiting.TrySetResult();
+            return _released.Task;
+        }
     }
 }

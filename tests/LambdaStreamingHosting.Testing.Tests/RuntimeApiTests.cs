@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using static LambdaStreamingHosting.Testing.Tests.TestSupport;
 
 namespace LambdaStreamingHosting.Testing.Tests;
@@ -189,31 +190,34 @@ public class RuntimeApiTests
     public async Task A_timed_out_invocation_gets_502_resets_the_environment_and_a_late_answer_gets_410()
     {
         var environment = new RecordingEnvironment();
-        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Timeout = TimeSpan.FromSeconds(1), Environment = environment });
+        var clock = new FakeTimeProvider();
+        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Timeout = TimeSpan.FromSeconds(1), Environment = environment, TimeProvider = clock });
         var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
         using var http = Client(emulator.FunctionUrl);
         var request = SendAsync(http, HttpMethod.Get, "/slow");
         await emulator.WaitUntilQueuedAsync();
         var invocation = await runtime.NextAsync().WaitAsync(Patience);
 
-        using var response = await request; // the function never answers
+        clock.Advance(TimeSpan.FromSeconds(1)); // and the function never answers
+        using var response = await request.WaitAsync(Patience);
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
-        Assert.StartsWith("Sandbox.Timeout", response.Headers.GetValues("x-lambda-emulator-error").Single());
-        Assert.Equal("Sandbox.Timeout", await environment.Reset.Task.WaitAsync(Patience));
+        Assert.StartsWith("Sandbox.Timedout", response.Headers.GetValues("x-lambda-emulator-error").Single());
+        Assert.Equal("Sandbox.Timedout", await environment.Reset.Task.WaitAsync(Patience));
         var record = Assert.Single(emulator.Invocations);
-        Assert.Equal("Sandbox.Timeout", record.ErrorType);
-        Assert.True(record.Duration >= TimeSpan.FromSeconds(1));
+        Assert.Equal("Sandbox.Timedout", record.ErrorType);
+        Assert.Equal(TimeSpan.FromSeconds(1), record.Duration);
 
         var late = await runtime.PostBufferedAsync(invocation.RequestId, "{}");
         Assert.Equal(410, late.Status);
         Assert.Contains("InvokeTimeout", late.Text);
-        Assert.Equal(["reset:Sandbox.Timeout"], environment.Calls);
+        Assert.Equal(["reset:Sandbox.Timedout"], environment.Calls);
     }
 
     [Fact]
     public async Task A_timeout_after_the_response_started_aborts_the_client()
     {
-        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Timeout = TimeSpan.FromSeconds(2) });
+        var clock = new FakeTimeProvider();
+        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { Timeout = TimeSpan.FromSeconds(2), TimeProvider = clock });
         var runtime = new RawRuntimeClient(emulator.RuntimeApiEndpoint);
         using var http = Client(emulator.FunctionUrl);
         var function = Task.Run(async () =>
@@ -228,10 +232,11 @@ public class RuntimeApiTests
         using var response = await SendAsync(http, HttpMethod.Get, "/");
         var body = await response.Content.ReadAsStreamAsync();
         Assert.Equal("tick", await ReadExactlyAsync(body, 4));
+        clock.Advance(TimeSpan.FromSeconds(2));
         await Assert.ThrowsAnyAsync<IOException>(() => body.CopyToAsync(Stream.Null).WaitAsync(Patience));
         await using var answer = await function;
         var record = Assert.Single(await emulator.WaitForInvocationsAsync(1));
-        Assert.Equal("Sandbox.Timeout", record.ErrorType);
+        Assert.Equal("Sandbox.Timedout", record.ErrorType);
         Assert.True(record.ClientAborted);
     }
 

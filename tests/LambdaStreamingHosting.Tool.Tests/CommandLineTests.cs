@@ -15,13 +15,14 @@ public sealed class CommandLineTests
         Assert.False(settings.Buffered);
         Assert.Empty(settings.Environment);
         Assert.Null(settings.ArtifactsPath);
+        Assert.Null(settings.Handler);
     }
 
     [Fact]
     public void Every_option_is_read_in_both_spellings()
     {
         var settings = CommandLine.Parse(
-            ["run", "--project", "examples/StreamingApi", "-c", "Debug", "--artifacts-path", "/tmp/out", "--port=0", "--freeze", "--timeout", "2m", "--buffered", "-e", "A=1", "--env=B=x=y"])!;
+            ["run", "--project", "examples/StreamingApi", "-c", "Debug", "--artifacts-path", "/tmp/out", "--port=0", "--freeze", "--timeout", "2m", "--buffered", "-e", "A=1", "--env=B=x=y", "--handler", "src/index.handler"])!;
 
         Assert.Equal("examples/StreamingApi", settings.ProjectPath);
         Assert.Equal("Debug", settings.Configuration);
@@ -32,6 +33,7 @@ public sealed class CommandLineTests
         Assert.True(settings.Buffered);
         Assert.Equal("1", settings.Environment["A"]);
         Assert.Equal("x=y", settings.Environment["B"]);
+        Assert.Equal("src/index.handler", settings.Handler);
         Assert.Empty(settings.Command);
     }
 
@@ -67,6 +69,9 @@ public sealed class CommandLineTests
     [InlineData(new string[] { "run", "--freeze=yes", "--", "app" }, "Option '--freeze' takes no value")]
     [InlineData(new string[] { "run", "-e", "NOVALUE", "--", "app" }, "Invalid --env 'NOVALUE': use NAME=VALUE")]
     [InlineData(new string[] { "run", "-c", "", "--project", "a" }, "needs a name")]
+    [InlineData(new string[] { "run", "--handler", "index handler", "--", "node" }, "Invalid --handler 'index handler': a Lambda handler has 1 to 128 characters and no white space")]
+    [InlineData(new string[] { "run", "--handler=", "--", "node" }, "Invalid --handler ''")]
+    [InlineData(new string[] { "run", "--handler" }, "Option '--handler' needs a value")]
     [InlineData(new string[] { "run", "--artifacts-path", "out", "--", "app" }, "apply to --project only")]
     public void Mistakes_are_explained(string[] args, string message)
     {

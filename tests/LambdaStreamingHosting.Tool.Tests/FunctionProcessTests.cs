@@ -103,7 +103,7 @@ public sealed partial class FunctionProcessTests
         await function.WaitUntilInitializedAsync(Generous);
         Assert.True(ProcessInspector.IsStopped(firstPid));
 
-        await function.ResetAsync("Sandbox.Timeout", CancellationToken.None);
+        await function.ResetAsync("Sandbox.Timedout", CancellationToken.None);
 
         Assert.False(function.IsFrozen);
         Assert.Equal(2, function.StartCount);
@@ -188,6 +188,37 @@ public sealed partial class FunctionProcessTests
         Assert.Equal("eu-west-3", environment["AWS_REGION"]);
         Assert.Equal("on", environment["MY_SETTING"]);
         Assert.False(environment.ContainsKey("HOME"));
+    }
+
+    [Fact]
+    public async Task A_handler_is_the_functions_HANDLER_and_makes_the_working_directory_its_task_root()
+    {
+        using var code = new TemporaryDirectory();
+        // A program given by path: without a handler, its folder (/bin) would be the task root.
+        await using var function = new FunctionProcess(new FunctionProcessOptions
+        {
+            FileName = "/bin/sleep",
+            Arguments = ["600"],
+            WorkingDirectory = code.Path,
+            Handler = "src/index.handler",
+        });
+        function.Start(UnusedEndpoint);
+
+        var environment = ProcessInspector.Environment(function.ProcessId!.Value);
+
+        Assert.Equal("src/index.handler", environment["_HANDLER"]);
+        Assert.Equal(code.Path, environment["LAMBDA_TASK_ROOT"]);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("index handler")]
+    [InlineData("index.handler\n")]
+    public void A_handler_Lambda_would_refuse_is_refused_up_front(string handler)
+    {
+        var exception = Assert.Throws<ArgumentException>(() => new FunctionProcess(new FunctionProcessOptions { FileName = "node", Handler = handler }));
+
+        Assert.Contains("a Lambda handler has 1 to 128 characters and no white space", exception.Message, StringComparison.Ordinal);
     }
 
     [Fact]

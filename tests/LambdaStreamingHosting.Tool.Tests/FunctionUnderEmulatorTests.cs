@@ -70,8 +70,8 @@ public sealed class FunctionUnderEmulatorTests
         Assert.Equal(secondPid, function.ProcessId);
         Assert.Equal(2, function.StartCount);
         Assert.True(ProcessInspector.IsGone(firstPid));
-        Assert.Equal("Sandbox.Timeout", emulator.Invocations[0].ErrorType);
-        Assert.Contains(output.Lines, line => line.Contains("resetting the function (Sandbox.Timeout)", StringComparison.Ordinal));
+        Assert.Equal("Sandbox.Timedout", emulator.Invocations[0].ErrorType);
+        Assert.Contains(output.Lines, line => line.Contains("resetting the function (Sandbox.Timedout)", StringComparison.Ordinal));
     }
 
     [Fact]

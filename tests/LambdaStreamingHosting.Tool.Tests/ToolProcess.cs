@@ -16,14 +16,17 @@ internal sealed class ToolProcess : IDisposable
 
     public int Id => _process.Id;
 
-    public static ToolProcess Start(params string[] arguments)
+    public static ToolProcess Start(params string[] arguments) => StartIn(AppContext.BaseDirectory, arguments);
+
+    /// <summary>Starts the tool with <paramref name="workingDirectory"/> as its current directory.</summary>
+    public static ToolProcess StartIn(string workingDirectory, params string[] arguments)
     {
         var startInfo = new ProcessStartInfo("dotnet")
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = workingDirectory,
         };
         startInfo.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "LambdaStreamingHosting.Tool.dll"));
         foreach (var argument in arguments)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 
 namespace StreamingApi.Benchmarks;
 
@@ -16,7 +17,8 @@ public static class BenchmarkEndpoints
     /// Maps <c>GET /bench/flush-then-wait?lines=3&amp;waitMs=50</c>: writes <c>lines</c> lines, each holding the
     /// <see cref="Stopwatch.GetTimestamp"/> taken just before it was written and flushed, waiting <c>waitMs</c> after
     /// each. On Linux the timestamp is <c>CLOCK_MONOTONIC</c>, the same clock in every process, so a client on the same
-    /// machine can tell how long each flushed line took to reach it.
+    /// machine can tell how long each flushed line took to reach it. With <c>flush=false</c> each line is one
+    /// <c>Response.Body.WriteAsync</c> and nothing is flushed (what <c>Results.Stream</c> and <c>CopyToAsync</c> do).
     /// </summary>
     public static WebApplication MapBenchmarkEndpoints(this WebApplication app)
     {
@@ -30,12 +32,18 @@ public static class BenchmarkEndpoints
         {
             var lines = QueryInt(context, "lines", 3, MaxLines);
             var wait = TimeSpan.FromMilliseconds(QueryInt(context, "waitMs", 50, MaxWaitMilliseconds));
+            var flush = !string.Equals(context.Request.Query["flush"], "false", StringComparison.OrdinalIgnoreCase);
             context.Response.ContentType = "text/plain; charset=utf-8";
             for (var line = 0; line < lines; line++)
             {
                 var stamp = Stopwatch.GetTimestamp();
-                await context.Response.WriteAsync(stamp.ToString(CultureInfo.InvariantCulture) + "\n", context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
+                var text = Encoding.ASCII.GetBytes(stamp.ToString(CultureInfo.InvariantCulture) + "\n");
+                await context.Response.Body.WriteAsync(text, context.RequestAborted);
+                if (flush)
+                {
+                    await context.Response.Body.FlushAsync(context.RequestAborted);
+                }
+
                 await Task.Delay(wait, context.RequestAborted);
             }
         });

@@ -42,13 +42,13 @@ internal sealed class AnswerEndpoints(LambdaEmulatorOptions options, InvocationL
         catch (Exception ex)
         {
             // A fault of the emulator itself: the client must not wait for the deadline.
-            invocation.Finish(new InvocationFailure("Emulator.InternalError", ex.ToString()));
+            invocation.Finish(new InvocationFailure(EmulatorErrorTypes.InternalError, ex.ToString()));
             throw;
         }
 
         if (outcome.Crashed && !invocation.TimedOut)
         {
-            resets.Reset(outcome.Failure?.ErrorType ?? "Runtime.ExitError");
+            resets.Reset(outcome.Failure?.ErrorType ?? EmulatorErrorTypes.ExitError);
         }
 
         if (invocation.TimedOut)
@@ -184,7 +184,7 @@ internal sealed class AnswerEndpoints(LambdaEmulatorOptions options, InvocationL
         }
         catch (OperationCanceledException)
         {
-            failure = new InvocationFailure("Emulator.Stopped", "The emulator stopped while the answer was being sent.");
+            failure = new InvocationFailure(EmulatorErrorTypes.Stopped, "The emulator stopped while the answer was being sent.");
         }
 
         invocation.Finish(failure);

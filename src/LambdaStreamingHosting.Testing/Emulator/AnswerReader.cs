@@ -47,7 +47,7 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
             await DrainAsync();
             var message = $"The function streamed its answer (Lambda-Runtime-Function-Response-Mode: streaming), but the {Door.Describe()} expects one buffered JSON answer. {Door.BufferedHint}";
             invocation.Violation(message);
-            return new AnswerOutcome(new InvocationFailure("Runtime.InvalidResponseMode", message));
+            return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.InvalidResponseMode, message));
         }
 
         var client = new ClientStream(invocation, options.BandwidthShaping
@@ -85,7 +85,7 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
         {
             var message = $"The function's chunked request body is malformed: {ex.Message}";
             invocation.Violation(message);
-            return new AnswerOutcome(new InvocationFailure("Runtime.ProtocolViolation", message), Crashed: true);
+            return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.ProtocolViolation, message), Crashed: true);
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException)
         {
@@ -141,7 +141,7 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
                     ? $"The stream ended before the prelude's delimiter (8 NUL bytes) after {buffer.Length} bytes: a response with the {IntegrationContentType} content type must start with its JSON prelude and the delimiter, even when it has no body."
                     : $"No prelude delimiter (8 NUL bytes) in the first {MaxPreludeBytes} bytes of the stream.";
                 invocation.Violation(message);
-                return new AnswerOutcome(new InvocationFailure("Runtime.ProtocolViolation", message));
+                return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.ProtocolViolation, message));
             }
 
             reader.AdvanceTo(buffer.Start, buffer.End);
@@ -174,7 +174,7 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
                     reader.AdvanceTo(buffer.End);
                     await client.FlushAsync(cancellationToken);
                     var message = $"The streamed response exceeded {options.MaxStreamedResponseBytes} bytes and was cut.";
-                    return new AnswerOutcome(new InvocationFailure("Function.ResponseSizeTooLarge", message),
+                    return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.ResponseSizeTooLarge, message),
                         StatusCodes.Status413RequestEntityTooLarge, RuntimeApiReplies.RequestEntityTooLarge, message);
                 }
 
@@ -227,7 +227,7 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
             if (body.Length > limit)
             {
                 var message = $"The buffered response is larger than {limit} bytes.";
-                return new AnswerOutcome(new InvocationFailure("Function.ResponseSizeTooLarge", message),
+                return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.ResponseSizeTooLarge, message),
                     StatusCodes.Status413RequestEntityTooLarge, RuntimeApiReplies.RequestEntityTooLarge, message);
             }
         }
@@ -245,7 +245,7 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
             var message = $"The function answered buffered (no Lambda-Runtime-Function-Response-Mode: streaming header), but the {Door.Describe()} streams: the client gets the JSON document verbatim. {Door.StreamingHint}";
             if (invocation.Violation(message))
             {
-                return new AnswerOutcome(new InvocationFailure("Runtime.ProtocolViolation", message));
+                return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.ProtocolViolation, message));
             }
 
             var verbatim = new ClientAnswer(invocation, streaming: false) { Body = body };
@@ -299,10 +299,10 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
     {
         if (invocation.TimedOut || invocation.AnswerCancellation.IsCancellationRequested)
         {
-            return new AnswerOutcome(new InvocationFailure("Sandbox.Timeout", "Task timed out while the function was answering."), Crashed: true);
+            return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.Timeout, "Task timed out while the function was answering."), Crashed: true);
         }
 
-        return new AnswerOutcome(new InvocationFailure("Runtime.ExitError", "The function's connection closed before its answer ended."), Crashed: true);
+        return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.ExitError, "The function's connection closed before its answer ended."), Crashed: true);
     }
 
     private JsonElement? ParsePrelude(ReadOnlySequence<byte> prelude)

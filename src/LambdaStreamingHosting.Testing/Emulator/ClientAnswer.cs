@@ -13,8 +13,6 @@ namespace LambdaStreamingHosting.Testing;
 /// </summary>
 internal sealed class ClientAnswer(EmulatedInvocation invocation, bool streaming)
 {
-    public const string ViolationType = "Runtime.ProtocolViolation";
-
     public int StatusCode { get; set; } = StatusCodes.Status200OK;
 
     public string? ReasonPhrase { get; set; }
@@ -39,12 +37,12 @@ internal sealed class ClientAnswer(EmulatedInvocation invocation, bool streaming
     public InvocationFailure Refuse(string message, int status = StatusCodes.Status502BadGateway)
     {
         invocation.Violation(message);
-        return new InvocationFailure(ViolationType, message, status);
+        return new InvocationFailure(EmulatorErrorTypes.ProtocolViolation, message, status);
     }
 
     /// <summary>Records a violation Lambda tolerates; in strict mode it fails the invocation.</summary>
     public InvocationFailure? Flag(string message) =>
-        invocation.Violation(message) ? new InvocationFailure(ViolationType, message) : null;
+        invocation.Violation(message) ? new InvocationFailure(EmulatorErrorTypes.ProtocolViolation, message) : null;
 
     public InvocationFailure? ReadStatusCode(JsonElement document, bool required)
     {

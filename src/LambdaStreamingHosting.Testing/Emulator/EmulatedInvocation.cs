@@ -19,7 +19,7 @@ internal enum InvocationState
 }
 
 /// <summary>Why an invocation failed, and what the client gets when its response has not started.</summary>
-/// <param name="ErrorType">The error type logged, e.g. <c>Sandbox.Timeout</c>.</param>
+/// <param name="ErrorType">The error type logged, e.g. <c>Sandbox.Timedout</c>.</param>
 /// <param name="Message">Details for the log and the <c>x-lambda-emulator-error</c> header.</param>
 /// <param name="ClientStatusCode">The status the client gets when its response has not started (usually 502).</param>
 internal sealed record InvocationFailure(string ErrorType, string Message, int ClientStatusCode = StatusCodes.Status502BadGateway);

@@ -27,7 +27,7 @@ internal static class ErrorReport
         }
 
         var (bodyType, message) = ParseDocument(body);
-        var errorType = headerType.Length > 0 ? headerType : bodyType ?? "Runtime.Unknown";
+        var errorType = headerType.Length > 0 ? headerType : bodyType ?? EmulatorErrorTypes.Unknown;
         return (errorType, message ?? "(no errorMessage)");
     }
 

@@ -80,7 +80,7 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
         byte[] eventBytes = [];
         if (body is null)
         {
-            refused = new InvocationFailure("RequestEntityTooLarge", $"The request body is larger than {MaxRequestBodyBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
+            refused = new InvocationFailure(EmulatorErrorTypes.RequestEntityTooLarge, $"The request body is larger than {MaxRequestBodyBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
         }
         else if (RefuseRequest(client) is { } refusal)
         {
@@ -98,7 +98,7 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
             eventBytes = BuildEvent(client, body, requestId, now);
             if (eventBytes.Length > Options.MaxEventBytes)
             {
-                refused = new InvocationFailure("RequestEntityTooLarge", $"The event would be {eventBytes.Length} bytes; Lambda accepts at most {Options.MaxEventBytes}.", StatusCodes.Status413PayloadTooLarge);
+                refused = new InvocationFailure(EmulatorErrorTypes.RequestEntityTooLarge, $"The event would be {eventBytes.Length} bytes; Lambda accepts at most {Options.MaxEventBytes}.", StatusCodes.Status413PayloadTooLarge);
                 eventBytes = [];
             }
         }

@@ -25,7 +25,7 @@ public interface IFunctionEnvironment
     ValueTask ThawAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     /// <summary>Called after an invocation timed out or the function failed: the environment must start from cold.</summary>
-    /// <param name="reason">Why the environment is reset, e.g. <c>Sandbox.Timeout</c>.</param>
+    /// <param name="reason">Why the environment is reset, e.g. <c>Sandbox.Timedout</c>.</param>
     /// <param name="cancellationToken">Signalled when the emulator stops.</param>
     ValueTask ResetAsync(string reason, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }

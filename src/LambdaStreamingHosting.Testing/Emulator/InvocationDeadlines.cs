@@ -3,12 +3,11 @@ namespace LambdaStreamingHosting.Testing;
 /// <summary>
 /// Lambda's time limits: a queued event must be asked for within <see cref="LambdaEmulatorOptions.InitTimeout"/> +
 /// <see cref="LambdaEmulatorOptions.Timeout"/>, and answered within <see cref="LambdaEmulatorOptions.Timeout"/> of
-/// being handed over. When time runs out the invocation fails with <c>Sandbox.Timeout</c> (an answer being read is
+/// being handed over. When time runs out the invocation fails with <c>Sandbox.Timedout</c> (an answer being read is
 /// stopped first; its request fails the invocation) and the environment is reset.
 /// </summary>
 internal sealed class InvocationDeadlines
 {
-    private const string TimeoutErrorType = "Sandbox.Timeout";
     private readonly LambdaEmulatorOptions _options;
     private readonly EnvironmentResets _resets;
     private readonly Action<EmulatedInvocation> _onExpired; // cached: none allocated per invocation
@@ -32,7 +31,7 @@ internal sealed class InvocationDeadlines
 
     /// <summary>The failure of an invocation the function got and did not answer in time.</summary>
     /// <param name="whileAnswering">Whether the time ran out while its answer was being read.</param>
-    public InvocationFailure TimedOut(bool whileAnswering = false) => new(TimeoutErrorType,
+    public InvocationFailure TimedOut(bool whileAnswering = false) => new(EmulatorErrorTypes.Timeout,
         $"Task timed out after {_options.Timeout.TotalSeconds:0.###} seconds{(whileAnswering ? " (while the function was answering)" : "")}.");
 
     private void OnExpired(EmulatedInvocation invocation)
@@ -57,9 +56,9 @@ internal sealed class InvocationDeadlines
         {
             invocation.Finish(delivered
                 ? TimedOut()
-                : new InvocationFailure(TimeoutErrorType, $"The function did not ask for the event (GET /next) within {(_options.InitTimeout + _options.Timeout).TotalSeconds:0.###} seconds."));
+                : new InvocationFailure(EmulatorErrorTypes.Timeout, $"The function did not ask for the event (GET /next) within {(_options.InitTimeout + _options.Timeout).TotalSeconds:0.###} seconds."));
         }
 
-        _resets.Reset(TimeoutErrorType);
+        _resets.Reset(EmulatorErrorTypes.Timeout);
     }
 }

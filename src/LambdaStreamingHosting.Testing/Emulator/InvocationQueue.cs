@@ -178,7 +178,7 @@ internal sealed class InvocationQueue
         _queue.Writer.TryComplete();
         while (_queue.Reader.TryRead(out var queued))
         {
-            queued.Finish(new InvocationFailure("Emulator.Stopped", "The emulator stopped before the function asked for the event."));
+            queued.Finish(new InvocationFailure(EmulatorErrorTypes.Stopped, "The emulator stopped before the function asked for the event."));
         }
     }
 

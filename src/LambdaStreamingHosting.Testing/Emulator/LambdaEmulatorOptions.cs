@@ -49,7 +49,7 @@ public sealed class LambdaEmulatorOptions
 
     /// <summary>
     /// The function's timeout: an invocation not finished this long after the function received it is cut
-    /// (<c>Sandbox.Timeout</c>): the client gets 502 (or its connection is aborted if the response had started) and the
+    /// (<c>Sandbox.Timedout</c>): the client gets 502 (or its connection is aborted if the response had started) and the
     /// environment is reset. Default: 30 seconds. Lambda allows 1 second to 900 seconds.
     /// </summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -57,7 +57,7 @@ public sealed class LambdaEmulatorOptions
     /// <summary>
     /// Allowance for the function to ask for an event (start-up, or earlier invocations still running): an event not
     /// picked up within <see cref="InitTimeout"/> plus <see cref="Timeout"/> gets the client a 502
-    /// (<c>Sandbox.Timeout</c>) and the environment is reset. Default: 30 seconds.
+    /// (<c>Sandbox.Timedout</c>) and the environment is reset. Default: 30 seconds.
     /// </summary>
     public TimeSpan InitTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -143,7 +143,11 @@ public sealed class LambdaEmulatorOptions
     /// </summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
-    /// <summary>The clock for deadlines, timeouts, pacing and the log. Default: <see cref="TimeProvider.System"/>.</summary>
+    /// <summary>
+    /// The clock for deadlines, timeouts, pacing and the log. Under <see cref="LambdaApplicationFactory{TEntryPoint}"/>,
+    /// the app's server reads its deadlines (<c>RequestAborted</c>, <c>RemainingTime</c>) on it too, so a fake clock
+    /// moves both. Default: <see cref="TimeProvider.System"/>.
+    /// </summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>The invoked function's ARN, as sent in <c>Lambda-Runtime-Invoked-Function-Arn</c>.</summary>

@@ -38,8 +38,9 @@ public sealed class LambdaInvocationRecord
 
     /// <summary>
     /// Why the invocation failed, <see langword="null"/> on success: the function's error type (from
-    /// <c>/error</c> or the error trailer), <c>Sandbox.Timeout</c>, <c>Runtime.ProtocolViolation</c>,
-    /// <c>Function.ResponseSizeTooLarge</c>, <c>RequestEntityTooLarge</c>, <c>Runtime.ExitError</c>, ….
+    /// <c>/error</c> or the error trailer), or one of the failures the emulator detects itself, such as
+    /// <c>Sandbox.Timedout</c>, <c>Runtime.ExitError</c>, <c>Runtime.ProtocolViolation</c> or
+    /// <c>Function.ResponseSizeTooLarge</c> (<c>docs/errors.md</c> lists them all).
     /// </summary>
     public string? ErrorType { get; init; }
 

@@ -37,7 +37,7 @@ internal sealed class NextEndpoint(LambdaEmulatorOptions options, InvocationLog 
                 var message = ex is OperationCanceledException or ChannelClosedException
                     ? "The emulator is stopping: exit."
                     : $"The execution environment failed: {ex.Message}";
-                await RuntimeApiReplies.ErrorAsync(context, StatusCodes.Status500InternalServerError, "Emulator.Unavailable", message);
+                await RuntimeApiReplies.ErrorAsync(context, StatusCodes.Status500InternalServerError, RuntimeApiReplies.Unavailable, message);
             }
 
             return;

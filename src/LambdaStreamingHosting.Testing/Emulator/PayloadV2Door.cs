@@ -30,7 +30,7 @@ internal sealed class PayloadV2Door(LambdaFrontDoor kind, LambdaEmulatorOptions 
     {
         var (rawPath, _) = RawTarget(client);
         return HasStagePrefix && !rawPath.StartsWith(BasePath, StringComparison.Ordinal) && rawPath != BasePath.TrimEnd('/')
-            ? new InvocationFailure("NotFound", $"The HTTP API serves stage '{Stage}' under {BasePath}.", StatusCodes.Status404NotFound)
+            ? new InvocationFailure(EmulatorErrorTypes.NotFound, $"The HTTP API serves stage '{Stage}' under {BasePath}.", StatusCodes.Status404NotFound)
             : null;
     }
 

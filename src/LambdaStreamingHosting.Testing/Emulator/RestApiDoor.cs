@@ -33,7 +33,7 @@ internal sealed class RestApiDoor(LambdaEmulatorOptions options, InvocationQueue
         var (rawPath, _) = RawTarget(client);
         return rawPath.StartsWith(BasePath, StringComparison.Ordinal) || rawPath == BasePath.TrimEnd('/')
             ? null
-            : new InvocationFailure("Forbidden", $"The REST API serves stage '{Options.RestApiStage}' under {BasePath}.", StatusCodes.Status403Forbidden);
+            : new InvocationFailure(EmulatorErrorTypes.Forbidden, $"The REST API serves stage '{Options.RestApiStage}' under {BasePath}.", StatusCodes.Status403Forbidden);
     }
 
     protected override (string ContentType, string Text) ErrorBody(InvocationFailure failure) =>

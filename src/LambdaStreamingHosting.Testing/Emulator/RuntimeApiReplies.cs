@@ -12,6 +12,9 @@ internal static class RuntimeApiReplies
     public const string RequestEntityTooLarge = "RequestEntityTooLarge";
     public const string InvokeTimeout = "InvokeTimeout";
 
+    /// <summary>A 500's type: the emulator is stopping or the execution environment failed, so the runtime exits.</summary>
+    public const string Unavailable = "Emulator.Unavailable";
+
     private static readonly byte[] Accepted = "{\"status\":\"OK\"}"u8.ToArray();
 
     public static Task AcceptedAsync(HttpContext context)

@@ -209,7 +209,7 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
     /// Called by the emulator after a timeout or a crash: kills the process and its children (<c>SIGKILL</c>) and starts
     /// it again, so the next invocation is a cold start.
     /// </summary>
-    /// <param name="reason">Why, for example <c>Sandbox.Timeout</c>.</param>
+    /// <param name="reason">Why, for example <c>Sandbox.Timedout</c>.</param>
     /// <param name="cancellationToken">Stops waiting for the old process to exit.</param>
     public async ValueTask ResetAsync(string reason, CancellationToken cancellationToken)
     {

@@ -22,6 +22,15 @@ public sealed class FunctionProcessOptions
     public string? WorkingDirectory { get; set; }
 
     /// <summary>
+    /// The function's handler, as its Lambda configuration names it (<c>_HANDLER</c>): <c>index.handler</c> for a
+    /// Node.js function, <c>lambda_function.lambda_handler</c> for Python. A runtime interface client loads it from
+    /// <c>LAMBDA_TASK_ROOT</c>, which is then the working directory: in Lambda both are the function's code folder,
+    /// <c>/var/task</c>. Default: <see langword="null"/>, and <c>_HANDLER</c> is the app's name (<c>App</c> of
+    /// <c>dotnet App.dll</c>, else the program's) with <c>LAMBDA_TASK_ROOT</c> the app's folder.
+    /// </summary>
+    public string? Handler { get; set; }
+
+    /// <summary>
     /// Whether the process is really frozen (<c>SIGSTOP</c>) while idle and thawed (<c>SIGCONT</c>) when an event
     /// arrives, as Lambda does. Default: <see langword="false"/> (the process keeps running between events).
     /// </summary>
@@ -73,9 +82,20 @@ public sealed class FunctionProcessOptions
             throw new ArgumentOutOfRangeException(nameof(FreezeTimeout), FreezeTimeout, "FunctionProcessOptions.FreezeTimeout must be positive.");
         }
 
+        if (Handler is not null && HandlerProblem(Handler) is { } problem)
+        {
+            throw new ArgumentException($"FunctionProcessOptions.Handler '{Handler}' is not valid: {problem}", nameof(Handler));
+        }
+
         if (WorkingDirectory is not null && !Directory.Exists(WorkingDirectory))
         {
             throw new DirectoryNotFoundException($"FunctionProcessOptions.WorkingDirectory '{WorkingDirectory}' does not exist.");
         }
     }
+
+    /// <summary>What is wrong with a handler name by Lambda's rule (1 to 128 characters, no white space), or null.</summary>
+    internal static string? HandlerProblem(string handler) =>
+        handler.Length is 0 or > 128 || handler.Any(char.IsWhiteSpace)
+            ? "a Lambda handler has 1 to 128 characters and no white space, for example index.handler."
+            : null;
 }

@@ -16,12 +16,14 @@ internal static class LambdaEnvironment
         environment["AWS_REGION"] = options.Region;
         environment["AWS_DEFAULT_REGION"] = options.Region;
         environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand";
-        environment["_HANDLER"] = Path.GetFileNameWithoutExtension(application);
+        environment["_HANDLER"] = options.Handler ?? Path.GetFileNameWithoutExtension(application);
         environment["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + options.FunctionName;
         // Each execution environment (each start) writes to its own log stream, as in Lambda.
         environment["AWS_LAMBDA_LOG_STREAM_NAME"] =
             $"{DateTime.UtcNow.ToString("yyyy/MM/dd", CultureInfo.InvariantCulture)}/[$LATEST]{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))}";
-        environment["LAMBDA_TASK_ROOT"] = FindTaskRoot(application, options.WorkingDirectory ?? System.Environment.CurrentDirectory);
+        // A handler names code in the task root, where Lambda also starts the runtime (/var/task): the working directory.
+        var workingDirectory = Path.GetFullPath(options.WorkingDirectory ?? System.Environment.CurrentDirectory);
+        environment["LAMBDA_TASK_ROOT"] = options.Handler is null ? FindTaskRoot(application, workingDirectory) : workingDirectory;
         foreach (var (name, value) in options.Environment)
         {
             if (value is null)

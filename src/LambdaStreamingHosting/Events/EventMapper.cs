@@ -60,7 +60,7 @@ internal static class EventMapper
         ref readonly var context = ref evt.RequestContext;
         if (!context.HttpMethod.IsPresent)
         {
-            throw EventErrors.MissingField("$.requestContext.http.method", "a payload 2.0 event");
+            throw InvalidEventException.MissingField("$.requestContext.http.method", "a payload 2.0 event");
         }
 
         var rawPath = (evt.RawPath.IsPresent ? evt.RawPath : context.HttpPath).GetString(json) ?? "/";
@@ -396,7 +396,7 @@ internal static class EventMapper
 
         return status == OperationStatus.Done
             ? bytes.AsMemory(0, written)
-            : throw new InvalidEventException(EventErrors.InvalidBase64,
+            : throw new InvalidEventException(LambdaErrorTypes.InvalidEventBase64,
                 $"The event's body is marked \"isBase64Encoded\": true but is not valid base64 ({characters} characters). Check what sends the event: the body must be standard base64 with padding.");
     }
 }

@@ -63,7 +63,7 @@ internal static class EventParser
     public static LambdaEventSource Detect(ReadOnlySpan<byte> json, in EventFields evt, LambdaEventSource pinned)
     {
         var detected = DetectShape(json, evt)
-            ?? throw new InvalidEventException(EventErrors.UnknownShape,
+            ?? throw new InvalidEventException(LambdaErrorTypes.UnknownEventShape,
                 $"The event is not an HTTP event this function understands. Expected {ShapesUnderstood}; the event has the top-level fields {TopLevelFields(json)}.");
         if (pinned == LambdaEventSource.Auto || pinned == detected)
         {
@@ -78,7 +78,7 @@ internal static class EventParser
             return pinned;
         }
 
-        throw new InvalidEventException(EventErrors.SourceMismatch,
+        throw new InvalidEventException(LambdaErrorTypes.EventSourceMismatch,
             $"LambdaStreaming:EventSource is {pinned}, but the event is {Describe(detected, json, evt)}. Set LambdaStreaming:EventSource " +
             $"(environment variable LambdaStreaming__EventSource) to {detected} or to Auto, or check which front end invokes this function.");
     }
@@ -580,15 +580,15 @@ internal static class EventParser
 
     /// <summary>A field has the wrong type, unless the JSON is broken somewhere, which is reported first.</summary>
     private static InvalidEventException WrongType(ReadOnlySpan<byte> json, string path, string expected) =>
-        SyntaxError(json) ?? new InvalidEventException(EventErrors.InvalidField,
+        SyntaxError(json) ?? new InvalidEventException(LambdaErrorTypes.InvalidEventField,
             $"The event field {path} has the wrong type: expected {expected}.");
 
     private static InvalidEventException NotUtf8(ReadOnlySpan<byte> json, string path) =>
-        SyntaxError(json) ?? new InvalidEventException(EventErrors.InvalidField,
+        SyntaxError(json) ?? new InvalidEventException(LambdaErrorTypes.InvalidEventField,
             $"The event field {path} is not valid UTF-8 text.");
 
     private static InvalidEventException NotAnObject(ReadOnlySpan<byte> json, JsonTokenType token) =>
-        SyntaxError(json) ?? new InvalidEventException(EventErrors.UnknownShape, token == JsonTokenType.Null
+        SyntaxError(json) ?? new InvalidEventException(LambdaErrorTypes.UnknownEventShape, token == JsonTokenType.Null
             ? $"The event is JSON null. Expected {ShapesUnderstood}."
             : $"The event is a JSON {Kind(token)}, not an object. Expected {ShapesUnderstood}.");
 
@@ -610,7 +610,7 @@ internal static class EventParser
     }
 
     private static InvalidEventException InvalidJson(ReadOnlySpan<byte> json, JsonException syntax) =>
-        new(EventErrors.InvalidJson, json.IsEmpty ? "The event is empty, not JSON." : $"The event is not valid JSON: {syntax.Message}", syntax);
+        new(LambdaErrorTypes.InvalidEventJson, json.IsEmpty ? "The event is empty, not JSON." : $"The event is not valid JSON: {syntax.Message}", syntax);
 
     private static string Kind(JsonTokenType token) => token switch
     {

@@ -9,6 +9,10 @@ internal sealed class InvalidEventException : Exception
     public InvalidEventException(string errorType, string message, Exception? innerException = null)
         : base(message, innerException) => ErrorType = errorType;
 
-    /// <summary>The Lambda <c>errorType</c>, e.g. <c>LambdaStreaming.InvalidEventJson</c>.</summary>
+    /// <summary>The Lambda <c>errorType</c>, one of <see cref="LambdaErrorTypes"/>.</summary>
     public string ErrorType { get; }
+
+    /// <summary>A required field is absent.</summary>
+    public static InvalidEventException MissingField(string jsonPath, string what) =>
+        new(LambdaErrorTypes.InvalidEventField, $"The event has no {jsonPath}, which {what} must have.");
 }

@@ -8,9 +8,11 @@ namespace LambdaStreamingHosting.Events;
 
 /// <summary>
 /// The HTTP request an invocation's event describes, independent of the front end it came from. Filled by
-/// <see cref="EventMapper"/>; the server turns it into request features. An invocation loop reuses one for every
-/// invocation (as a Kestrel connection reuses its request headers): <see cref="Clear"/> forgets the invocation, and
-/// <see cref="Headers"/> is the same dictionary each time, emptied, so it keeps its capacity.
+/// <see cref="EventMapper"/>; the server's request features read it, and write into it what the app sets (its one
+/// place during the invocation, as Kestrel's <c>HttpProtocol</c> holds the parsed request and the values middleware
+/// sets alike). An invocation loop reuses one for every invocation (as a Kestrel connection reuses its request
+/// headers): <see cref="Clear"/> forgets the invocation, and <see cref="Headers"/> is the same dictionary each time,
+/// emptied, so it keeps its capacity.
 /// </summary>
 internal sealed class LambdaHttpRequest
 {
@@ -38,9 +40,14 @@ internal sealed class LambdaHttpRequest
 
     /// <summary>
     /// The path and query as received, for <c>IHttpRequestFeature.RawTarget</c>: joined on first use (apps rarely
-    /// read it), from the parts <see cref="SetRawTarget"/> was given.
+    /// read it), from the parts <see cref="SetRawTarget"/> was given. Setting it (as the app may through the feature)
+    /// replaces both parts.
     /// </summary>
-    public string RawTarget => _rawTarget ??= string.Concat(_rawTargetPath, _rawTargetQuery);
+    public string RawTarget
+    {
+        get => _rawTarget ??= string.Concat(_rawTargetPath, _rawTargetQuery);
+        set => (_rawTargetPath, _rawTargetQuery, _rawTarget) = (value, "", value);
+    }
 
     /// <summary>The two parts <see cref="RawTarget"/> is joined from (the query with its <c>?</c>), without joining them.</summary>
     public (string Path, string Query) RawTargetParts => (_rawTargetPath, _rawTargetQuery);
@@ -60,10 +67,13 @@ internal sealed class LambdaHttpRequest
     /// <summary>Caller's address, when the event says it.</summary>
     public IPAddress? RemoteIpAddress { get; set; }
 
-    /// <summary>Caller's port (from <c>x-forwarded-port</c> is the server port; this is 0 when unknown).</summary>
+    /// <summary>
+    /// The caller's port: always 0, since no front end's event carries it (<c>X-Forwarded-Port</c> is the port the
+    /// client connected to, <see cref="LocalPort"/>).
+    /// </summary>
     public int RemotePort { get; set; }
 
-    /// <summary>Server port, from <c>x-forwarded-port</c> (443 by default for https).</summary>
+    /// <summary>The port the client connected to, from <c>X-Forwarded-Port</c> (else 443, or 80 for http).</summary>
     public int LocalPort { get; set; }
 
     /// <summary>

@@ -1,14 +1,11 @@
 namespace LambdaStreamingHosting.Events;
 
-/// <summary>A buffered response is larger than the front end accepts.</summary>
+/// <summary>A buffered response is larger than the front end accepts (reported as <see cref="LambdaErrorTypes.ResponseTooLarge"/>).</summary>
 internal sealed class ResponseTooLargeException : Exception
 {
     public ResponseTooLargeException(string message) : base(message)
     {
     }
-
-    /// <summary>The Lambda <c>errorType</c> reported for the invocation.</summary>
-    public static string ErrorType => "LambdaStreaming.ResponseTooLarge";
 
     /// <summary>The exception for a response of <paramref name="size"/> bytes, telling the user what to change.</summary>
     public static ResponseTooLargeException For(ResponseShape shape, long size, int limit, bool bodyOnly)

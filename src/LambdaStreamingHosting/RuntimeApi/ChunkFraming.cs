@@ -5,18 +5,11 @@ namespace LambdaStreamingHosting.RuntimeApi;
 
 /// <summary>
 /// HTTP/1.1 chunked framing for the streamed <c>/response</c> request, written by hand because
-/// <c>HttpClient</c> cannot send request trailers. Data chunks are framed in place: callers leave
-/// <see cref="HeaderReserve"/> free bytes before the data and <see cref="TrailerReserve"/> after it, so a chunk
-/// goes to the socket as one contiguous write without copying.
+/// <c>HttpClient</c> cannot send request trailers. A chunk's data is never copied to frame it: the send queue gathers a
+/// chunk-size line, the data where it lies and CRLF into one socket write.
 /// </summary>
 internal static class ChunkFraming
 {
-    /// <summary>Room for the chunk-size line: up to 8 hex digits and CRLF.</summary>
-    public const int HeaderReserve = 10;
-
-    /// <summary>Room after the data: CRLF, plus the last chunk <c>0\r\n\r\n</c> when the body ends with it.</summary>
-    public const int TrailerReserve = 7;
-
     /// <summary>The trailer names, declared in the request head as the streaming protocol requires.</summary>
     public const string ErrorTypeTrailer = "Lambda-Runtime-Function-Error-Type";
 
@@ -37,7 +30,7 @@ internal static class ChunkFraming
 
     /// <summary>
     /// Writes the chunk-size line of a chunk of <paramref name="dataLength"/> bytes (hex digits and CRLF) at the start
-    /// of <paramref name="destination"/>; returns its length. For chunks whose data is not framed in place.
+    /// of <paramref name="destination"/>; returns its length.
     /// </summary>
     public static int WriteHeader(Span<byte> destination, long dataLength)
     {
@@ -47,33 +40,6 @@ internal static class ChunkFraming
         destination[digits] = (byte)'\r';
         destination[digits + 1] = (byte)'\n';
         return digits + 2;
-    }
-
-    /// <summary>
-    /// Frames <paramref name="dataLength"/> bytes at <paramref name="dataOffset"/> of <paramref name="buffer"/> as one
-    /// chunk, optionally followed by the last chunk, and returns the framed range.
-    /// </summary>
-    public static (int Offset, int Length) FrameInPlace(Span<byte> buffer, int dataOffset, int dataLength, bool appendEnd)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(dataLength, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(dataOffset, HeaderReserve);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(dataOffset + dataLength + (appendEnd ? TrailerReserve : 2), buffer.Length);
-
-        var digits = HexDigitCount(dataLength);
-        var start = dataOffset - digits - 2;
-        WriteHex(buffer.Slice(start, digits), dataLength);
-        buffer[dataOffset - 2] = (byte)'\r';
-        buffer[dataOffset - 1] = (byte)'\n';
-        var end = dataOffset + dataLength;
-        buffer[end++] = (byte)'\r';
-        buffer[end++] = (byte)'\n';
-        if (appendEnd)
-        {
-            End.CopyTo(buffer[end..]);
-            end += End.Length;
-        }
-
-        return (start, end - start);
     }
 
     /// <summary>

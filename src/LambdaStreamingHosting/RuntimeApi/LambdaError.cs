@@ -9,23 +9,22 @@ namespace LambdaStreamingHosting.RuntimeApi;
 /// </summary>
 internal sealed record LambdaError(string ErrorType, string ErrorMessage, IReadOnlyList<string>? StackTrace = null)
 {
-    /// <summary>The <c>errorType</c> for an exception whose details are not shown.</summary>
-    public const string UnhandledErrorType = "Runtime.UnhandledException";
-
     /// <summary>
-    /// Describes <paramref name="exception"/>: with <paramref name="includeDetails"/> its type, message and stack trace;
-    /// otherwise a generic message pointing to the logs.
+    /// Describes <paramref name="exception"/> as Lambda's own runtimes do: the <c>errorType</c> is the exception's type
+    /// name (<c>InvalidOperationException</c>), always; with <paramref name="includeDetails"/> the message and stack
+    /// trace are its own, otherwise a generic message pointing to the logs.
     /// </summary>
     public static LambdaError FromException(Exception exception, bool includeDetails, string context)
     {
         ArgumentNullException.ThrowIfNull(exception);
+        var errorType = exception.GetType().Name;
         if (!includeDetails)
         {
-            return new LambdaError(UnhandledErrorType, $"{context} See the function's logs for the exception.");
+            return new LambdaError(errorType, $"{context} See the function's logs for the exception.");
         }
 
         var stack = exception.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return new LambdaError(exception.GetType().FullName ?? exception.GetType().Name, exception.Message, stack);
+        return new LambdaError(errorType, exception.Message, stack);
     }
 
     /// <summary>The UTF-8 JSON document.</summary>

@@ -23,6 +23,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         "Content-Type: application/vnd.awslambda.http-integration-response\r\n" +
         $"Trailer: {ChunkFraming.ErrorTypeTrailer}, {ChunkFraming.ErrorBodyTrailer}\r\n";
 
+    private const string StreamedResponse = "the streamed /response";
     private static readonly ApiPath NextPath = new("runtime/invocation/next");
     private readonly bool _reuseConnections;
 
@@ -33,6 +34,9 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     // GET /next never changes: its head is built once.
     private readonly ArraySegment<byte> _nextHead;
     private RuntimeApiConnection? _idle;
+
+    // The streamed /response of this client's loop, reused from one invocation to the next.
+    private StreamingResponseRequest? _streaming;
 
     public RuntimeApiClient(RuntimeApiEndpoint endpoint, bool reuseConnections = true)
     {
@@ -48,12 +52,6 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     public RuntimeApiEndpoint Endpoint { get; }
 
     /// <summary>
-    /// The <c>errorType</c> Lambda was told about for the invocation in progress (through <c>/error</c> or the error
-    /// trailers of a streamed answer), or <see langword="null"/>; cleared when the next invocation is requested.
-    /// </summary>
-    public string? ReportedErrorType { get; internal set; }
-
-    /// <summary>
     /// Waits, without timeout, for the next invocation and reads it into <paramref name="invocation"/>, the loop's
     /// reused one (its previous event is overwritten).
     /// </summary>
@@ -61,7 +59,6 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     public async ValueTask NextAsync(Invocation invocation, CancellationToken cancellationToken)
     {
         const string Request = "GET /runtime/invocation/next";
-        ReportedErrorType = null;
         var connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
         int status;
         try
@@ -97,11 +94,8 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         SendAsync("POST", InvocationPath(requestId, "/response"), "Content-Type: application/json\r\n", document, cancellationToken);
 
     /// <summary>Reports that an invocation failed.</summary>
-    public ValueTask<RuntimeApiReply> PostErrorAsync(string requestId, LambdaError error, CancellationToken cancellationToken)
-    {
-        ReportedErrorType = error.ErrorType;
-        return PostErrorDocumentAsync(InvocationPath(requestId, "/error"), error, cancellationToken);
-    }
+    public ValueTask<RuntimeApiReply> PostErrorAsync(string requestId, LambdaError error, CancellationToken cancellationToken) =>
+        PostErrorDocumentAsync(InvocationPath(requestId, "/error"), error, cancellationToken);
 
     /// <summary>Reports that the init phase failed; the process must exit afterwards.</summary>
     public Task<RuntimeApiReply> PostInitErrorAsync(LambdaError error, CancellationToken cancellationToken) =>
@@ -113,40 +107,94 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
 
     /// <summary>
     /// Starts a streamed <c>/response</c>. Nothing is sent yet: the request head goes out with the first chunk. The
-    /// connection belongs to the returned request until its reply was read. The request object is
-    /// <paramref name="reuse"/> (a caller's previous one) when that one released its connection, else a new one.
+    /// connection belongs to the returned request until <see cref="ReadStreamingReplyAsync"/>,
+    /// <see cref="ReadEarlyStreamingReplyAsync"/>, <see cref="PostErrorInsteadAsync"/> or <see cref="AbandonAsync"/>
+    /// takes it back. The request object is this client's previous one when that one was released, else a new one.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, StreamingResponseRequest? reuse, CancellationToken cancellationToken)
+    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, CancellationToken cancellationToken)
     {
         var connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
         var head = RentHead("POST", InvocationPath(requestId, "/response"), StreamingResponseHeaders, contentLength: null);
-        var request = reuse is { IsReleased: true } previous ? previous : new StreamingResponseRequest(this);
-        return request.Begin(connection, requestId, head);
+        var request = _streaming is { IsReleased: true } previous ? previous : _streaming = new StreamingResponseRequest();
+        request.Begin(connection, requestId, head);
+        return request;
     }
 
-    /// <summary>Takes back a connection after its request completed (or failed).</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal async ValueTask ReleaseAsync(RuntimeApiConnection connection)
+    /// <summary>Reads the Runtime API's reply to the finished streamed <paramref name="request"/> and takes its connection back.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<RuntimeApiReply> ReadStreamingReplyAsync(StreamingResponseRequest request, CancellationToken cancellationToken)
     {
-        if (_reuseConnections && connection.IsReusable && _idle is null)
+        try
         {
-            _idle = connection;
-            return;
+            var reply = await request.Connection.ReadReplyAsync(cancellationToken).ConfigureAwait(false);
+            return ThrowIfFatal(reply, StreamedResponse);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException)
+        {
+            throw new RuntimeApiFatalException($"Reading the reply to a streamed /response from {Endpoint} failed: {ex.Message}", ex);
+        }
+        finally
+        {
+            await ReleaseAsync(request).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// After a send of <paramref name="request"/> failed: the reply the Runtime API sent before it closed the connection
+    /// (413, 410), or <see langword="null"/>; takes the connection back.
+    /// </summary>
+    public async Task<RuntimeApiReply?> ReadEarlyStreamingReplyAsync(StreamingResponseRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reply = await request.Connection.TryReadEarlyReplyAsync(cancellationToken).ConfigureAwait(false);
+            return reply is { } early ? ThrowIfFatal(early, StreamedResponse) : null;
+        }
+        finally
+        {
+            await ReleaseAsync(request).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Answers the invocation of <paramref name="request"/> with <c>/error</c> instead, which is only possible while
+    /// nothing of the stream was sent; the streamed request's connection is taken back first.
+    /// </summary>
+    public async Task<RuntimeApiReply> PostErrorInsteadAsync(StreamingResponseRequest request, LambdaError error, CancellationToken cancellationToken)
+    {
+        if (!request.Body.NothingSent)
+        {
+            throw new InvalidOperationException("The streamed response already started; end it with the error trailers instead.");
         }
 
-        await connection.DisposeAsync().ConfigureAwait(false);
+        await ReleaseAsync(request).ConfigureAwait(false);
+        return await PostErrorAsync(request.RequestId, error, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Gives up on <paramref name="request"/> without reading a reply and takes its connection back, which stays reusable
+    /// only when nothing was sent on it. Only when no send is in flight.
+    /// </summary>
+    public ValueTask AbandonAsync(StreamingResponseRequest request)
+    {
+        if (!request.IsReleased && !request.Body.NothingSent)
+        {
+            request.Connection.Invalidate();
+        }
+
+        return ReleaseAsync(request);
+    }
+
+    /// <summary>Throws <see cref="RuntimeApiFatalException"/> for a 500 reply.</summary>
+    private static RuntimeApiReply ThrowIfFatal(RuntimeApiReply reply, string request) =>
+        reply.StatusCode >= 500
+            ? throw new RuntimeApiFatalException($"The Runtime API answered {request} with {reply}: the execution environment is broken.")
+            : reply;
 
     /// <summary>As <see cref="ThrowIfFatal(RuntimeApiReply, string)"/> for <paramref name="method"/> on <paramref name="path"/>, named only when it throws.</summary>
     private static RuntimeApiReply ThrowIfFatal(RuntimeApiReply reply, string method, ApiPath path) =>
         reply.StatusCode >= 500 ? ThrowIfFatal(reply, $"{method} /{path}") : reply;
-
-    /// <summary>Throws <see cref="RuntimeApiFatalException"/> for a 500 reply.</summary>
-    internal static RuntimeApiReply ThrowIfFatal(RuntimeApiReply reply, string request) =>
-        reply.StatusCode >= 500
-            ? throw new RuntimeApiFatalException($"The Runtime API answered {request} with {reply}: the execution environment is broken.")
-            : reply;
 
     public async ValueTask DisposeAsync()
     {
@@ -155,6 +203,23 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
             _idle = null;
             await idle.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Takes back the connection of a streamed request, if it still holds one.</summary>
+    private ValueTask ReleaseAsync(StreamingResponseRequest request) =>
+        request.Release() is { } connection ? ReleaseAsync(connection) : default;
+
+    /// <summary>Takes back a connection after its request completed (or failed).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReleaseAsync(RuntimeApiConnection connection)
+    {
+        if (_reuseConnections && connection.IsReusable && _idle is null)
+        {
+            _idle = connection;
+            return;
+        }
+
+        await connection.DisposeAsync().ConfigureAwait(false);
     }
 
     private ValueTask<RuntimeApiReply> PostErrorDocumentAsync(ApiPath path, LambdaError error, CancellationToken cancellationToken) =>
@@ -263,7 +328,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     /// Writes a request head into a buffer rented from <see cref="ArrayPool{T}.Shared"/>: request line, <c>Host</c>,
     /// <c>User-Agent</c>, <paramref name="headers"/> (complete lines), <c>Content-Length</c> when given, blank line.
     /// </summary>
-    internal ArraySegment<byte> RentHead(string method, ApiPath path, string? headers, long? contentLength)
+    private ArraySegment<byte> RentHead(string method, ApiPath path, string? headers, long? contentLength)
     {
         Span<char> digits = stackalloc char[20];
         var digitCount = 0;
@@ -297,7 +362,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     }
 
     /// <summary>Gives a head from <see cref="RentHead"/> back to the pool.</summary>
-    internal static void ReturnHead(ArraySegment<byte> head, bool pooled = true)
+    private static void ReturnHead(ArraySegment<byte> head, bool pooled)
     {
         if (pooled)
         {

@@ -102,17 +102,65 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
     /// every byte (backpressure); the list is emptied and no buffer is referenced afterwards. Nothing is allocated
     /// per call: the socket operation is reused. <paramref name="cancellationToken"/> is checked before the send only.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask SendAsync(List<ArraySegment<byte>> buffers, CancellationToken cancellationToken)
+    public ValueTask SendAsync(List<ArraySegment<byte>> buffers, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
         _sender ??= new GatherSender();
+        if (buffers.Count == 0)
+        {
+            return default;
+        }
+
+        // The usual case, the socket takes everything at once, is not an async method: no state machine per send. A
+        // failure, even one the socket throws at once (a disposed socket), comes through the task.
+        SendCount++;
+        ValueTask<int> send;
         try
         {
+            send = _sender.SendAsync(_socket, buffers);
+        }
+#pragma warning disable CA1031 // Handed on through the task, as an async method would.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _reusable = false;
+            buffers.Clear();
+            return ValueTask.FromException(ex);
+        }
+
+        if (send.IsCompletedSuccessfully)
+        {
+            RemoveSent(buffers, send.Result);
+            if (buffers.Count == 0)
+            {
+                return default;
+            }
+
+            return SendRestAsync(buffers, default, pending: false);
+        }
+
+        return SendRestAsync(buffers, send, pending: true);
+    }
+
+    /// <summary>Goes on with a gather write: awaits <paramref name="first"/> when it is <paramref name="pending"/>, then sends what is left.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendRestAsync(List<ArraySegment<byte>> buffers, ValueTask<int> first, bool pending)
+    {
+        try
+        {
+            if (pending)
+            {
+                RemoveSent(buffers, await first.ConfigureAwait(false));
+            }
+
             while (buffers.Count > 0)
             {
                 SendCount++;
-                var sent = await _sender.SendAsync(_socket, buffers).ConfigureAwait(false);
+                var sent = await _sender!.SendAsync(_socket, buffers).ConfigureAwait(false);
                 RemoveSent(buffers, sent);
             }
         }

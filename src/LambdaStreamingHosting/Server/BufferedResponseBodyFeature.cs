@@ -11,12 +11,14 @@ namespace LambdaStreamingHosting.Server;
 /// up to the Runtime API's limit, and sent as one JSON document when the app finished. Nothing leaves the function
 /// before that, so a failure at any point becomes a clean 500.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Release gives the body's pooled arrays back after every invocation.")]
 internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
 {
     /// <summary>Documents up to this size keep their array for the next invocation; a larger one is let go.</summary>
     private const int RetainedDocumentBytes = 64 * 1024;
+    private const int SegmentSize = 16 * 1024;
+    private readonly SegmentBuffer _body = new(SegmentSize);
     private readonly RuntimeApiClient _client;
-    private readonly ILogger _logger;
     private ArrayBufferWriter<byte>? _document;
     private string _requestId = "";
     private ResponseShape _shape;
@@ -24,16 +26,19 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
 
     /// <summary>A buffered body for an invocation loop, reused for its invocations (see <see cref="Start"/>).</summary>
     public BufferedResponseBodyFeature(ResponseFeature response, RuntimeApiClient client, LambdaStreamingOptions options, ILogger logger)
-        : base(response, new SegmentBuffer(options.ResponseBufferSize), options)
+        : base(response, options, logger)
     {
         _client = client;
-        _logger = logger;
     }
+
+    internal override long UnflushedBytes => _body.Length;
+
+    protected override IBufferWriter<byte> BodyBuffer => _body;
 
     /// <summary>Readies the feature to collect the answer of invocation <paramref name="requestId"/> to a <paramref name="method"/> request.</summary>
     public BufferedResponseBodyFeature Start(string requestId, ResponseShape shape, string method)
     {
-        Start(method, sendThreshold: long.MaxValue);
+        Start(method);
         _requestId = requestId;
         _shape = shape;
         _limit = BufferedResponseWriter.LimitOf(shape);
@@ -49,45 +54,29 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         }
 
         _document?.ResetWrittenCount();
+        _body.Dispose();
         base.Release();
     }
 
+    /// <summary>
+    /// Clean: the document with the body. Failed (before or after the start, or short of its <c>Content-Length</c>): a
+    /// 500 document, since nothing was sent. Aborted, or a body over the front end's limit: <c>/error</c>.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public override async ValueTask<RuntimeApiReply?> FinishAsync(Exception? error, bool aborted, CancellationToken cancellationToken)
+    protected override async ValueTask<(RuntimeApiReply? Reply, string? ErrorType)> AnswerAsync(ResponseEnding ending, Exception? error, CancellationToken cancellationToken)
     {
-        error ??= WriterError;
-        if (error is null && !aborted && !Response.HasStarted)
+        if (ending == ResponseEnding.Aborted || (ending != ResponseEnding.Clean && error is ResponseTooLargeException))
         {
-            try
-            {
-                await StartCoreAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                Log.ApplicationError(_logger, ex);
-                error = ex;
-            }
+            return await PostErrorAsync(ending, error, cancellationToken).ConfigureAwait(false);
         }
 
-        if (error is null && !aborted && ShortOfDeclaredLength() is { } shortfall)
-        {
-            // As on Kestrel, a body shorter than its Content-Length fails (here: a clean 500).
-            Log.ApplicationError(_logger, shortfall);
-            error = shortfall;
-        }
-
-        if ((aborted && error is null) || error is ResponseTooLargeException)
-        {
-            return await _client.PostErrorAsync(_requestId, ErrorFor(error, aborted), cancellationToken).ConfigureAwait(false);
-        }
-
-        if (error is not null)
+        if (ending != ResponseEnding.Clean)
         {
             ReplaceWithServerError(error);
             Response.MarkStarted();
         }
 
-        var document = _document ??= new ArrayBufferWriter<byte>((int)Math.Min(Buffer.Length + 1024, _limit));
+        var document = _document ??= new ArrayBufferWriter<byte>((int)Math.Min(_body.Length + 1024, _limit));
         document.ResetWrittenCount();
         try
         {
@@ -96,7 +85,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         catch (InvalidOperationException ex)
         {
             // A header or status the app set cannot be sent (CR/LF, NUL, a status outside 100-599): answer 500 instead.
-            Log.ApplicationError(_logger, ex);
+            Log.ApplicationError(Logger, ex);
             ReplaceWithServerError(ex);
             Response.MarkStarted();
             document.ResetWrittenCount();
@@ -104,51 +93,46 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         }
         catch (ResponseTooLargeException ex)
         {
-            Log.ResponseTooLarge(_logger, ex.Message);
-            return await _client.PostErrorAsync(_requestId, ErrorFor(ex, aborted: false), cancellationToken).ConfigureAwait(false);
+            Log.ResponseTooLarge(Logger, ex.Message);
+            return await PostErrorAsync(ResponseEnding.FailedAfterStart, ex, cancellationToken).ConfigureAwait(false);
         }
 
-        return await _client.PostResponseAsync(_requestId, document.WrittenMemory, cancellationToken).ConfigureAwait(false);
-    }
-
-    private void WriteDocument(ArrayBufferWriter<byte> document)
-    {
-        var body = IsBodyless ? ReadOnlySequence<byte>.Empty : Buffer.AsSequence();
-        BufferedResponseWriter.Write(document, _shape, Response.StatusCode, Response.Headers, body, Options);
+        MarkHeadSent();
+        return (await _client.PostResponseAsync(_requestId, document.WrittenMemory, cancellationToken).ConfigureAwait(false), null);
     }
 
     protected override void OnAdvanced()
     {
         // The front end's limit applies to the whole JSON document; a body alone over it can never fit.
-        if (Buffer.Length > _limit)
+        if (_body.Length > _limit)
         {
-            throw ResponseTooLargeException.For(_shape, Buffer.Length, _limit, bodyOnly: true);
+            throw ResponseTooLargeException.For(_shape, _body.Length, _limit, bodyOnly: true);
         }
     }
 
-    protected override ValueTask BeginAsync()
+    protected override ValueTask SendAsync(ArraySegment<byte> borrowed, bool end)
     {
-        Response.MarkStarted();
-        if (IsBodyless)
+        // Nothing leaves before the app finished: a large write is kept too.
+        if (borrowed.Count > 0)
         {
-            Buffer.Clear();
-        }
-
-        return ValueTask.CompletedTask;
-    }
-
-    protected override ValueTask SendAsync(bool end, ArraySegment<byte> data)
-    {
-        // Nothing leaves before the app finished: a large write (DisableBuffering makes every write one) is kept too.
-        if (data.Count > 0)
-        {
-            Buffer.Write(data.AsSpan());
+            _body.Write(borrowed.AsSpan());
             OnAdvanced();
         }
 
-        BodyEnded |= end;
         return ValueTask.CompletedTask;
     }
 
-    protected override ValueTask EndBodyAsync() => SendAsync(end: true, data: default);
+    protected override void DiscardBody() => _body.Clear();
+
+    private async ValueTask<(RuntimeApiReply? Reply, string? ErrorType)> PostErrorAsync(ResponseEnding ending, Exception? error, CancellationToken cancellationToken)
+    {
+        var failure = ErrorFor(ending, error);
+        return (await _client.PostErrorAsync(_requestId, failure, cancellationToken).ConfigureAwait(false), failure.ErrorType);
+    }
+
+    private void WriteDocument(ArrayBufferWriter<byte> document)
+    {
+        var body = IsBodyless ? ReadOnlySequence<byte>.Empty : _body.AsSequence();
+        BufferedResponseWriter.Write(document, _shape, Response.StatusCode, Response.Headers, body, Options);
+    }
 }

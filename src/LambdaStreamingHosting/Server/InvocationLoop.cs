@@ -16,9 +16,9 @@ namespace LambdaStreamingHosting.Server;
 /// callbacks and request-scope disposal, all before the next <c>/next</c>. Several loops run side by side under
 /// Lambda Managed Instances. Like a Kestrel connection, a loop reuses its per-request objects from one invocation to
 /// the next (the invocation and its event buffer, the request the event is mapped into and its header dictionary, the
-/// feature collection and the features, the response body features and the streamed <c>/response</c> request, the
-/// hosting context and its <c>DefaultHttpContext</c>); each is emptied when its invocation is over, so nothing of one
-/// invocation is visible to the next. The <c>Response.Body</c> stream and <c>BodyWriter</c> are the exception: made
+/// feature collection and the features, the response body features, the hosting context and its
+/// <c>DefaultHttpContext</c>; its client keeps the streamed <c>/response</c> request); each is emptied when its
+/// invocation is over, so nothing of one invocation is visible to the next. The <c>Response.Body</c> stream and <c>BodyWriter</c> are the exception: made
 /// per invocation on first use, they stop working when it is over, so an app that kept one cannot write into a later
 /// invocation's response; a <c>Request.Body</c> the app took is ended likewise (and replaced), so it cannot read a
 /// later invocation's request.
@@ -26,9 +26,6 @@ namespace LambdaStreamingHosting.Server;
 internal sealed class InvocationLoop<TContext> : IDisposable
     where TContext : notnull
 {
-    /// <summary>The <c>errorType</c> of an event whose mapping failed unexpectedly.</summary>
-    public const string EventMappingFailedErrorType = "LambdaStreaming.EventMappingFailed";
-
     private const string TraceIdVariable = "_X_AMZN_TRACE_ID";
     private readonly LambdaServer _server;
     private readonly IHttpApplication<TContext> _application;
@@ -39,10 +36,8 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     private readonly RequestFeatures _request;
     private readonly ResponseFeature _response = new();
     private readonly RequestLifetimeFeature _lifetime;
-    private readonly LambdaHttpRequest _httpRequest = new();
     private StreamingResponseBodyFeature? _streamingBody;
     private BufferedResponseBodyFeature? _bufferedBody;
-    private StreamingResponseRequest? _streamingRequest;
     private readonly Func<CancellationToken, ValueTask> _thaw;
     private readonly Func<CancellationToken, ValueTask> _freezing;
     private DateTimeOffset _previousEnd;
@@ -126,7 +121,6 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             _features.Clear();
             _request.Reset();
             _response.Reset();
-            _httpRequest.Clear();
             _invocation.Release();
         }
     }
@@ -138,14 +132,14 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         LambdaError error;
         try
         {
-            return EventMapper.Map(_invocation.Event, _server.Options, _httpRequest);
+            return EventMapper.Map(_invocation.Event, _server.Options, _request.Request);
         }
         catch (Exception ex) when (ex is InvalidEventException or not RuntimeApiFatalException)
         {
             // A mapping failure (even an unexpected one) costs this invocation only; the loop goes on.
             error = ex is InvalidEventException invalid
                 ? new LambdaError(invalid.ErrorType, invalid.Message)
-                : new LambdaError(EventMappingFailedErrorType, "The event could not be mapped to a request: " + ex.Message);
+                : new LambdaError(LambdaErrorTypes.EventMappingFailed, "The event could not be mapped to a request: " + ex.Message);
         }
 
         Log.InvalidEvent(_logger, error.ErrorType, error.ErrorMessage);
@@ -169,9 +163,9 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         ResponseBodyFeature body;
         if (streaming)
         {
-            _streamingRequest = await _client.BeginStreamingResponseAsync(requestId, _streamingRequest, CancellationToken.None).ConfigureAwait(false);
-            _streamingBody ??= new StreamingResponseBodyFeature(_response, options, _logger) { ConnectionLost = _lifetime.ConnectionLostCallback };
-            body = _streamingBody.Start(_streamingRequest, request.ResponseShape, request.Method);
+            var streamed = await _client.BeginStreamingResponseAsync(requestId, CancellationToken.None).ConfigureAwait(false);
+            _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger) { ConnectionLost = _lifetime.ConnectionLostCallback };
+            body = _streamingBody.Start(streamed, request.ResponseShape, request.Method);
         }
         else
         {
@@ -221,8 +215,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
                 Log.AbortedAtShutdown(_logger);
             }
 
-            var aborted = _lifetime.AbortRequested || _lifetime.ShutdownRequested;
-            var reply = await body.FinishAsync(error, aborted, CancellationToken.None).ConfigureAwait(false);
+            var reply = await body.FinishAsync(error, CancellationToken.None).ConfigureAwait(false);
             _server.Telemetry.Record(started, Outcome(body, streaming, _lifetime.DeadlineReached));
             LogUnexpected(reply, "/response");
             await _response.FireOnCompletedAsync(_logger).ConfigureAwait(false);
@@ -246,7 +239,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         {
             RequestLimits.LogRefusal(_logger, request, refusal, _server.Options.Limits);
             _response.StatusCode = refusal.StatusCode;
-            var reply = await body.FinishAsync(error: null, aborted: false, CancellationToken.None).ConfigureAwait(false);
+            var reply = await body.FinishAsync(error: null, CancellationToken.None).ConfigureAwait(false);
             _server.Telemetry.Record(started, Outcome(body, streaming, deadlineReached: false));
             LogUnexpected(reply, "/response");
         }
@@ -257,13 +250,17 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     }
 
     /// <summary>How the answer that <paramref name="body"/> finished ended, for the metrics.</summary>
-    private InvocationOutcome Outcome(ResponseBodyFeature body, bool streaming, bool deadlineReached) => new(
-        _response.StatusCode,
-        body.BodyBytes,
-        streaming ? _streamingRequest!.FirstSendTimestamp : 0,
-        _client.ReportedErrorType,
-        streaming && _streamingRequest!.Broken,
-        deadlineReached);
+    private static InvocationOutcome Outcome(ResponseBodyFeature body, bool streaming, bool deadlineReached)
+    {
+        var outcome = body.Outcome;
+        return new InvocationOutcome(
+            outcome.StatusCode,
+            outcome.BodyBytes,
+            streaming ? outcome.FirstByteTimestamp : 0,
+            outcome.ErrorType,
+            outcome.Ending == ResponseEnding.Broken,
+            deadlineReached);
+    }
 
     /// <summary>
     /// Hosting's context for the request. With <see cref="LambdaStreamingOptions.ContinueXRayTrace"/>, a request without
@@ -291,7 +288,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     /// <summary>Puts the server's features in the (empty) collection, the way Kestrel sets them for a request.</summary>
     private void SetFeatures(LambdaHttpRequest request, ResponseBodyFeature body)
     {
-        _request.Start(request, body);
+        _request.Start(body);
         var features = _features;
         features.Set<IHttpRequestFeature>(_request);
         features.Set<IHttpRequestBodyDetectionFeature>(_request);

@@ -88,7 +88,8 @@ internal sealed class LambdaServer : IServer
 
     internal InvocationTelemetry Telemetry { get; }
 
-    internal TimeProvider Time { get; } = TimeProvider.System;
+    /// <summary>The server's clock (<see cref="LambdaServerSettings.Time"/>).</summary>
+    internal TimeProvider Time => _settings.Time;
 
     public async Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken)
         where TContext : notnull

@@ -4,10 +4,16 @@ namespace LambdaStreamingHosting.Server;
 
 /// <summary>
 /// What the server reads from the Lambda execution environment, captured once so nothing reads process-global
-/// state per invocation (and tests can host the server without setting environment variables).
+/// state per invocation (and tests can host the server without setting environment variables), and its clock.
 /// </summary>
 internal sealed class LambdaServerSettings
 {
+    /// <summary>
+    /// The clock of the server: deadlines (<c>RequestAborted</c>'s timer and <c>RemainingTime</c>) and the idle time
+    /// between invocations. <see cref="TimeProvider.System"/> unless a test gives the one its Runtime API runs on.
+    /// </summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary>The Runtime API endpoint (<c>AWS_LAMBDA_RUNTIME_API</c>), unless the options name one.</summary>
     public string? RuntimeApiEndpoint { get; init; }
 

@@ -12,11 +12,14 @@ using Microsoft.AspNetCore.Routing;
 namespace LambdaStreamingHosting.Server;
 
 /// <summary>
-/// The request side of an invocation as features, on one object per invocation loop that is refilled for every
-/// invocation (as Kestrel's <c>HttpProtocol</c> implements its features itself): the request an event describes with
-/// a read-once, non-seekable body stream and Kestrel's <see cref="IHttpMaxRequestBodySizeFeature"/> (settable until
-/// the body is read), the trace identifier, the connection, the Lambda invocation, and the endpoint and route values
-/// routing sets. The caller's identity and client certificate are offered only when the event has them.
+/// The request side of an invocation as features, on one object per invocation loop that serves every invocation (as
+/// Kestrel's <c>HttpProtocol</c> implements its features itself). What the event said is read from
+/// <see cref="Request"/>, the request each event is mapped into, and what the app sets (a path middleware rewrites, the
+/// scheme a forwarded-headers middleware finds, the user, the remote address) is written there too, so each value has
+/// one place for its invocation; <see cref="Reset"/> empties it. The features add their own: a read-once, non-seekable
+/// body stream and Kestrel's <see cref="IHttpMaxRequestBodySizeFeature"/> (settable until the body is read), headers or
+/// a body or trace identifier the app put in place of the request's, the Lambda invocation, and the endpoint and route
+/// values routing sets. The caller's identity and client certificate are offered only when the event has them.
 /// </summary>
 [SuppressMessage("Design", "CA1001", Justification = "The body stream is a view of the event's bytes: it holds nothing to dispose.")]
 internal sealed class RequestFeatures :
@@ -31,43 +34,48 @@ internal sealed class RequestFeatures :
     IEndpointFeature,
     IRouteValuesFeature
 {
-    private static readonly HeaderDictionary NoHeaders = new() { IsReadOnly = true };
-    private RequestBodyStream _body = new();
-    private Stream? _replacedBody;
-    private bool _bodyHandedOut;
     private readonly Invocation _invocation;
+    private readonly LambdaHttpRequest _request = new();
     private readonly TimeProvider _time;
+    private RequestBodyStream _body = new();
+    private bool _bodyHandedOut;
+
+    // What the app put in place of the request's own, for the current invocation only.
+    private IHeaderDictionary? _replacedHeaders;
+    private Stream? _replacedBody;
+    private string? _traceIdentifier;
+    private string? _connectionId;
     private RouteValueDictionary? _routeValues;
-    private LambdaHttpRequest? _current;
-    private string? _rawTarget;
 
     public RequestFeatures(Invocation invocation, TimeProvider time)
     {
         _invocation = invocation;
         _time = time;
-        Reset();
     }
 
-    public string Protocol { get; set; } = "";
+    /// <summary>The request each of the loop's events is mapped into (and what the app changed of it), until <see cref="Reset"/>.</summary>
+    public LambdaHttpRequest Request => _request;
 
-    public string Scheme { get; set; } = "";
+    public string Protocol { get => _request.Protocol; set => _request.Protocol = value; }
 
-    public string Method { get; set; } = "";
+    public string Scheme { get => _request.Scheme; set => _request.Scheme = value; }
 
-    public string PathBase { get; set; } = "";
+    public string Method { get => _request.Method; set => _request.Method = value; }
 
-    public string Path { get; set; } = "";
+    public string PathBase { get => _request.PathBase; set => _request.PathBase = value; }
 
-    public string QueryString { get; set; } = "";
+    public string Path { get => _request.Path; set => _request.Path = value; }
 
-    /// <summary>The request's raw target (joined only when read), unless the app set one.</summary>
-    public string RawTarget
+    public string QueryString { get => _request.QueryString; set => _request.QueryString = value; }
+
+    /// <summary>The request's raw target (joined only when read).</summary>
+    public string RawTarget { get => _request.RawTarget; set => _request.RawTarget = value; }
+
+    public IHeaderDictionary Headers
     {
-        get => _rawTarget ?? _current?.RawTarget ?? "";
-        set => _rawTarget = value;
+        get => _replacedHeaders ?? _request.Headers;
+        set => _replacedHeaders = value;
     }
-
-    public IHeaderDictionary Headers { get; set; } = NoHeaders;
 
     /// <summary>
     /// The body stream, or the one the app put in its place. The loop's stream is reused until the app takes it: one
@@ -90,7 +98,7 @@ internal sealed class RequestFeatures :
         set => _replacedBody = value;
     }
 
-    public bool CanHaveBody { get; private set; }
+    public bool CanHaveBody => !_request.Body.IsEmpty;
 
     public bool IsReadOnly => _body.ReadStarted;
 
@@ -100,17 +108,28 @@ internal sealed class RequestFeatures :
         set => _body.MaxSize = value;
     }
 
-    public string TraceIdentifier { get; set; } = "";
+    /// <summary>The invocation's request id, unless the app set another.</summary>
+    public string TraceIdentifier
+    {
+        get => _traceIdentifier ?? _invocation.RequestId;
+        set => _traceIdentifier = value;
+    }
 
-    public string ConnectionId { get; set; } = "";
+    /// <summary>The invocation's request id, unless the app set another.</summary>
+    public string ConnectionId
+    {
+        get => _connectionId ?? _invocation.RequestId;
+        set => _connectionId = value;
+    }
 
-    public IPAddress? RemoteIpAddress { get; set; }
+    public IPAddress? RemoteIpAddress { get => _request.RemoteIpAddress; set => _request.RemoteIpAddress = value; }
 
+    /// <summary>Never known from an event; what the app set, for its invocation.</summary>
     public IPAddress? LocalIpAddress { get; set; }
 
-    public int RemotePort { get; set; }
+    public int RemotePort { get => _request.RemotePort; set => _request.RemotePort = value; }
 
-    public int LocalPort { get; set; }
+    public int LocalPort { get => _request.LocalPort; set => _request.LocalPort = value; }
 
     public string AwsRequestId => _invocation.RequestId;
 
@@ -135,13 +154,13 @@ internal sealed class RequestFeatures :
 
     public string? TenantId => _invocation.TenantId;
 
-    public LambdaEventSource EventSource { get; private set; }
+    public LambdaEventSource EventSource => _request.Source;
 
     public ReadOnlyMemory<byte> RawEvent => _invocation.Event;
 
-    public ClaimsPrincipal? User { get; set; }
+    public ClaimsPrincipal? User { get => _request.User; set => _request.User = value; }
 
-    public X509Certificate2? ClientCertificate { get; set; }
+    public X509Certificate2? ClientCertificate { get => _request.ClientCertificate; set => _request.ClientCertificate = value; }
 
     public Endpoint? Endpoint { get; set; }
 
@@ -152,40 +171,18 @@ internal sealed class RequestFeatures :
     }
 
     /// <summary>
-    /// Fills the features with the invocation's request (the invocation itself was read into the loop's
-    /// <see cref="Invocation"/>); <paramref name="bodyControl"/> says whether synchronous body reads are allowed.
+    /// Readies the body stream for the request just mapped into <see cref="Request"/>; <paramref name="bodyControl"/>
+    /// says whether synchronous body reads are allowed.
     /// </summary>
-    public void Start(LambdaHttpRequest request, IHttpBodyControlFeature bodyControl)
-    {
-        Protocol = request.Protocol;
-        Scheme = request.Scheme;
-        Method = request.Method;
-        PathBase = request.PathBase;
-        Path = request.Path;
-        QueryString = request.QueryString;
-        _current = request;
-        _rawTarget = null;
-        Headers = request.Headers;
-        CanHaveBody = !request.Body.IsEmpty;
-        _body.Reset(request.Body, bodyControl);
-        _replacedBody = null;
-        TraceIdentifier = ConnectionId = _invocation.RequestId;
-        RemoteIpAddress = request.RemoteIpAddress;
-        RemotePort = request.RemotePort;
-        LocalPort = request.LocalPort;
-        EventSource = request.Source;
-        User = request.User;
-        ClientCertificate = request.ClientCertificate;
-    }
+    public void Start(IHttpBodyControlFeature bodyControl) => _body.Reset(_request.Body, bodyControl);
 
-    /// <summary>Forgets the request (the invocation is over): nothing of it, its event bytes included, stays referenced.</summary>
+    /// <summary>
+    /// The invocation is over: <see cref="Request"/> is emptied and what the app set is forgotten, so nothing of the
+    /// request, its event bytes included, stays referenced.
+    /// </summary>
     public void Reset()
     {
-        Protocol = Scheme = Method = PathBase = Path = QueryString = TraceIdentifier = ConnectionId = "";
-        _current = null;
-        _rawTarget = null;
-        Headers = NoHeaders;
-        CanHaveBody = false;
+        _request.Clear();
         if (_bodyHandedOut)
         {
             _body.End();
@@ -194,12 +191,10 @@ internal sealed class RequestFeatures :
         }
 
         _body.Reset(default, bodyControl: null);
+        _replacedHeaders = null;
         _replacedBody = null;
-        RemoteIpAddress = LocalIpAddress = null;
-        RemotePort = LocalPort = 0;
-        EventSource = LambdaEventSource.Auto;
-        User = null;
-        ClientCertificate = null;
+        _traceIdentifier = _connectionId = null;
+        LocalIpAddress = null;
         Endpoint = null;
         _routeValues = null;
     }

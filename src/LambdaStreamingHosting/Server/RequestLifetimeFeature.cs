@@ -12,10 +12,7 @@ namespace LambdaStreamingHosting.Server;
 /// </summary>
 internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDisposable
 {
-    /// <summary>The <c>errorType</c> of an invocation aborted because the host stopped before it ended.</summary>
-    public const string ShutdownErrorType = "LambdaStreaming.Shutdown";
-
-    private static readonly LambdaError ShutdownError = new(ShutdownErrorType, "The function was shut down (the host stopped, for example on SIGTERM) before the response ended.");
+    private static readonly LambdaError ShutdownError = new(LambdaErrorTypes.Shutdown, "The function was shut down (the host stopped, for example on SIGTERM) before the response ended.");
     private static readonly TimeSpan LongestTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
@@ -99,7 +96,7 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
 
     /// <summary>
     /// The host is stopping and its shutdown timeout ran out while this invocation runs: <see cref="RequestAborted"/>
-    /// fires, later writes are dropped, and the invocation ends with <see cref="ShutdownErrorType"/> (as <c>/error</c>
+    /// fires, later writes are dropped, and the invocation ends with <see cref="LambdaErrorTypes.Shutdown"/> (as <c>/error</c>
     /// before the response started, in the error trailers after). Returns whether an invocation was running. Called
     /// from the thread that stops the host.
     /// </summary>

@@ -1,43 +1,54 @@
+using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using LambdaStreamingHosting.Events;
 using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 
 namespace LambdaStreamingHosting.Server;
 
 /// <summary>
 /// What the streaming and buffered response bodies share: the <see cref="PipeWriter"/> and <see cref="System.IO.Stream"/>
-/// the app writes to, pooled buffering, Kestrel's start and body rules (<c>StartAsync</c> commits the headers without
-/// sending them, HEAD bodies are discarded, 204/304 bodies are refused, no more bytes than <c>Content-Length</c>,
-/// nothing is written after the body ended), <c>SendFileAsync</c>, and how the invocation is answered.
+/// the app writes to, the response's life as one <see cref="ResponseState"/>, Kestrel's rules derived from it
+/// (<c>StartAsync</c> commits the headers without sending them, every write and flush goes out, HEAD bodies are
+/// discarded, 204/304 bodies are refused, no more bytes than <c>Content-Length</c>, nothing after the body ended),
+/// <c>SendFileAsync</c>, and <see cref="FinishAsync"/>: the one place that decides how the response ended. A mode (the
+/// streamed or the buffered answer) provides where the bytes go and how Lambda is told.
 /// </summary>
 internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBodyControlFeature
 {
-    /// <summary>The <c>errorType</c> of an invocation the app aborted with <c>HttpContext.Abort()</c>.</summary>
-    public const string AbortedErrorType = "LambdaStreaming.RequestAborted";
+    /// <summary>Writes at least this large are handed on by reference: a streamed answer sends them without a copy.</summary>
+    internal const int LargeWriteBytes = SendQueue.BlockSize;
 
     private static readonly byte[] DiscardedBytes = new byte[4096];
+    private int _state;
     private bool _isHead;
-    private long _sendThreshold;
 
-    // Body bytes the app wrote (sent or buffered), and the Content-Length it declared when the response started.
+    // Body bytes the app wrote (sent or kept), and the Content-Length it declared when the response started.
     private long _bodyBytes;
     private long? _declaredLength;
+    private long _firstByteTimestamp;
+    private Exception? _writerError;
+
+    // Why the server aborted the invocation (the host is stopping); null when the app aborted it, or nobody did.
+    private LambdaError? _abortReason;
 
     // Which invocation the stream and writer handed out belong to: bumped when one starts and when it is over.
     private int _generation;
     private ResponseBodyStream? _stream;
     private ResponseBodyPipeWriter? _writer;
 
-    protected ResponseBodyFeature(ResponseFeature response, SegmentBuffer buffer, LambdaStreamingOptions options)
+    protected ResponseBodyFeature(ResponseFeature response, LambdaStreamingOptions options, ILogger logger)
     {
         Response = response;
-        Buffer = buffer;
         Options = options;
+        Logger = logger;
     }
 
     /// <summary>
@@ -52,34 +63,43 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>Whether <c>Response.Body.Write</c>/<c>Flush</c> may block (off by default, as on Kestrel).</summary>
     public bool AllowSynchronousIO { get; set; }
 
-    protected ResponseFeature Response { get; }
+    /// <summary>Where the response is in its life.</summary>
+    public ResponseState State => (ResponseState)Volatile.Read(ref _state);
 
-    protected SegmentBuffer Buffer { get; }
+    /// <summary>What became of the response; set by <see cref="FinishAsync"/>.</summary>
+    public ResponseOutcome Outcome { get; private set; }
+
+    /// <summary>Bytes written and not flushed.</summary>
+    internal abstract long UnflushedBytes { get; }
+
+    protected ResponseFeature Response { get; }
 
     protected LambdaStreamingOptions Options { get; }
 
-    /// <summary>The body ended (bodyless status, <c>CompleteAsync</c>, or the answer was sent): no more bytes go out.</summary>
-    protected bool BodyEnded { get; set; }
+    protected ILogger Logger { get; }
+
+    /// <summary>Where written bytes go: the streamed request's send queue, or the buffered answer's segments.</summary>
+    protected abstract IBufferWriter<byte> BodyBuffer { get; }
 
     /// <summary>The status and method allow no body: bytes written are dropped (HEAD) or refused (204, 205, 304).</summary>
     protected bool IsBodyless => _isHead || StatusForbidsBody || Response.StatusCode < 200;
 
+    /// <summary>The body reached its declared <c>Content-Length</c>: the send that carries its last bytes ends it too.</summary>
+    protected bool DeclaredLengthReached => _declaredLength == _bodyBytes;
+
     /// <summary>204, 205 and 304 answers have no body: writing one throws, started or not, as on Kestrel.</summary>
     private bool StatusForbidsBody => Response.StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status205ResetContent or StatusCodes.Status304NotModified;
 
-    /// <summary>The app aborted the request: further writes are dropped, as on Kestrel.</summary>
-    protected bool Aborted { get; private set; }
+    /// <summary>Bytes written are dropped: the response was cut short, or it answers a HEAD request and has started.</summary>
+    private bool Discarding => State is ResponseState.Aborted or ResponseState.Broken || (_isHead && State != ResponseState.NotStarted);
 
-    /// <summary>Why the server aborted the invocation; <see langword="null"/> when the app did.</summary>
-    private LambdaError? AbortReason { get; set; }
+    /// <summary>The response started and its body takes more bytes: not ended, not cut short.</summary>
+    private bool BodyOpen => State is ResponseState.HeadCommitted or ResponseState.HeadSent;
 
-    /// <summary>Called when the Runtime API connection broke while the response was sent (fires <c>RequestAborted</c>).</summary>
-    public Action? ConnectionLost { get; set; }
-
-    /// <summary>The exception the app completed the <see cref="Writer"/> with, if any.</summary>
-    protected Exception? WriterError { get; private set; }
-
-    public void DisableBuffering() => _sendThreshold = 1;
+    /// <summary>Every write goes out already (Kestrel's is a no-op as well).</summary>
+    public void DisableBuffering()
+    {
+    }
 
     /// <summary>
     /// Starts the response: runs the <c>OnStarting</c> callbacks and makes status and headers read-only. As on Kestrel,
@@ -94,16 +114,13 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>Ends the body now; a body shorter than its <c>Content-Length</c> throws instead, as on Kestrel.</summary>
     public async Task CompleteAsync()
     {
-        if (!BodyEnded)
+        await StartCoreAsync().ConfigureAwait(false);
+        if (BodyOpen && ShortOfDeclaredLength() is { } shortfall)
         {
-            await StartCoreAsync().ConfigureAwait(false);
-            if (ShortOfDeclaredLength() is { } shortfall)
-            {
-                throw shortfall;
-            }
-
-            await EndBodyAsync().ConfigureAwait(false);
+            throw shortfall;
         }
+
+        await EndBodyAsync().ConfigureAwait(false);
     }
 
     public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
@@ -141,30 +158,63 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         }
     }
 
-    /// <summary>Answers the invocation once the app returned (or threw); returns the Runtime API's reply, or null when the connection broke.</summary>
+    /// <summary>
+    /// Answers the invocation once the app returned (or threw): decides how the response ended and lets the mode tell
+    /// Lambda; returns the Runtime API's reply, or <see langword="null"/> when the connection broke without one.
+    /// </summary>
     /// <param name="error">The app's exception, if it failed.</param>
-    /// <param name="aborted">Whether the app called <c>HttpContext.Abort()</c>.</param>
     /// <param name="cancellationToken">Signalled when the host stops.</param>
-    public abstract ValueTask<RuntimeApiReply?> FinishAsync(Exception? error, bool aborted, CancellationToken cancellationToken);
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<RuntimeApiReply?> FinishAsync(Exception? error, CancellationToken cancellationToken)
+    {
+        error ??= _writerError;
+        if (error is null && State == ResponseState.NotStarted)
+        {
+            try
+            {
+                // A response the app never started starts now; its OnStarting callbacks or headers may still fail it.
+                await StartCoreAsync().ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // Whatever fails here becomes the answer's error.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.ApplicationError(Logger, ex);
+                error = ex;
+            }
+        }
 
-    public void Abort() => Aborted = true;
+        var ending = EndingFor(error);
+        if (ending == ResponseEnding.ShortOfContentLength)
+        {
+            error = ShortOfDeclaredLength();
+            Log.ApplicationError(Logger, error!);
+        }
+        else if (ending == ResponseEnding.Clean && error is not null)
+        {
+            Log.ApplicationErrorAfterEnd(Logger, error);
+        }
+
+        var (reply, errorType) = await AnswerAsync(ending, error, cancellationToken).ConfigureAwait(false);
+        Outcome = new ResponseOutcome(State == ResponseState.Broken ? ResponseEnding.Broken : ending, Response.StatusCode, _bodyBytes, _firstByteTimestamp, errorType);
+        return reply;
+    }
+
+    /// <summary>The app aborted the request: later writes are dropped and the invocation ends with an error.</summary>
+    public void Abort() => MoveTo(ResponseState.Aborted);
 
     /// <summary>The server aborts the invocation (the host is stopping): as <see cref="Abort()"/>, failing with <paramref name="reason"/>.</summary>
     public void Abort(LambdaError reason)
     {
-        AbortReason = reason;
-        Aborted = true;
+        _abortReason = reason;
+        MoveTo(ResponseState.Aborted);
     }
 
     /// <summary>
-    /// The invocation is over: the stream and writer handed out for it stop working, and the pooled arrays go back.
-    /// The feature (reused by its invocation loop) waits for the next <see cref="Start"/>.
+    /// The invocation is over: the stream and writer handed out for it stop working. The feature (reused by its
+    /// invocation loop) waits for the next <see cref="Start"/>.
     /// </summary>
-    public virtual void Release()
-    {
-        EndGeneration();
-        Buffer.Dispose();
-    }
+    public virtual void Release() => EndGeneration();
 
     /// <summary>
     /// This feature, when <paramref name="generation"/> is the running invocation's; else (a stream or writer an app
@@ -174,41 +224,10 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         ? this
         : throw new ObjectDisposedException(GetType().Name, "The response this body belonged to is over: its invocation ended. Keep no Response.Body or Response.BodyWriter past the request.");
 
-    /// <summary>
-    /// Makes the feature as new for an invocation answering a <paramref name="method"/> request: nothing written, not
-    /// started, not aborted, synchronous IO off; bodies handed out before no longer work.
-    /// </summary>
-    protected void Start(string method, long sendThreshold)
-    {
-        EndGeneration();
-        _isHead = HttpMethods.IsHead(method);
-        _sendThreshold = sendThreshold;
-        _bodyBytes = 0;
-        _declaredLength = null;
-        BodyEnded = false;
-        Aborted = false;
-        AbortReason = null;
-        WriterError = null;
-        AllowSynchronousIO = false;
-        Response.BodyFeature = this;
-    }
-
-    /// <summary>Body bytes of the answer: what the app wrote (none for HEAD), or the error body that replaced it.</summary>
-    internal long BodyBytes => _bodyBytes;
-
-    /// <summary>Bytes written and not sent yet.</summary>
-    internal long UnflushedBytes => Buffer.Length;
-
-    /// <summary>
-    /// The app declared a <c>Content-Length</c> and wrote exactly that many bytes: the body is complete, so the send
-    /// that carries its last bytes ends the stream too.
-    /// </summary>
-    protected bool DeclaredLengthReached => _declaredLength == _bodyBytes;
-
     internal Memory<byte> GetMemory(int sizeHint)
     {
         ThrowIfBodyClosed();
-        return !Discarding ? Buffer.GetMemory(sizeHint) : sizeHint <= DiscardedBytes.Length ? DiscardedBytes : new byte[sizeHint];
+        return !Discarding ? BodyBuffer.GetMemory(sizeHint) : sizeHint <= DiscardedBytes.Length ? DiscardedBytes : new byte[sizeHint];
     }
 
     internal void Advance(int count)
@@ -217,60 +236,70 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         {
             ThrowIfStatusForbidsBody(count);
             CountBodyBytes(count);
-            Buffer.Advance(count);
+            BodyBuffer.Advance(count);
             OnAdvanced();
         }
     }
 
-    internal async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// <c>BodyWriter.FlushAsync</c>, <c>Response.Body.FlushAsync</c>: starts the response and sends what was written.
+    /// Not an async method on the way that completes at once, so a flush (and a synchronous write) costs no state machine.
+    /// </summary>
+    internal ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        await StartCoreAsync().ConfigureAwait(false);
-        if (!BodyEnded && !Aborted)
+        if (State == ResponseState.NotStarted)
         {
-            await SendAsync(end: false, data: default).ConfigureAwait(false);
+            return StartAndFlushAsync();
         }
 
-        return new FlushResult(isCanceled: false, isCompleted: false);
+        if (!BodyOpen)
+        {
+            return default;
+        }
+
+        var send = SendBodyAsync(borrowed: default, end: false);
+        if (!send.IsCompleted)
+        {
+            return FlushedAsync(send);
+        }
+
+        send.GetAwaiter().GetResult();
+        return default;
     }
 
     /// <summary>
-    /// <c>Response.Body</c> writes: small writes gather in the buffer, which is sent when it fills; a write at least
-    /// as large as the buffer is sent at once, after what is buffered, without copying it.
+    /// <c>Response.Body</c> writes, each sent at once as on Kestrel: a small write is copied and flushed, a write of at
+    /// least <see cref="LargeWriteBytes"/> is handed on by reference and completes once it was sent.
     /// </summary>
-    internal async ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+    internal ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfBodyClosed();
         ThrowIfStatusForbidsBody(source.Length);
         if (Discarding)
         {
-            return;
+            return default;
         }
 
         CountBodyBytes(source.Length);
-        if (source.Length >= _sendThreshold && MemoryMarshal.TryGetArray(source, out var array))
+        if (source.Length >= LargeWriteBytes && MemoryMarshal.TryGetArray(source, out var array))
         {
-            await StartCoreAsync().ConfigureAwait(false);
-            if (!BodyEnded && !Aborted)
-            {
-                await SendAsync(end: false, array).ConfigureAwait(false);
-            }
-
-            return;
+            return WriteLargeAsync(array);
         }
 
-        while (!source.IsEmpty)
+        CopyToBody(source.Span);
+        var flush = FlushAsync(cancellationToken);
+        if (!flush.IsCompleted)
         {
-            source = source[CopyToBuffer(source.Span)..];
-            if (Buffer.Length >= _sendThreshold)
-            {
-                await FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
+            return new ValueTask(flush.AsTask());
         }
+
+        flush.GetAwaiter().GetResult();
+        return default;
     }
 
-    /// <summary>Synchronous <c>Response.Body</c> writes (<c>AllowSynchronousIO</c>): as <see cref="WriteAsync"/>, blocking on sends.</summary>
+    /// <summary>Synchronous <c>Response.Body</c> writes (<c>AllowSynchronousIO</c>): copied and flushed, blocking only while the reader is behind.</summary>
     internal void Write(ReadOnlySpan<byte> source)
     {
         ThrowIfBodyClosed();
@@ -281,17 +310,11 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         }
 
         CountBodyBytes(source.Length);
-        while (!source.IsEmpty)
-        {
-            source = source[CopyToBuffer(source)..];
-            if (Buffer.Length >= _sendThreshold)
-            {
-                Flush();
-            }
-        }
+        CopyToBody(source);
+        Flush();
     }
 
-    /// <summary>Synchronous flush: blocks until the socket took the bytes.</summary>
+    /// <summary>Synchronous flush: blocks only while more than <c>MaxResponseBufferSize</c> is unsent.</summary>
     internal void Flush()
     {
         var flush = FlushAsync(CancellationToken.None);
@@ -306,21 +329,74 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     }
 
     /// <summary>The app completed the <see cref="Writer"/>: with an exception, the response fails.</summary>
-    internal void CompleteWriter(Exception? exception) => WriterError ??= exception;
+    internal void CompleteWriter(Exception? exception) => _writerError ??= exception;
 
     /// <summary>
-    /// Sends what is buffered followed by <paramref name="data"/> (the caller's memory, sent without copying before
-    /// the task completes) in the streaming mode; keeps both in the buffered mode. With <paramref name="end"/> the body ends.
+    /// Makes the feature as new for an invocation answering a <paramref name="method"/> request: not started, nothing
+    /// written, synchronous IO off; bodies handed out before no longer work.
     /// </summary>
-    protected abstract ValueTask SendAsync(bool end, ArraySegment<byte> data);
+    protected void Start(string method)
+    {
+        EndGeneration();
+        _isHead = HttpMethods.IsHead(method);
+        _bodyBytes = 0;
+        _declaredLength = null;
+        _firstByteTimestamp = 0;
+        _writerError = null;
+        _abortReason = null;
+        Volatile.Write(ref _state, (int)ResponseState.NotStarted);
+        AllowSynchronousIO = false;
+        Outcome = default;
+        Response.BodyFeature = this;
+    }
 
     /// <summary>
-    /// Runs the <c>OnStarting</c> callbacks and starts the response, unless it started already: status and headers
-    /// become read-only, the <c>Content-Length</c> is taken as the body's length. Nothing is sent here.
+    /// Moves the response to <paramref name="next"/>: forward through <see cref="ResponseState.Ended"/>, or cut short
+    /// (<see cref="ResponseState.Aborted"/> before the end, <see cref="ResponseState.Broken"/> at any time). False when
+    /// it is there or further already, or was cut short. Safe from any thread (an abort or a broken send may race the app).
+    /// </summary>
+    protected bool MoveTo(ResponseState next)
+    {
+        while (true)
+        {
+            var current = State;
+            var allowed = next switch
+            {
+                ResponseState.Broken => current != ResponseState.Broken,
+                ResponseState.Aborted => current < ResponseState.Ended,
+                _ => current < next && current < ResponseState.Ended,
+            };
+            if (!allowed)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, (int)next, (int)current) == (int)current)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>The head is on its way to the wire: the time of the first byte is taken (once).</summary>
+    protected void MarkHeadSent()
+    {
+        if (_firstByteTimestamp == 0)
+        {
+            _firstByteTimestamp = Stopwatch.GetTimestamp();
+        }
+
+        MoveTo(ResponseState.HeadSent);
+    }
+
+    /// <summary>
+    /// Runs the <c>OnStarting</c> callbacks and starts the response, unless it started already (or was cut short):
+    /// status and headers become read-only, the <c>Content-Length</c> is taken as the body's length, the mode writes
+    /// its head. Nothing is sent here, except that a status without body ends the response at once.
     /// </summary>
     protected async Task StartCoreAsync()
     {
-        if (Response.HasStarted)
+        if (State != ResponseState.NotStarted)
         {
             return;
         }
@@ -328,55 +404,127 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         await Response.FireOnStartingAsync().ConfigureAwait(false);
         _declaredLength = IsBodyless || Response.Headers.ContainsKey(HeaderNames.TransferEncoding) ? null : Response.Headers.ContentLength;
         CountBodyBytes(0);
-        await BeginAsync().ConfigureAwait(false);
+        WriteHead();
+        Response.MarkStarted();
+        if (MoveTo(ResponseState.HeadCommitted) && IsBodyless)
+        {
+            // 204, 304, HEAD: the head and the end of the body at once, so nothing waits for a body.
+            DiscardBody();
+            _bodyBytes = 0;
+            await EndBodyAsync().ConfigureAwait(false);
+        }
     }
 
-    /// <summary>Starts the response after the <c>OnStarting</c> callbacks ran (the streaming body writes the prelude).</summary>
-    protected abstract ValueTask BeginAsync();
+    /// <summary>Ends the body (the last chunk goes with what was written), unless it ended or was cut short.</summary>
+    protected ValueTask EndBodyAsync() => BodyOpen ? SendBodyAsync(borrowed: default, end: true) : ValueTask.CompletedTask;
 
-    /// <summary>Ends the body before the app returned (<c>CompleteAsync</c>).</summary>
-    protected abstract ValueTask EndBodyAsync();
+    /// <summary>After the <c>OnStarting</c> callbacks ran: the streamed answer writes its prelude here (which throws for an invalid header or status).</summary>
+    protected virtual void WriteHead()
+    {
+    }
 
-    /// <summary>Called after bytes were added to <see cref="Buffer"/>.</summary>
+    /// <summary>
+    /// Sends what was written, then <paramref name="borrowed"/> (the caller's memory: sent before the task completes,
+    /// without a copy, in the streaming mode); the buffered mode keeps both. With <paramref name="end"/> the body ends.
+    /// </summary>
+    protected abstract ValueTask SendAsync(ArraySegment<byte> borrowed, bool end);
+
+    /// <summary>Tells Lambda how the response ended; returns the Runtime API's reply and the <c>errorType</c> reported, if any.</summary>
+    protected abstract ValueTask<(RuntimeApiReply? Reply, string? ErrorType)> AnswerAsync(ResponseEnding ending, Exception? error, CancellationToken cancellationToken);
+
+    /// <summary>Forgets the bytes written; only while nothing was sent.</summary>
+    protected abstract void DiscardBody();
+
+    /// <summary>Called after bytes were added to <see cref="BodyBuffer"/>.</summary>
     protected virtual void OnAdvanced()
     {
+    }
+
+    /// <summary>
+    /// Replaces a failed response of which nothing was sent with a 500 (with the exception text when the options allow);
+    /// a <see cref="BadHttpRequestException"/> keeps its status (413 for a body over <c>MaxRequestBodySize</c>), as on
+    /// Kestrel. The response is not started again yet.
+    /// </summary>
+    protected void ReplaceWithServerError(Exception? error)
+    {
+        DiscardBody();
+        _declaredLength = null;
+        _bodyBytes = 0;
+        Response.ResetForError(error is BadHttpRequestException badRequest ? badRequest.StatusCode : StatusCodes.Status500InternalServerError);
+        Volatile.Write(ref _state, (int)ResponseState.NotStarted);
+        if (error is not null && Options.IncludeExceptionDetails && !_isHead)
+        {
+            Response.Headers.ContentType = "text/plain; charset=utf-8";
+            _bodyBytes = Encoding.UTF8.GetBytes(error.ToString(), BodyBuffer);
+        }
+    }
+
+    /// <summary>
+    /// The Lambda error for a response that <paramref name="ending"/> failed with <paramref name="error"/>: the
+    /// exception's type name (its message and stack trace only with <c>IncludeExceptionDetails</c>), or
+    /// <see cref="LambdaErrorTypes.RequestAborted"/>.
+    /// </summary>
+    protected LambdaError ErrorFor(ResponseEnding ending, Exception? error) => error switch
+    {
+        _ when ending == ResponseEnding.Aborted => _abortReason ?? new LambdaError(LambdaErrorTypes.RequestAborted, "The application aborted the request."),
+        ResponseTooLargeException tooLarge => new LambdaError(LambdaErrorTypes.ResponseTooLarge, tooLarge.Message),
+        not null => LambdaError.FromException(error, Options.IncludeExceptionDetails, "The application failed."),
+        _ => new LambdaError(LambdaErrorTypes.UnhandledException, "The application failed."),
+    };
+
+    private static async ValueTask<FlushResult> FlushedAsync(ValueTask send)
+    {
+        await send.ConfigureAwait(false);
+        return default;
+    }
+
+    private async ValueTask<FlushResult> StartAndFlushAsync()
+    {
+        await StartCoreAsync().ConfigureAwait(false);
+        if (BodyOpen)
+        {
+            await SendBodyAsync(borrowed: default, end: false).ConfigureAwait(false);
+        }
+
+        return default;
+    }
+
+    private async ValueTask WriteLargeAsync(ArraySegment<byte> data)
+    {
+        await StartCoreAsync().ConfigureAwait(false);
+        if (BodyOpen)
+        {
+            await SendBodyAsync(data, end: false).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>How the response ended, from its state and the app's error: the one place both modes take it from.</summary>
+    private ResponseEnding EndingFor(Exception? error) => State switch
+    {
+        ResponseState.Broken => ResponseEnding.Broken,
+        ResponseState.Aborted => ResponseEnding.Aborted,
+        ResponseState.Ended => ResponseEnding.Clean,
+        ResponseState.NotStarted when error is not null => ResponseEnding.FailedBeforeStart,
+        _ when error is not null => ResponseEnding.FailedAfterStart,
+        _ when _bodyBytes < _declaredLength => ResponseEnding.ShortOfContentLength,
+        _ => ResponseEnding.Clean,
+    };
+
+    /// <summary>Sends through the mode; the body ends with this send when <paramref name="end"/> or when it reached its <c>Content-Length</c>.</summary>
+    private ValueTask SendBodyAsync(ArraySegment<byte> borrowed, bool end)
+    {
+        end |= DeclaredLengthReached;
+        return end && !MoveTo(ResponseState.Ended) ? ValueTask.CompletedTask : SendAsync(borrowed, end);
     }
 
     /// <summary>
     /// The error Kestrel reports when the app returned after writing fewer bytes than the <c>Content-Length</c> it
     /// declared, or <see langword="null"/> when the body is as long as declared (or no length was declared).
     /// </summary>
-    protected InvalidOperationException? ShortOfDeclaredLength() =>
+    private InvalidOperationException? ShortOfDeclaredLength() =>
         _bodyBytes < _declaredLength
             ? new InvalidOperationException($"Response Content-Length mismatch: too few bytes written ({_bodyBytes} of {_declaredLength}).")
             : null;
-
-    /// <summary>
-    /// Replaces a failed, not-started response with a 500 (with the exception text when the options allow); a
-    /// <see cref="BadHttpRequestException"/> keeps its status (413 for a body over <c>MaxRequestBodySize</c>), as on Kestrel.
-    /// </summary>
-    protected void ReplaceWithServerError(Exception? error)
-    {
-        Buffer.Clear();
-        _declaredLength = null;
-        Response.ResetForError(error is BadHttpRequestException badRequest ? badRequest.StatusCode : StatusCodes.Status500InternalServerError);
-        if (error is not null && Options.IncludeExceptionDetails && !_isHead)
-        {
-            Response.Headers.ContentType = "text/plain; charset=utf-8";
-            Encoding.UTF8.GetBytes(error.ToString(), Buffer);
-        }
-
-        _bodyBytes = Buffer.Length;
-    }
-
-    /// <summary>The Lambda error for a failed invocation.</summary>
-    protected LambdaError ErrorFor(Exception? error, bool aborted) => error switch
-    {
-        ResponseTooLargeException tooLarge => new LambdaError(ResponseTooLargeException.ErrorType, tooLarge.Message),
-        not null => LambdaError.FromException(error, Options.IncludeExceptionDetails, "The application failed."),
-        _ when aborted => AbortReason ?? new LambdaError(AbortedErrorType, "The application aborted the request."),
-        _ => new LambdaError(LambdaError.UnhandledErrorType, "The application failed."),
-    };
 
     private void EndGeneration()
     {
@@ -385,32 +533,34 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         _writer = null;
     }
 
-    /// <summary>Copies what fits of <paramref name="source"/> into the buffer's current segment; returns the bytes taken.</summary>
-    private int CopyToBuffer(ReadOnlySpan<byte> source)
+    /// <summary>Copies <paramref name="source"/> into the body, piece by piece.</summary>
+    private void CopyToBody(ReadOnlySpan<byte> source)
     {
-        var span = Buffer.GetSpan(1);
-        var count = Math.Min(span.Length, source.Length);
-        source[..count].CopyTo(span);
-        Buffer.Advance(count);
-        OnAdvanced();
-        return count;
+        while (!source.IsEmpty)
+        {
+            var span = BodyBuffer.GetSpan(1);
+            var count = Math.Min(span.Length, source.Length);
+            source[..count].CopyTo(span);
+            BodyBuffer.Advance(count);
+            OnAdvanced();
+            source = source[count..];
+        }
     }
-
-    private bool Discarding => Aborted || (_isHead && Response.HasStarted) || (_isHead && BodyEnded);
 
     private void ThrowIfBodyClosed()
     {
-        if (Aborted || _isHead)
+        var state = State;
+        if (state is ResponseState.Aborted or ResponseState.Broken || _isHead)
         {
             return;
         }
 
-        if (Response.HasStarted && IsBodyless)
+        if (state != ResponseState.NotStarted && IsBodyless)
         {
             throw BodyNotAllowed();
         }
 
-        if (BodyEnded && !DeclaredLengthReached)
+        if (state == ResponseState.Ended && !DeclaredLengthReached)
         {
             throw new InvalidOperationException("Writing is not allowed after the response body was completed.");
         }
@@ -421,7 +571,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
 
     private void ThrowIfStatusForbidsBody(int count)
     {
-        if (count > 0 && !Aborted && !_isHead && StatusForbidsBody)
+        if (count > 0 && !Discarding && !_isHead && StatusForbidsBody)
         {
             throw BodyNotAllowed();
         }

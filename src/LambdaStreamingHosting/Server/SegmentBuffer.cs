@@ -3,35 +3,22 @@ using System.Buffers;
 namespace LambdaStreamingHosting.Server;
 
 /// <summary>
-/// Response bytes held in pooled arrays until they are sent. Each segment keeps free room before and after its data
-/// so the streaming writer can frame it as an HTTP chunk in place. Arrays go back to the pool on
+/// Bytes held in pooled arrays: a buffered answer's body, the prelude of a streamed one. Arrays go back to the pool on
 /// <see cref="Clear"/> (all but the first, which is kept for the next writes) and on <see cref="Dispose"/>; segment
 /// objects are recycled, so steady writing allocates nothing.
 /// </summary>
 internal sealed class SegmentBuffer : IBufferWriter<byte>, IDisposable
 {
     private readonly int _segmentSize;
-    private readonly int _headroom;
-    private readonly int _tailroom;
     private Segment? _first;
     private Segment? _last;
     private Segment? _free;
 
-    /// <param name="segmentSize">Bytes rented per segment, room included.</param>
-    /// <param name="headroom">Free bytes kept before the data of each segment.</param>
-    /// <param name="tailroom">Free bytes kept after the data of each segment.</param>
-    public SegmentBuffer(int segmentSize, int headroom = 0, int tailroom = 0)
-    {
-        _segmentSize = segmentSize;
-        _headroom = headroom;
-        _tailroom = tailroom;
-    }
+    /// <param name="segmentSize">Bytes rented per segment.</param>
+    public SegmentBuffer(int segmentSize) => _segmentSize = segmentSize;
 
     /// <summary>Bytes written and not cleared.</summary>
     public long Length { get; private set; }
-
-    /// <summary>The data capacity of one regular segment.</summary>
-    public int SegmentCapacity => _segmentSize - _headroom - _tailroom;
 
     /// <summary>The first segment holding data, or <see langword="null"/>; follow <see cref="Segment.NextSegment"/>.</summary>
     public Segment? First => Length == 0 ? null : _first;
@@ -39,7 +26,7 @@ internal sealed class SegmentBuffer : IBufferWriter<byte>, IDisposable
     public Memory<byte> GetMemory(int sizeHint = 0)
     {
         EnsureRoom(Math.Max(sizeHint, 1));
-        return _last!.Array.AsMemory(_last.DataOffset + _last.Count, _last.FreeBytes);
+        return _last!.Array.AsMemory(_last.Count, _last.FreeBytes);
     }
 
     public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
@@ -109,14 +96,14 @@ internal sealed class SegmentBuffer : IBufferWriter<byte>, IDisposable
         {
             // The kept first array is too small for this hint: trade it for a bigger one.
             ArrayPool<byte>.Shared.Return(_first.Array);
-            _first.Reset(ArrayPool<byte>.Shared.Rent(Math.Max(_segmentSize, sizeHint + _headroom + _tailroom)), _headroom, _tailroom);
+            _first.Reset(ArrayPool<byte>.Shared.Rent(Math.Max(_segmentSize, sizeHint)));
             return;
         }
 
         var segment = _free ?? new Segment();
         _free = segment.NextSegment;
         segment.NextSegment = null;
-        segment.Reset(ArrayPool<byte>.Shared.Rent(Math.Max(_segmentSize, sizeHint + _headroom + _tailroom)), _headroom, _tailroom);
+        segment.Reset(ArrayPool<byte>.Shared.Rent(Math.Max(_segmentSize, sizeHint)));
         if (_last is null)
         {
             _first = _last = segment;
@@ -134,40 +121,34 @@ internal sealed class SegmentBuffer : IBufferWriter<byte>, IDisposable
         {
             var next = segment.NextSegment;
             ArrayPool<byte>.Shared.Return(segment.Array);
-            segment.Reset([], 0, 0);
+            segment.Reset([]);
             segment.NextSegment = _free;
             _free = segment;
             segment = next;
         }
     }
 
-    /// <summary>One pooled array: free room, <see cref="Count"/> bytes of data at <see cref="DataOffset"/>, free room.</summary>
+    /// <summary>One pooled array: <see cref="Count"/> bytes of data from its start, then free room.</summary>
     internal sealed class Segment : ReadOnlySequenceSegment<byte>
     {
-        private int _tailroom;
-
         public byte[] Array { get; private set; } = [];
-
-        public int DataOffset { get; private set; }
 
         public int Count { get; set; }
 
         public Segment? NextSegment { get; set; }
 
-        public int FreeBytes => Array.Length - _tailroom - DataOffset - Count;
+        public int FreeBytes => Array.Length - Count;
 
-        public void Reset(byte[] array, int headroom, int tailroom)
+        public void Reset(byte[] array)
         {
             Array = array;
-            DataOffset = headroom;
-            _tailroom = tailroom;
             Count = 0;
         }
 
         /// <summary>Publishes the data as a <see cref="ReadOnlySequenceSegment{T}"/> node.</summary>
         public void Seal(long runningIndex)
         {
-            Memory = Array.AsMemory(DataOffset, Count);
+            Memory = Array.AsMemory(0, Count);
             RunningIndex = runningIndex;
             Next = NextSegment;
         }

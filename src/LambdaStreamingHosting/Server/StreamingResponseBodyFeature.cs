@@ -8,122 +8,59 @@ using Microsoft.Extensions.Logging;
 namespace LambdaStreamingHosting.Server;
 
 /// <summary>
-/// The streamed response body: the prelude (JSON + 8 NUL bytes) goes out with the first flush, the first write that
-/// fills the buffer or the end of the response (as Kestrel's headers do, <c>StartAsync</c> only commits it); then every
-/// flush sends what was written as chunks of the <c>/response</c> request, ending when the socket took them, so a slow
-/// reader slows the app instead of growing memory. Each send is one gather write: request head, prelude, body and the
-/// last chunk travel together when they are ready together, and the last chunk rides with the final body bytes when
-/// the body reached its <c>Content-Length</c>. A failure after the prelude went out ends the stream with the error
-/// trailers (after a complete <c>Content-Length</c> body it is only logged).
+/// The streamed response body, sent as Kestrel sends one: every write and flush goes to the Runtime API at once
+/// through the request's <see cref="SendQueue"/> (writes that come while a send is in flight leave together with the
+/// next one), <c>GetMemory</c>/<c>Advance</c> without a flush stays buffered, and a writer waits only while more than
+/// <c>MaxResponseBufferSize</c> is unsent, so a slow reader slows the app. The prelude (JSON + 8 NUL bytes) leads the
+/// first send; <c>StartAsync</c> only commits it, as Kestrel's commits its headers. A small complete answer is one send
+/// (request head, prelude, body and the last chunk, which rides with the bytes that complete a <c>Content-Length</c>).
+/// A failure after the start ends the stream with the error trailers.
 /// </summary>
 [SuppressMessage("Design", "CA1001", Justification = "Release gives the prelude's pooled arrays back after every invocation; the buffer holds nothing else.")]
 internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
 {
     private static readonly byte[] Delimiter = new byte[8];
-    private readonly ILogger _logger;
-    private readonly SegmentBuffer _prelude = new(1024, ChunkFraming.HeaderReserve, ChunkFraming.TrailerReserve);
-    private readonly List<ArraySegment<byte>> _chunks = [];
+    private readonly SegmentBuffer _prelude = new(1024);
+    private readonly Action<Exception> _connectionBroken;
+    private readonly RuntimeApiClient _client;
     private StreamingResponseRequest _request = null!;
     private ResponseShape _shape;
-    private bool _preludeUnsent;
 
-    /// <summary>A streamed body for an invocation loop, reused for its invocations (see <see cref="Start"/>).</summary>
-    public StreamingResponseBodyFeature(ResponseFeature response, LambdaStreamingOptions options, ILogger logger)
-        : base(response, new SegmentBuffer(options.ResponseBufferSize, ChunkFraming.HeaderReserve, ChunkFraming.TrailerReserve), options)
+    /// <summary>
+    /// A streamed body for an invocation loop, reused for its invocations (see <see cref="Start"/>); the loop's
+    /// <paramref name="client"/> reads each request's reply.
+    /// </summary>
+    public StreamingResponseBodyFeature(ResponseFeature response, RuntimeApiClient client, LambdaStreamingOptions options, ILogger logger)
+        : base(response, options, logger)
     {
-        _logger = logger;
+        _client = client;
+        _connectionBroken = OnConnectionBroken;
     }
 
-    /// <summary>Readies the feature to stream the answer of a <paramref name="method"/> request through <paramref name="request"/>.</summary>
+    /// <summary>Called when the Runtime API connection broke while the response was sent (fires <c>RequestAborted</c>).</summary>
+    public Action? ConnectionLost { get; set; }
+
+    /// <summary>Socket sends this response made so far (the request head and prelude go with the first).</summary>
+    internal long SendCount => _request.SendCount;
+
+    /// <summary>Body bytes handed to the wire so far: every byte written and flushed (sent, or leaving with the next send).</summary>
+    internal long CommittedBodyBytes => _request.Body.CommittedBytes;
+
+    internal override long UnflushedBytes => _request.Body.UnflushedBytes;
+
+    protected override IBufferWriter<byte> BodyBuffer => _request.Body;
+
+    /// <summary>
+    /// Readies the feature to stream the answer of a <paramref name="method"/> request through <paramref name="request"/>,
+    /// which the client began.
+    /// </summary>
     public StreamingResponseBodyFeature Start(StreamingResponseRequest request, ResponseShape shape, string method)
     {
-        Start(method, sendThreshold: Buffer.SegmentCapacity);
+        Start(method);
         _request = request;
         _shape = shape;
-        _preludeUnsent = false;
-        _chunks.Clear();
+        request.Body.Configure(Options.MaxResponseBufferSize, _connectionBroken);
         return this;
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public override async ValueTask<RuntimeApiReply?> FinishAsync(Exception? error, bool aborted, CancellationToken cancellationToken)
-    {
-        error ??= WriterError;
-        try
-        {
-            if (error is null && !aborted && !Response.HasStarted)
-            {
-                try
-                {
-                    await StartCoreAsync().ConfigureAwait(false);
-                }
-                catch (Exception ex) when (!_request.Broken)
-                {
-                    Log.ApplicationError(_logger, ex);
-                    error = ex;
-                }
-            }
-
-            if (error is null && !aborted && ShortOfDeclaredLength() is { } shortfall)
-            {
-                // As on Kestrel, a body shorter than its Content-Length fails: a 500 while nothing left, else the trailers.
-                Log.ApplicationError(_logger, shortfall);
-                error = shortfall;
-                if (_preludeUnsent)
-                {
-                    ReplaceWithServerError(error);
-                }
-            }
-
-            if (error is null && !aborted)
-            {
-                if (!BodyEnded)
-                {
-                    await SendAsync(end: true, data: default).ConfigureAwait(false);
-                }
-            }
-            else if (!Response.HasStarted && error is null)
-            {
-                // Aborted before anything was sent: a plain invocation error (the client gets a 502).
-                return await _request.FailBeforeStartAsync(ErrorFor(error, aborted), cancellationToken).ConfigureAwait(false);
-            }
-            else if (!Response.HasStarted)
-            {
-                ReplaceWithServerError(error);
-                await BeginAsync().ConfigureAwait(false);
-                if (!BodyEnded)
-                {
-                    await SendAsync(end: true, data: default).ConfigureAwait(false);
-                }
-            }
-            else if (!BodyEnded)
-            {
-                await SendAsync(end: false, data: default).ConfigureAwait(false);
-                if (!_request.Broken)
-                {
-                    await _request.EndWithErrorAsync(ErrorFor(error, aborted)).ConfigureAwait(false);
-                }
-
-                BodyEnded = true;
-            }
-            else if (error is not null)
-            {
-                Log.ApplicationErrorAfterEnd(_logger, error);
-            }
-
-            if (_request.Broken)
-            {
-                // The break was logged when a send failed; a reply sent before it (413, 410) is all that may come.
-                return await _request.ReadEarlyReplyAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            return await _request.ReadReplyAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (_request.Broken && ex is not RuntimeApiFatalException)
-        {
-            Log.StreamBroken(_logger, ex);
-            return await _request.ReadEarlyReplyAsync(cancellationToken).ConfigureAwait(false);
-        }
     }
 
     public override void Release()
@@ -132,82 +69,78 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
         base.Release();
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    protected override async ValueTask BeginAsync()
+    protected override void WriteHead()
     {
         _prelude.Clear();
         PreludeWriter.Write(_prelude, _shape, Response.StatusCode, Response.Headers);
         _prelude.Write(Delimiter);
-        Response.MarkStarted();
-        _preludeUnsent = true;
-        if (IsBodyless)
+        _request.Body.SetPrelude(_prelude.AsSequence());
+    }
+
+    protected override ValueTask SendAsync(ArraySegment<byte> borrowed, bool end)
+    {
+        MarkHeadSent();
+        var body = _request.Body;
+        return borrowed.Count > 0 ? body.SendAsync(borrowed, end) : end ? body.EndAsync() : body.FlushAsync();
+    }
+
+    protected override void DiscardBody() => _request.Body.DiscardUnflushed();
+
+    /// <summary>
+    /// Clean: the last chunk. Failed before anything was sent: a 500 (or <c>/error</c> when aborted). Failed after: what
+    /// was written, then the error trailers. Then, once everything is on the wire, the reply (or, after a break, the
+    /// reply the Runtime API sent before closing, if any).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    protected override async ValueTask<(RuntimeApiReply? Reply, string? ErrorType)> AnswerAsync(ResponseEnding ending, Exception? error, CancellationToken cancellationToken)
+    {
+        string? errorType = null;
+        var nothingSent = _request.Body.NothingSent;
+        switch (ending)
         {
-            // 204, 304, HEAD: prelude, delimiter and the end of the stream at once, so nothing waits for a body.
-            Buffer.Clear();
-            await SendAsync(end: true, data: default).ConfigureAwait(false);
+            case ResponseEnding.Broken:
+                break;
+            case ResponseEnding.Aborted when nothingSent:
+                var abort = ErrorFor(ending, error);
+                return (await _client.PostErrorInsteadAsync(_request, abort, cancellationToken).ConfigureAwait(false), abort.ErrorType);
+            case ResponseEnding.FailedBeforeStart:
+            case ResponseEnding.ShortOfContentLength when nothingSent:
+                ReplaceWithServerError(error);
+                await StartCoreAsync().ConfigureAwait(false);
+                await EndBodyAsync().ConfigureAwait(false);
+                break;
+            case ResponseEnding.Clean:
+                await EndBodyAsync().ConfigureAwait(false);
+                break;
+            default:
+                // Failed after the start, aborted or short of Content-Length once bytes went out: the error trailers.
+                var failure = ErrorFor(ending, error);
+                errorType = failure.ErrorType;
+                MarkHeadSent();
+                await _request.EndWithErrorAsync(failure).ConfigureAwait(false);
+                break;
         }
+
+        await _request.Body.DrainAsync().ConfigureAwait(false);
+        if (_request.Broken)
+        {
+            // The break was logged when the send failed; a reply sent before it (413, 410) is all that may come.
+            return (await _client.ReadEarlyStreamingReplyAsync(_request, cancellationToken).ConfigureAwait(false), errorType);
+        }
+
+        return (await _client.ReadStreamingReplyAsync(_request, cancellationToken).ConfigureAwait(false), errorType);
     }
 
     /// <summary>
-    /// Sends, in one write, the prelude (if not sent yet) and the buffered body as chunks framed in place, one per
-    /// segment; or, with caller's <paramref name="data"/>, the buffered body and that data as one chunk. With
-    /// <paramref name="end"/>, or once the body reached its declared <c>Content-Length</c>, the last chunk follows.
+    /// A send failed (on the app's thread or the socket's, in the invocation's execution context): as on Kestrel when
+    /// the client went away, it is logged once, <c>RequestAborted</c> fires and the app's later writes are dropped.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    protected override async ValueTask SendAsync(bool end, ArraySegment<byte> data)
+    private void OnConnectionBroken(Exception exception)
     {
-        end |= DeclaredLengthReached;
-        _chunks.Clear();
-        if (_preludeUnsent)
+        if (MoveTo(ResponseState.Broken))
         {
-            _preludeUnsent = false;
-            AddChunks(_prelude);
-        }
-
-        var joinFrom = _chunks.Count;
-        AddChunks(Buffer);
-        if (data.Count > 0)
-        {
-            _chunks.Add(data);
-        }
-        else
-        {
-            joinFrom = _chunks.Count;
-        }
-
-        if (!_request.Broken && (_chunks.Count > 0 || end))
-        {
-            try
-            {
-                await _request.SendChunksAsync(_chunks, joinFrom, end).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (_request.Broken)
-            {
-                // As on Kestrel when the client went away: RequestAborted fires, the app's later writes are dropped.
-                Log.StreamBroken(_logger, ex);
-                Abort();
-                ConnectionLost?.Invoke();
-            }
-        }
-
-        _chunks.Clear(); // the caller's data is not referenced after the write
-        Buffer.Clear();
-        BodyEnded |= end;
-    }
-
-    protected override ValueTask EndBodyAsync() => SendAsync(end: true, data: default);
-
-    /// <summary>Socket sends this response made so far (the request head and prelude go with the first).</summary>
-    internal long SendCount => _request.SendCount;
-
-    private void AddChunks(SegmentBuffer buffer)
-    {
-        for (var segment = buffer.First; segment is not null; segment = segment.NextSegment)
-        {
-            if (segment.Count > 0)
-            {
-                _chunks.Add(new ArraySegment<byte>(segment.Array, segment.DataOffset, segment.Count));
-            }
+            Log.StreamBroken(Logger, exception);
+            ConnectionLost?.Invoke();
         }
     }
 }

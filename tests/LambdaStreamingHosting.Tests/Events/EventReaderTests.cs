@@ -339,7 +339,7 @@ public class EventReaderTests
     {
         var ex = Assert.Throws<InvalidEventException>(() => GoldenEvents.MapJson(json));
 
-        Assert.Equal(EventErrors.InvalidField, ex.ErrorType);
+        Assert.Equal(LambdaErrorTypes.InvalidEventField, ex.ErrorType);
         Assert.Equal($"The event field {path} has the wrong type: expected {expected}.", ex.Message);
     }
 
@@ -348,7 +348,7 @@ public class EventReaderTests
     {
         var ex = Assert.Throws<InvalidEventException>(() => GoldenEvents.MapJson("""{"version":"2.0","rawPath":42,"requestContext":"""));
 
-        Assert.Equal(EventErrors.InvalidJson, ex.ErrorType);
+        Assert.Equal(LambdaErrorTypes.InvalidEventJson, ex.ErrorType);
     }
 
     [Theory]
@@ -360,7 +360,7 @@ public class EventReaderTests
 
         var ex = Assert.Throws<InvalidEventException>(() => EventMapper.Map(json, new LambdaStreamingOptions()));
 
-        Assert.Equal(EventErrors.InvalidField, ex.ErrorType);
+        Assert.Equal(LambdaErrorTypes.InvalidEventField, ex.ErrorType);
         Assert.Equal("The event field $.headers.x-a is not valid UTF-8 text.", ex.Message);
     }
 

@@ -1,9 +1,12 @@
 using System.Text;
 using System.Text.Json;
+using LambdaStreamingHosting.Server;
 using LambdaStreamingHosting.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LambdaStreamingHosting.Tests.Server;
 
@@ -58,6 +61,7 @@ public sealed class InvocationTests : FakeRuntimeApiTest
     [Fact]
     public async Task The_invocation_feature_carries_the_Runtime_API_headers_and_the_raw_event()
     {
+        var clock = new FakeTimeProvider();
         App = await TestApp.StartAsync(Api, app => app.MapGet("/", (HttpContext context) =>
         {
             var lambda = context.GetLambdaInvocation()!;
@@ -65,7 +69,7 @@ public sealed class InvocationTests : FakeRuntimeApiTest
             {
                 ["requestId"] = lambda.AwsRequestId,
                 ["deadline"] = lambda.Deadline.ToUnixTimeMilliseconds(),
-                ["remainingPositive"] = lambda.RemainingTime > TimeSpan.Zero && lambda.RemainingTime <= TimeSpan.FromMinutes(2),
+                ["remainingMs"] = lambda.RemainingTime.TotalMilliseconds,
                 ["arn"] = lambda.InvokedFunctionArn,
                 ["trace"] = lambda.TraceId,
                 ["clientContext"] = lambda.ClientContext,
@@ -74,9 +78,9 @@ public sealed class InvocationTests : FakeRuntimeApiTest
                 ["source"] = lambda.EventSource.ToString(),
                 ["rawEvent"] = Encoding.UTF8.GetString(lambda.RawEvent.Span),
             });
-        }));
+        }), clock: clock);
 
-        var deadline = DateTimeOffset.UtcNow.AddMinutes(2);
+        var deadline = clock.GetUtcNow().AddMinutes(2);
         var eventJson = TestEvents.FunctionUrl();
         var invocation = Api.Enqueue(eventJson, "request-1", deadline, new Dictionary<string, string>
         {
@@ -91,7 +95,7 @@ public sealed class InvocationTests : FakeRuntimeApiTest
 
         Assert.Equal("request-1", json.GetProperty("requestId").GetString());
         Assert.Equal(deadline.ToUnixTimeMilliseconds(), json.GetProperty("deadline").GetInt64());
-        Assert.True(json.GetProperty("remainingPositive").GetBoolean());
+        Assert.Equal(120_000, json.GetProperty("remainingMs").GetDouble()); // on the server's clock, which has not moved
         Assert.Equal("arn:aws:lambda:eu-west-1:123456789012:function:test", json.GetProperty("arn").GetString());
         Assert.Equal("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1", json.GetProperty("trace").GetString());
         Assert.Equal("""{"client":{"app_title":"t"}}""", json.GetProperty("clientContext").GetString());
@@ -104,8 +108,11 @@ public sealed class InvocationTests : FakeRuntimeApiTest
     [Fact]
     public async Task RequestAborted_fires_the_margin_before_the_deadline()
     {
+        var clock = new FakeTimeProvider();
+        var waiting = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
         App = await TestApp.StartAsync(Api, app => app.MapGet("/", async (HttpContext context) =>
         {
+            waiting.SetResult(context.RequestAborted);
             await context.Response.WriteAsync("started;");
             try
             {
@@ -117,14 +124,19 @@ public sealed class InvocationTests : FakeRuntimeApiTest
 
             var left = context.GetLambdaInvocation()!.RemainingTime;
             await context.Response.WriteAsync($"stopped with {(int)left.TotalMilliseconds} ms left");
-        }), options => options.DeadlineMargin = TimeSpan.FromSeconds(2));
+        }), options => options.DeadlineMargin = TimeSpan.FromSeconds(2), clock: clock);
 
-        var answer = await Api.Enqueue(TestEvents.FunctionUrl(), deadline: DateTimeOffset.UtcNow.AddSeconds(3)).Answer.Within();
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl(), deadline: clock.GetUtcNow().AddSeconds(3)).Answer.Within();
+        var aborted = await waiting.Task.Within(); // the invocation runs: its deadline timer is armed
         await answer.ReadPreludeAsync().Within();
-        var body = Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within());
 
-        var left = int.Parse(body.Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture);
-        Assert.InRange(left, 1, 2100);
+        // The fake clock runs the timer inside Advance: RequestAborted has fired, or not, when Advance returns.
+        clock.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.False(aborted.IsCancellationRequested);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(aborted.IsCancellationRequested);
+
+        Assert.Equal("started;stopped with 2000 ms left", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
         Assert.Empty(answer.Trailers);
     }
 
@@ -200,6 +212,54 @@ public sealed class InvocationTests : FakeRuntimeApiTest
         await AssertNextInvocationSucceedsAsync();
         Assert.DoesNotContain(_logs.Entries, e => e.Message.Contains("application failed", StringComparison.Ordinal)
             || e.Message.Contains("unhandled exception", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_send_that_fails_in_the_background_fires_RequestAborted_and_is_logged_once_in_the_invocations_scope()
+    {
+        var behindASend = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var outcome = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        App = await TestApp.StartAsync(Api, app =>
+        {
+            MapOk(app);
+            app.MapGet("/stream", async (HttpContext context) =>
+            {
+                var body = Assert.IsType<StreamingResponseBodyFeature>(context.Features.Get<IHttpResponseBodyFeature>());
+                var piece = new byte[1024];
+                long sends;
+                do
+                {
+                    // The reader holds the body: once the socket is full, a send stays in flight and writes queue behind it.
+                    sends = body.SendCount;
+                    await context.Response.Body.WriteAsync(piece);
+                }
+                while (body.SendCount > sends);
+
+                behindASend.SetResult();
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    // RequestAborted fired: the app goes on as it would on Kestrel.
+                }
+
+                await context.Response.WriteAsync("dropped"); // as on Kestrel after the client went away: no throw
+                outcome.SetResult("RequestAborted fired");
+            });
+        }, options => options.MaxResponseBufferSize = null, logs: _logs);
+
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl(path: "/stream"));
+        invocation.DiscardBody = true;
+        invocation.HoldBody();
+        await behindASend.Task.Within();
+        invocation.BreakHeldBody(); // the pending send fails on the socket's thread, not in a write of the app
+
+        Assert.Equal("RequestAborted fired", await outcome.Task.Within());
+        await AssertNextInvocationSucceedsAsync();
+        var broken = Assert.Single(_logs.Entries, e => e.Message.Contains("connection to the Runtime API broke", StringComparison.Ordinal));
+        Assert.Contains(broken.Scopes, scope => scope?.ToString() == "AwsRequestId:" + invocation.RequestId);
     }
 
     [Fact]

@@ -40,7 +40,7 @@ public sealed class ProcessTests
         var report = await api.InitError.Task.WaitAsync(Generous);
         await process.WaitForExitAsync().WaitAsync(Generous);
 
-        Assert.Equal("System.InvalidOperationException", report.Headers["Lambda-Runtime-Function-Error-Type"]);
+        Assert.Equal("InvalidOperationException", report.Headers["Lambda-Runtime-Function-Error-Type"]);
         Assert.Contains("the database is unreachable", report.BodyText, StringComparison.Ordinal);
         Assert.NotEqual(0, process.ExitCode);
         Assert.Equal(0, api.NextRequests);

@@ -70,37 +70,40 @@ public sealed class ResponseSendsTests : FakeRuntimeApiTest
     }
 
     [Fact]
-    public async Task Without_Content_Length_unflushed_body_and_last_chunk_leave_together_at_the_end()
+    public async Task Without_Content_Length_a_write_goes_out_at_once_and_the_last_chunk_when_the_app_returns()
     {
         App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
         {
             var sends = SendsOf(context);
+            await context.Response.Body.WriteAsync("abc"u8.ToArray());
+            var afterWrite = sends();
             context.Response.OnCompleted(() =>
             {
-                _observed.SetResult(sends().ToString(System.Globalization.CultureInfo.InvariantCulture));
+                _observed.SetResult($"{afterWrite} {sends()}");
                 return Task.CompletedTask;
             });
-            await context.Response.Body.WriteAsync("abc"u8.ToArray());
         }));
 
         var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
         await answer.Completed.Within();
 
-        Assert.Equal("1", await _observed.Task.Within());
+        // As on Kestrel, a write without flush is on the wire before the write returns (head, prelude and body in one
+        // send); nothing says the body is over until the app returns, so the last chunk is a send of its own.
+        Assert.Equal("1 2", await _observed.Task.Within());
         Assert.EndsWith("\r\n3\r\nabc\r\n0\r\n\r\n", Encoding.UTF8.GetString(answer.RawChunkedBody), StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task A_large_write_is_one_send_and_one_chunk_with_what_was_buffered()
+    public async Task A_large_write_is_one_send_and_one_chunk_with_what_was_written_unflushed()
     {
         var large = new byte[64 * 1024];
         Random.Shared.NextBytes(large);
         App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
         {
             var sends = SendsOf(context);
-            await context.Response.Body.WriteAsync("x"u8.ToArray());
-            await context.Response.Body.FlushAsync(); // head, prelude and "x": send 1
-            await context.Response.Body.WriteAsync("small;"u8.ToArray());
+            await context.Response.Body.WriteAsync("x"u8.ToArray()); // head, prelude and "x": send 1
+            "small;"u8.CopyTo(context.Response.BodyWriter.GetSpan(6));
+            context.Response.BodyWriter.Advance(6); // not flushed: stays
             var before = sends();
             await context.Response.Body.WriteAsync(large);
             await context.Response.Body.FlushAsync(); // nothing left to send
@@ -133,7 +136,7 @@ public sealed class ResponseSendsTests : FakeRuntimeApiTest
         Assert.Equal("Response Content-Length mismatch: too many bytes written (4 of 3).", await _observed.Task.Within());
         await answer.ReadPreludeAsync().Within();
         Assert.Empty(await answer.ReadBodyToEndAsync().Within());
-        Assert.Equal("Runtime.UnhandledException", answer.Trailers["Lambda-Runtime-Function-Error-Type"]);
+        Assert.Equal("InvalidOperationException", answer.Trailers["Lambda-Runtime-Function-Error-Type"]);
     }
 
     [Fact]
@@ -194,7 +197,7 @@ public sealed class ResponseSendsTests : FakeRuntimeApiTest
         await answer.ReadPreludeAsync().Within();
 
         Assert.Equal("short", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().Within()));
-        Assert.Equal("Runtime.UnhandledException", answer.Trailers["Lambda-Runtime-Function-Error-Type"]);
+        Assert.Equal("InvalidOperationException", answer.Trailers["Lambda-Runtime-Function-Error-Type"]);
         const string message = "Response Content-Length mismatch: too few bytes written (5 of 10).";
         Assert.Contains(_logs.Entries, entry => entry.Exception?.Message == message);
         if (completeAsync)
@@ -251,6 +254,27 @@ public sealed class ResponseSendsTests : FakeRuntimeApiTest
     }
 
     [Fact]
+    public async Task A_buffered_answer_whose_body_was_complete_stands_when_the_app_fails_afterwards()
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            context.Response.ContentType = "text/plain";
+            context.Response.ContentLength = 2;
+            await context.Response.WriteAsync("ok");
+            throw new InvalidOperationException("failed after the body was complete");
+        }), options => options.InvokeMode = LambdaInvokeMode.Buffered, logs: _logs);
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        // As streamed (and on Kestrel, where the complete body is on the wire): the answer stands, the error is logged.
+        var document = System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement;
+        Assert.Equal(200, document.GetProperty("statusCode").GetInt32());
+        Assert.Equal("ok", document.GetProperty("body").GetString());
+        Assert.Contains(_logs.Entries, entry => entry.Exception?.Message == "failed after the body was complete");
+    }
+
+    [Fact]
     public async Task SendFileAsync_with_the_files_Content_Length_ends_with_its_last_bytes()
     {
         var path = Path.Combine(Path.GetTempPath(), $"sends-{Guid.NewGuid():N}.bin");
@@ -302,6 +326,54 @@ public sealed class ResponseSendsTests : FakeRuntimeApiTest
 
         var document = System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement;
         Assert.Equal("first;" + Encoding.ASCII.GetString(large), document.GetProperty("body").GetString());
+    }
+
+    [Theory]
+    [InlineData(LambdaInvokeMode.ResponseStream, "clean", "Clean 200 5 True -")]
+    [InlineData(LambdaInvokeMode.ResponseStream, "throw-before-start", "FailedBeforeStart 500 0 True -")]
+    [InlineData(LambdaInvokeMode.ResponseStream, "throw-after-start", "FailedAfterStart 200 8 True TimeoutException")]
+    [InlineData(LambdaInvokeMode.ResponseStream, "abort-before-start", "Aborted 200 0 False LambdaStreaming.RequestAborted")]
+    [InlineData(LambdaInvokeMode.ResponseStream, "short", "ShortOfContentLength 200 5 True InvalidOperationException")]
+    [InlineData(LambdaInvokeMode.Buffered, "clean", "Clean 200 5 True -")]
+    [InlineData(LambdaInvokeMode.Buffered, "throw-after-start", "FailedAfterStart 500 0 True -")]
+    [InlineData(LambdaInvokeMode.Buffered, "abort-before-start", "Aborted 200 0 False LambdaStreaming.RequestAborted")]
+    [InlineData(LambdaInvokeMode.Buffered, "short", "ShortOfContentLength 500 0 True -")]
+    public async Task The_outcome_says_how_the_response_ended_for_the_invocation_loop(LambdaInvokeMode mode, string ending, string expected)
+    {
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            var body = Assert.IsAssignableFrom<ResponseBodyFeature>(context.Features.Get<IHttpResponseBodyFeature>());
+            context.Response.OnCompleted(() =>
+            {
+                // OnCompleted runs once the invocation was answered: the outcome is there.
+                var outcome = body.Outcome;
+                _observed.SetResult($"{outcome.Ending} {outcome.StatusCode} {outcome.BodyBytes} {outcome.FirstByteTimestamp > 0} {outcome.ErrorType ?? "-"}");
+                return Task.CompletedTask;
+            });
+            switch (ending)
+            {
+                case "clean":
+                    await context.Response.WriteAsync("hello");
+                    break;
+                case "throw-before-start":
+                    throw new InvalidOperationException("before");
+                case "throw-after-start":
+                    await context.Response.WriteAsync("partial;");
+                    throw new TimeoutException("after");
+                case "abort-before-start":
+                    context.Abort();
+                    break;
+                case "short":
+                    context.Response.ContentLength = 10;
+                    await context.Response.WriteAsync("short");
+                    break;
+            }
+        }), options => options.InvokeMode = mode, logs: _logs);
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        Assert.Equal(expected, await _observed.Task.Within());
     }
 
     /// <summary>Reads the streamed response's send count (the server's own counter of socket sends on the Runtime API).</summary>

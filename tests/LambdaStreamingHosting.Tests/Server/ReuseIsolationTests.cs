@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Net;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Claims;
@@ -10,6 +11,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LambdaStreamingHosting.Tests.Server;
 
@@ -17,7 +19,8 @@ namespace LambdaStreamingHosting.Tests.Server;
 /// Each invocation loop reuses its per-request objects (the invocation and its event buffer, the features and their
 /// collection, the <c>DefaultHttpContext</c>): an app that leaves every kind of state behind in one invocation (a
 /// custom feature, <c>Items</c>, response headers, <c>OnStarting</c>/<c>OnCompleted</c>, <c>User</c>, route values,
-/// a replaced body, a body size limit, <c>RequestAborted</c> registrations, request headers it received or added),
+/// a replaced body, a body size limit, <c>RequestAborted</c> registrations, request headers it received, added or
+/// replaced, the request line and connection values middleware may set),
 /// whichever way that invocation ends, is followed by one that sees none of it. A response or request body an app keeps
 /// past its invocation fails instead of writing into a later invocation's answer or reading a later request.
 /// </summary>
@@ -30,6 +33,7 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
     private PipeWriter? _keptWriter;
     private IHeaderDictionary? _keptRequestHeaders;
     private Stream? _keptRequestBody;
+    private readonly TaskCompletionSource _waitingForDeadline = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public static TheoryData<string> Endings => ["return", "throw", "throw-after-start", "abort", "abort-after-start"];
 
@@ -76,11 +80,14 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
     [Fact]
     public async Task Nothing_survives_an_invocation_that_ran_into_its_deadline()
     {
-        App = await TestApp.StartAsync(Api, MapTaintAndProbe, options => options.DeadlineMargin = TimeSpan.FromSeconds(2));
+        var clock = new FakeTimeProvider();
+        App = await TestApp.StartAsync(Api, MapTaintAndProbe, options => options.DeadlineMargin = TimeSpan.FromSeconds(2), clock: clock);
 
         // RequestAborted fires a second into the invocation; the app gives up and returns.
-        var answer = await Api.Enqueue(TestEvents.FunctionUrl(path: "/taint/deadline"), deadline: DateTimeOffset.UtcNow.AddSeconds(3)).Answer.Within();
-        await answer.Completed.Within();
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl(path: "/taint/deadline"), deadline: clock.GetUtcNow().AddSeconds(3));
+        await _waitingForDeadline.Task.Within();
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await (await invocation.Answer.Within()).Completed.Within();
 
         AssertPristine(await ProbeAsync());
         Assert.Equal(1, Volatile.Read(ref _onCompletedRuns));
@@ -89,6 +96,9 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
     [Fact]
     public async Task The_deadline_of_an_invocation_that_ended_early_never_aborts_the_next()
     {
+        var clock = new FakeTimeProvider();
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var look = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         App = await TestApp.StartAsync(Api, app =>
         {
             app.MapGet("/", () => "ok");
@@ -96,14 +106,19 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
             // Outlives the previous invocation's abort time (its deadline minus the margin) before looking.
             app.MapGet("/outlive", async (HttpContext context) =>
             {
-                await Task.Delay(TimeSpan.FromSeconds(1.5));
+                running.SetResult();
+                await look.Task;
                 return context.RequestAborted.IsCancellationRequested ? "aborted" : "alive";
             });
-        }, options => options.DeadlineMargin = TimeSpan.FromSeconds(2));
+        }, options => options.DeadlineMargin = TimeSpan.FromSeconds(2), clock: clock);
 
-        var early = await Api.Enqueue(TestEvents.FunctionUrl(), deadline: DateTimeOffset.UtcNow.AddSeconds(2.5)).Answer.Within();
+        var early = await Api.Enqueue(TestEvents.FunctionUrl(), deadline: clock.GetUtcNow().AddSeconds(2.5)).Answer.Within();
         await early.Completed.Within();
-        var next = await Api.Enqueue(TestEvents.FunctionUrl(path: "/outlive")).Answer.Within();
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl(path: "/outlive"));
+        await running.Task.Within();
+        clock.Advance(TimeSpan.FromSeconds(1.5)); // a second past the first invocation's abort time
+        look.SetResult();
+        var next = await invocation.Answer.Within();
         await next.ReadPreludeAsync().Within();
 
         Assert.Equal("alive", Encoding.UTF8.GetString(await next.ReadBodyToEndAsync().Within()));
@@ -393,7 +408,16 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
         context.Request.Body = new MemoryStream("taint"u8.ToArray());
         context.RequestAborted.Register(() => Interlocked.Increment(ref _abortCallbacksRun));
         context.Request.Headers["X-Added-By-App"] = "1";
-        context.Features.Get<IHttpRequestFeature>()!.RawTarget = "/taint";
+
+        // What middleware may set on the request and connection (a path base, forwarded headers, a method override).
+        var request = context.Features.Get<IHttpRequestFeature>()!;
+        request.RawTarget = "/taint";
+        (request.Scheme, request.Protocol, request.Method) = ("http", "HTTP/2", "TAINT");
+        (request.PathBase, request.Path, request.QueryString) = ("/taint-base", "/tainted", "?taint=1");
+        request.Headers = new HeaderDictionary { ["X-Replaced-By-App"] = "1" };
+        var connection = context.Features.Get<IHttpConnectionFeature>()!;
+        (connection.RemoteIpAddress, connection.RemotePort) = (IPAddress.Parse("198.51.100.1"), 1);
+        (connection.LocalIpAddress, connection.LocalPort, connection.ConnectionId) = (IPAddress.Loopback, 2, "taint");
     }
 
     private void MapTaintAndProbe(WebApplication app)
@@ -416,7 +440,9 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
                     context.Abort();
                     return;
                 case "deadline":
-                    await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+                    var aborted = Task.Delay(Timeout.Infinite, context.RequestAborted);
+                    _waitingForDeadline.TrySetResult();
+                    await aborted.ContinueWith(_ => { }, TaskScheduler.Default);
                     return;
                 default:
                     await context.Response.WriteAsync("tainted");
@@ -434,6 +460,7 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
             {
                 ["noCustomFeature"] = context.Features.Get<TaintFeature>() is null,
                 ["noTaintRequestHeaders"] = !context.Request.Headers.ContainsKey("X-Added-By-App") && !context.Request.Headers.ContainsKey("x-taint-request")
+                    && !context.Request.Headers.ContainsKey("X-Replaced-By-App")
                     && !context.Request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Cookie),
                 ["noItems"] = context.Items.Count == 0,
                 ["status200"] = context.Response.StatusCode == 200,
@@ -446,6 +473,9 @@ public sealed class ReuseIsolationTests : FakeRuntimeApiTest
                 ["ownBody"] = body == "probe body",
                 ["ownRouteValues"] = context.Request.RouteValues.Count == 0,
                 ["ownRawTarget"] = context.Features.Get<IHttpRequestFeature>()!.RawTarget == "/probe",
+                ["ownRequestLine"] = context.Request is { Scheme: "https", Protocol: "HTTP/1.1", Method: "POST", PathBase.Value: "", Path.Value: "/probe", QueryString.Value: "" },
+                ["ownConnection"] = context.Connection is { LocalIpAddress: null, RemotePort: 0, LocalPort: 443 }
+                    && context.Connection.RemoteIpAddress?.ToString() == "203.0.113.7" && context.Connection.Id == context.GetLambdaInvocation()!.AwsRequestId,
                 ["ownEndpoint"] = context.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: "/probe" },
                 ["notAborted"] = !context.RequestAborted.IsCancellationRequested,
                 ["ownRawEvent"] = Encoding.UTF8.GetString(context.GetLambdaInvocation()!.RawEvent.Span).Contains("\"/probe\"", StringComparison.Ordinal),

@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LambdaStreamingHosting.Tests.Server;
 
@@ -34,14 +35,16 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
         var builder = WebApplication.CreateSlimBuilder();
         builder.Configuration["LambdaStreaming:InvokeMode"] = "Buffered";
         builder.Configuration["LambdaStreaming:DeadlineMargin"] = "00:00:02";
-        builder.Configuration["LambdaStreaming:ResponseBufferSize"] = "2048";
-        builder.Services.AddLambdaStreaming(options => options.ResponseBufferSize = 4096);
+        builder.Configuration["LambdaStreaming:MaxResponseBufferSize"] = "2048";
+        builder.Configuration["LambdaStreaming:MaxConcurrency"] = "3";
+        builder.Services.AddLambdaStreaming(options => options.MaxResponseBufferSize = 4096);
         using var app = builder.Build();
 
         var options = app.Services.GetRequiredService<IOptions<LambdaStreamingOptions>>().Value;
         Assert.Equal(LambdaInvokeMode.Buffered, options.InvokeMode);
         Assert.Equal(TimeSpan.FromSeconds(2), options.DeadlineMargin);
-        Assert.Equal(4096, options.ResponseBufferSize);
+        Assert.Equal(4096, options.MaxResponseBufferSize);
+        Assert.Equal(3, options.MaxConcurrency);
     }
 
     [Theory]
@@ -59,11 +62,11 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestApp.StartAsync(Api, _ => { }, options =>
         {
-            options.ResponseBufferSize = 10;
+            options.MaxResponseBufferSize = -1;
             options.DeadlineMargin = TimeSpan.FromSeconds(-1);
             options.MaxConcurrency = 0;
         }));
-        Assert.Contains("LambdaStreaming:ResponseBufferSize must be from 1024", error.Message, StringComparison.Ordinal);
+        Assert.Contains("LambdaStreaming:MaxResponseBufferSize must be 0 or more bytes", error.Message, StringComparison.Ordinal);
         Assert.Contains("LambdaStreaming:DeadlineMargin must be at least", error.Message, StringComparison.Ordinal);
         Assert.Contains("LambdaStreaming:MaxConcurrency must be at least 1", error.Message, StringComparison.Ordinal);
     }
@@ -108,21 +111,25 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
     }
 
     [Fact]
-    public async Task Lifecycle_hooks_run_in_order_around_invocations()
+    public async Task Lifecycle_hooks_run_in_order_around_invocations_and_OnThawAsync_gets_the_idle_time()
     {
+        var clock = new FakeTimeProvider();
         var observer = new RecordingObserver();
         App = await TestApp.StartAsync(Api, app => app.MapGet("/", () =>
         {
             observer.Events.Enqueue("request");
             return "ok";
-        }), services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer));
+        }), services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer), clock: clock);
 
         Assert.Equal(["init"], observer.Events);
         await (await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
+        await Api.WaitForNextRequestsAsync(2).Within(); // the first invocation ended: the idle time counts from here
+        clock.Advance(TimeSpan.FromSeconds(42));
         await (await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within()).Completed.Within();
         await Api.WaitForNextRequestsAsync(3).Within();
 
         Assert.Equal(["init", "request", "freezing", "thaw", "request", "freezing"], observer.Events);
+        Assert.Equal([TimeSpan.FromSeconds(42)], observer.IdleTimes);
     }
 
     [Fact]
@@ -188,7 +195,7 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
             TestApp.StartAsync(Api, _ => { }, services: services => services.AddSingleton<ILambdaLifecycleObserver>(observer)));
 
         var report = await Api.InitError.Task.Within();
-        Assert.Equal("System.InvalidOperationException", report.Headers["Lambda-Runtime-Function-Error-Type"]);
+        Assert.Equal("InvalidOperationException", report.Headers["Lambda-Runtime-Function-Error-Type"]);
         Assert.Contains("init failed on purpose", report.BodyText, StringComparison.Ordinal);
         Assert.Equal("init failed on purpose", error.Message);
         Assert.Equal(0, Api.NextRequests);
@@ -353,9 +360,11 @@ public sealed class ServerLifecycleTests : FakeRuntimeApiTest
             return FailInit ? throw new InvalidOperationException("init failed on purpose") : ValueTask.CompletedTask;
         }
 
+        public ConcurrentQueue<TimeSpan> IdleTimes { get; } = new();
+
         public ValueTask OnThawAsync(TimeSpan idleTime, CancellationToken cancellationToken)
         {
-            Assert.True(idleTime >= TimeSpan.Zero);
+            IdleTimes.Enqueue(idleTime);
             Events.Enqueue("thaw");
             return FailBetweenInvocations ? throw new InvalidOperationException("thaw failed on purpose") : ValueTask.CompletedTask;
         }

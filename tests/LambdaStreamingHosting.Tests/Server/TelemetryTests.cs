@@ -7,6 +7,7 @@ using LambdaStreamingHosting.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LambdaStreamingHosting.Tests.Server;
 
@@ -159,8 +160,9 @@ public sealed class TelemetryTests : FakeRuntimeApiTest
 
         Assert.Equal(2, metrics.Sum("faas.invocations", ("lambda_streaming.status_class", "2xx")));
         Assert.Equal(1, metrics.Sum("faas.invocations", ("lambda_streaming.status_class", "4xx")));
-        Assert.Equal(1, metrics.Sum("faas.errors", ("error.type", "Runtime.UnhandledException")));
-        Assert.Equal(1, metrics.Sum("lambda_streaming.stream.failures", ("error.type", "Runtime.UnhandledException")));
+        // The errorType Lambda is told: the exception's type name, as Lambda's runtimes report it.
+        Assert.Equal(1, metrics.Sum("faas.errors", ("error.type", "InvalidOperationException")));
+        Assert.Equal(1, metrics.Sum("lambda_streaming.stream.failures", ("error.type", "InvalidOperationException")));
         Assert.Equal(1, metrics.Sum("faas.coldstarts"));
         Assert.Equal(0, metrics.Sum("faas.timeouts"));
         Assert.Equal(4, metrics.Count("faas.invoke_duration"));
@@ -175,24 +177,34 @@ public sealed class TelemetryTests : FakeRuntimeApiTest
     [Fact]
     public async Task The_meter_records_deadline_aborts_rejected_events_and_the_idle_gap()
     {
+        var clock = new FakeTimeProvider();
+        var hanging = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         App = await TestApp.StartAsync(Api, app => app.MapGet("/hang", async (CancellationToken aborted) =>
         {
-            await Task.Delay(Timeout.Infinite, aborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            var stopped = Task.Delay(Timeout.Infinite, aborted);
+            hanging.SetResult();
+            await stopped.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             return "stopped";
-        }), options => options.DeadlineMargin = TimeSpan.FromMilliseconds(100));
+        }), options => options.DeadlineMargin = TimeSpan.FromMilliseconds(100), clock: clock);
         using var metrics = new MeterMeasurements(App.Services.GetRequiredService<IMeterFactory>());
 
-        var answer = await Api.Enqueue(TestEvents.FunctionUrl(path: "/hang"), deadline: DateTimeOffset.UtcNow.AddMilliseconds(300)).Answer.Within();
+        var invocation = Api.Enqueue(TestEvents.FunctionUrl(path: "/hang"), deadline: clock.GetUtcNow().AddMilliseconds(300));
+        await hanging.Task.Within();
+        clock.Advance(TimeSpan.FromMilliseconds(200));
+        var answer = await invocation.Answer.Within();
         await answer.ReadPreludeAsync().Within();
         await answer.ReadBodyToEndAsync().Within();
+
+        // The loop asks for the next event once the first invocation ended; the function then idles for 7 s.
+        await Api.WaitForNextRequestsAsync(2).Within();
+        clock.Advance(TimeSpan.FromSeconds(7));
         await Api.Enqueue("{not json").Answer.Within();
         await Api.WaitForNextRequestsAsync(3).Within();
 
         Assert.Equal(1, metrics.Sum("faas.timeouts"));
         Assert.Equal(1, metrics.Sum("faas.invocations", ("lambda_streaming.status_class", "2xx")));
         Assert.Equal(1, metrics.Sum("faas.errors", ("error.type", "LambdaStreaming.InvalidEventJson")));
-        var idle = Assert.Single(metrics.Values("lambda_streaming.idle.duration"));
-        Assert.InRange(idle, 0, 30);
+        Assert.Equal(7.0, Assert.Single(metrics.Values("lambda_streaming.idle.duration")));
     }
 
     [Fact]

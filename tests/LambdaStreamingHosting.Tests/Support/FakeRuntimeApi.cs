@@ -60,6 +60,9 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
         }
     }
 
+    /// <summary>The clock the default deadline of an event is set on (five minutes after its now); the server's own, in a test on a fake clock.</summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
     /// <summary>Status the next <c>/next</c> gets instead of an event (e.g. 500), when set.</summary>
     public int? NextStatus { get; set; }
 
@@ -85,7 +88,7 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
     public FakeInvocation Enqueue(string eventJson, string? requestId = null, DateTimeOffset? deadline = null, IReadOnlyDictionary<string, string>? headers = null)
     {
         var invocation = new FakeInvocation(requestId ?? Guid.NewGuid().ToString(), Encoding.UTF8.GetBytes(eventJson),
-            deadline ?? DateTimeOffset.UtcNow.AddMinutes(5), headers ?? new Dictionary<string, string>());
+            deadline ?? Clock.GetUtcNow().AddMinutes(5), headers ?? new Dictionary<string, string>());
         _invocations[invocation.RequestId] = invocation;
         _queue.Writer.TryWrite(invocation);
         return invocation;
@@ -236,6 +239,12 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
             }
 
             await target.BodyGate.WaitAsync(_stop.Token);
+            if (target.BreaksAfterHold)
+            {
+                // Closing with the body unread resets the connection while the function's send is still pending.
+                throw new IOException("The test broke the Runtime API connection while the body was held.");
+            }
+
             await request.ReadBodyAsync(reader, answer, _stop.Token);
             answer.Complete();
             if (!KeepHistory)
@@ -307,6 +316,15 @@ public sealed class FakeInvocation
 
     /// <summary>Lets the fake read the answer's body again.</summary>
     public void ReleaseBody() => _bodyHold?.TrySetResult();
+
+    /// <summary>After <see cref="HoldBody"/>: closes the connection without reading the rest, as a Runtime API that went away.</summary>
+    public void BreakHeldBody()
+    {
+        BreaksAfterHold = true;
+        _bodyHold?.TrySetResult();
+    }
+
+    internal bool BreaksAfterHold { get; private set; }
 
     internal Task BodyGate => _bodyHold?.Task ?? Task.CompletedTask;
 

@@ -7,7 +7,11 @@ using Microsoft.Extensions.Logging;
 
 namespace LambdaStreamingHosting.Tests.Support;
 
-/// <summary>A real ASP.NET Core app whose server is the Lambda server, taking requests from a <see cref="FakeRuntimeApi"/>.</summary>
+/// <summary>
+/// A real ASP.NET Core app whose server is the Lambda server, taking requests from a <see cref="FakeRuntimeApi"/>; with a
+/// <c>clock</c> (a <c>FakeTimeProvider</c>), the server and the fake keep time on it, so a test moves deadlines and idle
+/// gaps instead of waiting for them.
+/// </summary>
 internal static class TestApp
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
@@ -19,7 +23,8 @@ internal static class TestApp
         Action<IServiceCollection>? services = null,
         LambdaServerSettings? settings = null,
         ILoggerProvider? logs = null,
-        IEnumerable<KeyValuePair<string, string?>>? configuration = null)
+        IEnumerable<KeyValuePair<string, string?>>? configuration = null,
+        TimeProvider? clock = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production", ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddInMemoryCollection(configuration ?? []);
@@ -31,7 +36,13 @@ internal static class TestApp
         }
 
         builder.Services.AddLambdaStreaming(configure);
-        builder.Services.AddLambdaServer(settings ?? new LambdaServerSettings { RuntimeApiEndpoint = api.Endpoint, EndpointOverridesOptions = true });
+        if (clock is not null)
+        {
+            // The fake's deadlines and the server's deadlines and idle times on one clock the test moves.
+            api.Clock = clock;
+        }
+
+        builder.Services.AddLambdaServer(settings ?? new LambdaServerSettings { RuntimeApiEndpoint = api.Endpoint, EndpointOverridesOptions = true, Time = clock ?? TimeProvider.System });
         services?.Invoke(builder.Services);
         var app = builder.Build();
         map(app);

@@ -1,0 +1,665 @@
+using System.Buffers;
+using System.Threading.Tasks.Sources;
+
+namespace LambdaStreamingHosting.RuntimeApi;
+
+/// <summary>
+/// The body of a streamed <c>/response</c> on its way to the socket: Kestrel's output pipe in small. The writer appends
+/// bytes (copied into pooled blocks, or a large buffer of its own by reference) and commits them. A commit puts them on
+/// the wire at once when no send is in flight; otherwise they wait for the send in flight and leave together in the
+/// next one, so writes coalesce only by backpressure, never by waiting for more. Bytes written and not committed
+/// (<c>GetMemory</c>/<c>Advance</c> without a flush) stay here, as in Kestrel's pipe.
+/// </summary>
+/// <remarks>
+/// One send at a time, each one gather write: the request head and the prelude chunk before the first body bytes, then
+/// everything committed as one HTTP chunk framed here (a chunk-size line of our own, the blocks' data, CRLF), then the
+/// last chunk or the error trailers once committed. A commit returns at once unless more than the cap of committed
+/// bytes is still unsent (a slow reader slows the writer) or the writer's borrowed buffer is part of it (it must not be
+/// reused before it was sent). Sends started by a commit run on the writer's thread while the socket takes the bytes
+/// at once, and continue on the socket's completion thread when it does not. A failed send breaks the queue: nothing
+/// more is sent, waiting writers are released, and the owner is told once, in the execution context of
+/// <see cref="Begin"/> (so its log scope). Nothing is allocated per write or send: blocks and their arrays are pooled,
+/// the socket operation and the gather list are reused, the writer's wait is this object.
+/// </remarks>
+internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
+{
+    /// <summary>Bytes rented per block.</summary>
+    public const int BlockSize = 16 * 1024;
+
+    private static readonly ArraySegment<byte> DataEnd = new(ChunkFraming.DataEnd.ToArray());
+    private static readonly ArraySegment<byte> DataEndAndEnd = new(ChunkFraming.DataEndAndEnd.ToArray());
+    private static readonly ArraySegment<byte> End = new(ChunkFraming.End.ToArray());
+
+    private readonly Lock _gate = new();
+    private readonly List<ArraySegment<byte>> _send = [];
+    private readonly byte[] _chunkHeader = new byte[ChunkFraming.MaxHeaderLength];
+    private readonly Action _sendCompleted;
+    private ManualResetValueTaskSourceCore<bool> _writerWait = new() { RunContinuationsAsynchronously = true };
+
+    private RuntimeApiConnection? _connection;
+    private ExecutionContext? _context;
+    private Action<Exception>? _broken;
+    private long _cap;
+
+    // The request head and the prelude chunk, both rented from ArrayPool<byte>.Shared: they lead the first send.
+    private ArraySegment<byte> _head;
+    private ArraySegment<byte> _prelude;
+    private bool _headTaken;
+    private bool _preludeTaken;
+
+    // The last chunk (clean) or the error trailers, once committed; and whether a send carried it.
+    private ArraySegment<byte> _terminator;
+    private bool _terminatorTaken;
+
+    private Block? _first;
+    private Block? _last;
+    private Block? _free;
+
+    // Positions in the body, in bytes since the start: written >= committed >= sent. A send takes everything committed.
+    private long _written;
+    private long _committed;
+    private long _sent;
+    private bool _headCommitted;
+    private bool _sending;
+    private ValueTask _inFlight;
+    private long _inFlightBytes;
+    private bool _inFlightHead;
+    private bool _inFlightPrelude;
+    private bool _inFlightTerminator;
+    private Exception? _failure;
+
+    // The writer's wait: for the body to be sent up to a position, or for the queue to be idle.
+    private bool _waiting;
+    private long _waitUntilSent;
+    private bool _waitUntilIdle;
+
+    public SendQueue() => _sendCompleted = OnSendCompleted;
+
+    /// <summary>
+    /// The failure of the send that broke the queue, or <see langword="null"/>. Set on whichever thread saw the send fail.
+    /// </summary>
+    public Exception? Failure
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _failure;
+            }
+        }
+    }
+
+    /// <summary>Whether the request head is still here: nothing of this request has been handed to the socket.</summary>
+    public bool NothingSent => !_headCommitted;
+
+    /// <summary>Bytes written and not committed.</summary>
+    public long UnflushedBytes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _written - _committed;
+            }
+        }
+    }
+
+    /// <summary>Body bytes committed to the wire so far (the head, prelude and chunk framing not counted).</summary>
+    public long CommittedBytes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _committed;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts a request on <paramref name="connection"/> whose head is <paramref name="head"/>, rented from
+    /// <see cref="ArrayPool{T}.Shared"/> (given back once sent, or by <see cref="Reset"/>). Failures are reported in the
+    /// execution context of this call.
+    /// </summary>
+    public void Begin(RuntimeApiConnection connection, ArraySegment<byte> head)
+    {
+        _connection = connection;
+        _head = head;
+        _cap = long.MaxValue;
+        _context = ExecutionContext.Capture();
+    }
+
+    /// <summary>
+    /// Commits wait while more than <paramref name="maxUnsentBytes"/> committed bytes are unsent (<see langword="null"/>:
+    /// never); <paramref name="broken"/> hears of a failed send, once. Before the first commit.
+    /// </summary>
+    public void Configure(long? maxUnsentBytes, Action<Exception>? broken)
+    {
+        _cap = maxUnsentBytes ?? long.MaxValue;
+        _broken = broken;
+    }
+
+    /// <summary>
+    /// Sets the prelude (JSON and its 8-byte delimiter), framed here as one chunk; it follows the request head in the
+    /// first send. A prelude not yet committed can be replaced.
+    /// </summary>
+    public void SetPrelude(ReadOnlySequence<byte> prelude)
+    {
+        if (_headCommitted)
+        {
+            throw new InvalidOperationException("The prelude was already committed to the wire.");
+        }
+
+        ReturnPrelude();
+        var length = (int)prelude.Length;
+        var array = ArrayPool<byte>.Shared.Rent(ChunkFraming.MaxHeaderLength + length + ChunkFraming.DataEnd.Length);
+        var at = ChunkFraming.WriteHeader(array, length);
+        prelude.CopyTo(array.AsSpan(at));
+        at += length;
+        ChunkFraming.DataEnd.CopyTo(array.AsSpan(at));
+        _prelude = new ArraySegment<byte>(array, 0, at + ChunkFraming.DataEnd.Length);
+    }
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        sizeHint = Math.Max(sizeHint, 1);
+        lock (_gate)
+        {
+            if (_last is { Borrowed: false } last)
+            {
+                if (last.Start == last.End)
+                {
+                    // Everything in it was sent (none of it is in flight): write from its start again.
+                    last.Start = last.End = 0;
+                    if (last.Array.Length < sizeHint)
+                    {
+                        ArrayPool<byte>.Shared.Return(last.Array);
+                        last.Array = ArrayPool<byte>.Shared.Rent(sizeHint);
+                    }
+                }
+
+                if (last.Array.Length - last.End >= sizeHint)
+                {
+                    return last.Array.AsMemory(last.End);
+                }
+            }
+
+            return Append(ArrayPool<byte>.Shared.Rent(Math.Max(BlockSize, sizeHint)), 0, 0, borrowed: false).Array;
+        }
+    }
+
+    public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+    public void Advance(int count)
+    {
+        if (count == 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (count < 0 || _last is null || _last.Borrowed || count > _last.Array.Length - _last.End)
+            {
+                throw new ArgumentOutOfRangeException(nameof(count), "Advanced past the memory that was handed out.");
+            }
+
+            _last.End += count;
+            _written += count;
+        }
+    }
+
+    /// <summary>Copies <paramref name="source"/> in, uncommitted.</summary>
+    public void Write(ReadOnlySpan<byte> source)
+    {
+        while (!source.IsEmpty)
+        {
+            var span = GetSpan();
+            var count = Math.Min(span.Length, source.Length);
+            source[..count].CopyTo(span);
+            Advance(count);
+            source = source[count..];
+        }
+    }
+
+    /// <summary>
+    /// Commits what was written: it goes out now, or with the next send when one is in flight. Completes at once unless
+    /// more than the cap of committed bytes is unsent; then when enough of it was sent (or the queue broke).
+    /// </summary>
+    public ValueTask FlushAsync() => Commit(borrowed: default, terminator: default, untilSent: false);
+
+    /// <summary>
+    /// Commits what was written followed by <paramref name="data"/>, which is sent from the caller's memory without a
+    /// copy: the task completes once the socket took it (or the queue broke). With <paramref name="end"/>, the last
+    /// chunk follows.
+    /// </summary>
+    public ValueTask SendAsync(ArraySegment<byte> data, bool end) => Commit(data, end ? End : default, untilSent: true);
+
+    /// <summary>Commits what was written and the last chunk; completes as <see cref="FlushAsync"/>.</summary>
+    public ValueTask EndAsync() => Commit(borrowed: default, End, untilSent: false);
+
+    /// <summary>
+    /// Commits what was written and then <paramref name="errorEnd"/> (the last chunk with the error trailers, framed);
+    /// completes as <see cref="FlushAsync"/>.
+    /// </summary>
+    public ValueTask EndWithErrorAsync(ArraySegment<byte> errorEnd) => Commit(borrowed: default, errorEnd, untilSent: false);
+
+    /// <summary>Completes when everything committed was sent and no send is in flight (or the queue broke).</summary>
+    public ValueTask DrainAsync() => Wait(untilSentAt: 0, untilIdle: true);
+
+    /// <summary>Drops what was written and not committed; only while nothing was committed.</summary>
+    public void DiscardUnflushed()
+    {
+        lock (_gate)
+        {
+            if (_committed > 0 || _headCommitted)
+            {
+                throw new InvalidOperationException("Bytes already committed to the wire cannot be taken back.");
+            }
+
+            ReleaseBlocks();
+            _written = 0;
+        }
+    }
+
+    /// <summary>
+    /// Readies the queue for the next request: the pooled arrays go back, unsent heads and preludes too. Only when no
+    /// send is in flight (after <see cref="DrainAsync"/>, a failure, or when nothing was committed).
+    /// </summary>
+    public void Reset()
+    {
+        lock (_gate)
+        {
+            if (_sending)
+            {
+                throw new InvalidOperationException("A send is still in flight.");
+            }
+
+            ReleaseBlocks();
+            if (!_headTaken && _head.Array is { } head)
+            {
+                ArrayPool<byte>.Shared.Return(head);
+            }
+
+            ReturnPrelude();
+            _head = default;
+            _headTaken = _preludeTaken = _terminatorTaken = _headCommitted = false;
+            _terminator = default;
+            _written = _committed = _sent = 0;
+            _failure = null;
+            _connection = null;
+            _context = null;
+            _broken = null;
+            _send.Clear();
+        }
+    }
+
+    void IValueTaskSource.GetResult(short token) => _writerWait.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _writerWait.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _writerWait.OnCompleted(continuation, state, token, flags);
+
+    private ValueTask Commit(ArraySegment<byte> borrowed, ArraySegment<byte> terminator, bool untilSent)
+    {
+        bool start;
+        long waitUntil;
+        lock (_gate)
+        {
+            if (_failure is not null || _terminator.Array is not null)
+            {
+                // Broken, or ended: nothing more goes out (the owner drops later writes before they get here).
+                return default;
+            }
+
+            if (borrowed.Count > 0)
+            {
+                Append(borrowed.Array!, borrowed.Offset, borrowed.Offset + borrowed.Count, borrowed: true);
+                _written += borrowed.Count;
+            }
+
+            _headCommitted = true;
+            _committed = _written;
+            _terminator = terminator;
+            waitUntil = untilSent ? _committed : _committed - _cap;
+            start = !_sending;
+            _sending = true;
+        }
+
+        if (start)
+        {
+            SendWhileReady();
+        }
+
+        return Wait(waitUntil, untilIdle: false);
+    }
+
+    private ValueTask Wait(long untilSentAt, bool untilIdle)
+    {
+        lock (_gate)
+        {
+            if (_failure is not null || (untilIdle ? !_sending : _sent >= untilSentAt))
+            {
+                return default;
+            }
+
+            _writerWait.Reset();
+            _waiting = true;
+            _waitUntilSent = untilSentAt;
+            _waitUntilIdle = untilIdle;
+            return new ValueTask(this, _writerWait.Version);
+        }
+    }
+
+    /// <summary>Sends until nothing committed is left; returns when a send goes on asynchronously (its completion goes on from there).</summary>
+    private void SendWhileReady()
+    {
+        while (true)
+        {
+            bool wake;
+            lock (_gate)
+            {
+                if (TakeSend())
+                {
+                    wake = false;
+                }
+                else
+                {
+                    // Idle from here on: the next commit starts the sends again, on its own thread.
+                    _sending = false;
+                    wake = ShouldWakeWriter();
+                    if (!wake)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            if (wake)
+            {
+                _writerWait.SetResult(true);
+                return;
+            }
+
+            // A failure comes through the task, never as a throw here. The task is consumed exactly once: now when it
+            // completed, else by OnSendCompleted.
+#pragma warning disable CA2012
+            var send = _connection!.SendAsync(_send, CancellationToken.None);
+#pragma warning restore CA2012
+            if (!send.IsCompleted)
+            {
+                _inFlight = send;
+                send.GetAwaiter().UnsafeOnCompleted(_sendCompleted);
+                return;
+            }
+
+            if (!Completed(send))
+            {
+                return;
+            }
+        }
+    }
+
+    private void OnSendCompleted()
+    {
+        var send = _inFlight;
+        _inFlight = default;
+        if (Completed(send))
+        {
+            SendWhileReady();
+        }
+    }
+
+    /// <summary>Accounts for a finished send; false when it failed (the queue is broken then).</summary>
+    private bool Completed(ValueTask send)
+    {
+        try
+        {
+            send.GetAwaiter().GetResult();
+        }
+#pragma warning disable CA1031 // A failed send breaks the queue; the owner is told, the writer never sees it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Fail(ex);
+            return false;
+        }
+
+        bool wake;
+        lock (_gate)
+        {
+            _sent += _inFlightBytes;
+            ReleaseSent(_inFlightBytes);
+            if (_inFlightHead)
+            {
+                ArrayPool<byte>.Shared.Return(_head.Array!);
+                _headTaken = true;
+            }
+
+            if (_inFlightPrelude)
+            {
+                ReturnPrelude();
+                _preludeTaken = true;
+            }
+
+            _terminatorTaken |= _inFlightTerminator;
+            wake = ShouldWakeWriter();
+        }
+
+        if (wake)
+        {
+            _writerWait.SetResult(true);
+        }
+
+        return true;
+    }
+
+    /// <summary>Builds the next send from what is committed and not sent; false when there is nothing to send (under the lock).</summary>
+    private bool TakeSend()
+    {
+        _send.Clear();
+        _inFlightHead = _inFlightPrelude = _inFlightTerminator = false;
+        _inFlightBytes = 0;
+        if (_failure is not null)
+        {
+            return false;
+        }
+
+        if (_headCommitted && !_headTaken && _head.Array is not null)
+        {
+            _send.Add(_head);
+            _inFlightHead = true;
+        }
+
+        if (_headCommitted && !_preludeTaken && _prelude.Array is not null)
+        {
+            _send.Add(_prelude);
+            _inFlightPrelude = true;
+        }
+
+        var data = _committed - _sent;
+        var terminator = _terminator.Array is not null && !_terminatorTaken;
+        if (data > 0)
+        {
+            _send.Add(new ArraySegment<byte>(_chunkHeader, 0, ChunkFraming.WriteHeader(_chunkHeader, data)));
+            var remaining = data;
+            for (var block = _first; block is not null && remaining > 0; block = block.Next)
+            {
+                var count = (int)Math.Min(block.End - block.Start, remaining);
+                if (count > 0)
+                {
+                    _send.Add(new ArraySegment<byte>(block.Array, block.Start, count));
+                    remaining -= count;
+                }
+            }
+
+            var cleanEnd = terminator && ReferenceEquals(_terminator.Array, End.Array);
+            _send.Add(cleanEnd ? DataEndAndEnd : DataEnd);
+            if (terminator && !cleanEnd)
+            {
+                _send.Add(_terminator);
+            }
+        }
+        else if (terminator)
+        {
+            _send.Add(_terminator);
+        }
+
+        _inFlightTerminator = terminator;
+        _inFlightBytes = data;
+        return _send.Count > 0;
+    }
+
+    /// <summary>Whether the waiting writer can go on (under the lock); clears the wait when it can.</summary>
+    private bool ShouldWakeWriter()
+    {
+        if (!_waiting || (_failure is null && (_waitUntilIdle ? _sending : _sent < _waitUntilSent)))
+        {
+            return false;
+        }
+
+        _waiting = false;
+        return true;
+    }
+
+    private void Fail(Exception exception)
+    {
+        bool wake;
+        Action<Exception>? broken;
+        lock (_gate)
+        {
+            _failure = exception;
+            _sending = false;
+            wake = ShouldWakeWriter();
+            broken = _broken;
+        }
+
+        if (wake)
+        {
+            _writerWait.SetResult(true);
+        }
+
+        if (broken is not null)
+        {
+            if (_context is { } context)
+            {
+                ExecutionContext.Run(context, static state => ((SendQueue)state!).NotifyBroken(), this);
+            }
+            else
+            {
+                broken(exception);
+            }
+        }
+    }
+
+    private void NotifyBroken()
+    {
+        Action<Exception>? broken;
+        Exception? failure;
+        lock (_gate)
+        {
+            (broken, failure) = (_broken, _failure);
+        }
+
+        if (broken is not null && failure is not null)
+        {
+            broken(failure);
+        }
+    }
+
+    /// <summary>Drops <paramref name="count"/> sent bytes from the front; blocks left empty go back, but the writable tail stays (under the lock).</summary>
+    private void ReleaseSent(long count)
+    {
+        while (_first is { } block)
+        {
+            var taken = (int)Math.Min(block.End - block.Start, count);
+            block.Start += taken;
+            count -= taken;
+            if (block.Start < block.End || (block == _last && !block.Borrowed))
+            {
+                return;
+            }
+
+            _first = block.Next;
+            if (block == _last)
+            {
+                _last = null;
+            }
+
+            Recycle(block);
+        }
+    }
+
+    private Block Append(byte[] array, int start, int end, bool borrowed)
+    {
+        var block = _free ?? new Block();
+        _free = block.Next;
+        block.Next = null;
+        block.Array = array;
+        block.Start = start;
+        block.End = end;
+        block.Borrowed = borrowed;
+        if (_last is null)
+        {
+            _first = _last = block;
+        }
+        else
+        {
+            _last.Next = block;
+            _last = block;
+        }
+
+        return block;
+    }
+
+    private void ReleaseBlocks()
+    {
+        while (_first is { } block)
+        {
+            _first = block.Next;
+            Recycle(block);
+        }
+
+        _last = null;
+    }
+
+    private void Recycle(Block block)
+    {
+        if (!block.Borrowed)
+        {
+            ArrayPool<byte>.Shared.Return(block.Array);
+        }
+
+        block.Array = [];
+        block.Next = _free;
+        _free = block;
+    }
+
+    private void ReturnPrelude()
+    {
+        if (_prelude.Array is { } prelude)
+        {
+            ArrayPool<byte>.Shared.Return(prelude);
+        }
+
+        _prelude = default;
+    }
+
+    /// <summary>
+    /// A run of body bytes: a pooled array the writer fills (the last block, until it is full) or a caller's buffer sent
+    /// by reference; <see cref="Start"/> is the first byte not sent yet, <see cref="End"/> the end of what was written.
+    /// </summary>
+    private sealed class Block
+    {
+        public byte[] Array { get; set; } = [];
+
+        public int Start { get; set; }
+
+        public int End { get; set; }
+
+        public bool Borrowed { get; set; }
+
+        public Block? Next { get; set; }
+    }
+}
