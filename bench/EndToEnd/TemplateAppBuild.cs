@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace LambdaStreamingHosting.EndToEnd;
 
 /// <summary>
-/// The app a user gets from <c>dotnet new lambda-streaming</c>, built the way it deploys: the adapter and the template
-/// are packed from this checkout into a local folder, the template is installed into a hive of the harness's own, a
+/// The app a user gets from <c>dotnet new lambda-streaming</c>, built the way it deploys: every package of this checkout
+/// (the adapter, its integrations and the template) is packed into a local folder, the template is installed into a hive of the harness's own, a
 /// project is created with <c>--LocalFeed</c>, and its <c>deploy/deploy.sh --publish-only</c> publishes the managed
 /// build (ReadyToRun for linux-x64). For comparison the same project is published with the same command without
 /// ReadyToRun (JIT; the adapter still comes precompiled from its package). NuGet restores into a package cache of the
@@ -40,12 +40,10 @@ internal static class TemplateAppBuild
         var feed = Path.Combine(root, "packages");
         var hive = Path.Combine(root, "template-hive");
         var environment = new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(root, "nuget-packages") };
-        foreach (var package in new[] { "LambdaStreamingHosting", "LambdaStreamingHosting.Templates" })
-        {
-            await RunAsync(app, "dotnet",
-                ["pack", Path.Combine(repositoryRoot, "src", package), "-c", "Release", "-o", feed, "--artifacts-path", Path.Combine(root, "artifacts"), "--disable-build-servers", "-nologo", "-v:q"],
-                root, environment);
-        }
+        // Every package, as the README packs them: the template's project references more than the adapter.
+        await RunAsync(app, "dotnet",
+            ["pack", Path.Combine(repositoryRoot, "eng", "Packages.proj"), "-o", feed, "-p:PackageBuildArtifactsPath=" + Path.Combine(root, "artifacts") + Path.DirectorySeparatorChar, "--disable-build-servers", "-nologo", "-v:q"],
+            root, environment);
 
         var templatePackage = Directory.GetFiles(feed, "LambdaStreamingHosting.Templates.*.nupkg").Single();
         await RunAsync(app, "dotnet", ["new", "install", templatePackage, "--debug:custom-hive", hive], root, environment);
