@@ -3,17 +3,8 @@ using Microsoft.Extensions.Logging;
 namespace LambdaStreamingHosting.Logging;
 
 /// <summary>A logger of <see cref="LambdaLoggerProvider"/> for one category. It keeps no scopes: the ids come from <see cref="InvocationLogContext.Current"/>.</summary>
-internal sealed class LambdaLogger : ILogger
+internal sealed class LambdaLogger(LambdaLoggerProvider provider, LogCategory category) : ILogger
 {
-    private readonly LambdaLoggerProvider _provider;
-    private readonly LogCategory _category;
-
-    public LambdaLogger(LambdaLoggerProvider provider, LogCategory category)
-    {
-        _provider = provider;
-        _category = category;
-    }
-
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
 
@@ -39,7 +30,7 @@ internal sealed class LambdaLogger : ILogger
         }
 
         // The template's named properties are written only in JSON (reading them boxes a struct state).
-        var properties = _provider.Format == LambdaLogFormat.Json ? state as IReadOnlyList<KeyValuePair<string, object?>> : null;
-        _provider.Write(logLevel, _category, message, properties, exception);
+        var properties = provider.Format == LambdaLogFormat.Json ? state as IReadOnlyList<KeyValuePair<string, object?>> : null;
+        provider.Write(logLevel, category, message, properties, exception);
     }
 }
