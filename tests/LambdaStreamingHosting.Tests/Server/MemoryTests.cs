@@ -26,15 +26,19 @@ public sealed class MemoryTests : FakeRuntimeApiTest
         }));
 
         await RunAsync(100);
-        var heapBefore = SettledHeap();
-        var handlesBefore = OpenHandles();
 
-        await RunAsync(1000);
-        var heapGrowth = SettledHeap() - heapBefore;
-        var handleGrowth = OpenHandles() - handlesBefore;
+        // Two rounds of 1,000: a leak grows the heap or the handles in both, while a one-off (a thread pool thread
+        // that joins under load and keeps its share of the shared array pool, a handle another part of the runtime
+        // opens) shows in one round only. Either round within the bound passes; both over it is a leak.
+        var first = await MeasureGrowthAsync(1000);
+        var second = await MeasureGrowthAsync(1000);
 
-        Assert.True(heapGrowth < 8 * 1024 * 1024, $"heap grew by {heapGrowth:N0} bytes over 1,000 invocations");
-        Assert.True(handleGrowth < 10, $"{handleGrowth} more open handles after 1,000 invocations");
+        Assert.True(
+            Math.Min(first.Heap, second.Heap) < 8 * 1024 * 1024,
+            $"the heap grew by {first.Heap:N0} and then by {second.Heap:N0} bytes over two rounds of 1,000 invocations");
+        Assert.True(
+            Math.Min(first.Handles, second.Handles) < 10,
+            $"{first.Handles} and then {second.Handles} more open handles over two rounds of 1,000 invocations");
         Assert.Equal(1, Api.ConnectionCount);
     }
 
@@ -147,6 +151,14 @@ public sealed class MemoryTests : FakeRuntimeApiTest
             var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
             await answer.Completed.Within();
         }
+    }
+
+    private async Task<(long Heap, int Handles)> MeasureGrowthAsync(int invocations)
+    {
+        var heapBefore = SettledHeap();
+        var handlesBefore = OpenHandles();
+        await RunAsync(invocations);
+        return (SettledHeap() - heapBefore, OpenHandles() - handlesBefore);
     }
 
     private static long SettledHeap()
