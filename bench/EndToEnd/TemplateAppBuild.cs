@@ -3,10 +3,11 @@ using System.Diagnostics;
 namespace LambdaStreamingHosting.EndToEnd;
 
 /// <summary>
-/// The app a user gets from <c>dotnet new lambda-streaming</c>, built the way it deploys: every package of this checkout
-/// (the adapter, its integrations and the template) is packed into a local folder, the template is installed into a hive of the harness's own, a
-/// project is created with <c>--LocalFeed</c>, and its <c>deploy/deploy.sh --publish-only</c> publishes the managed
-/// build (ReadyToRun for linux-x64). For comparison the same project is published with the same command without
+/// The app a user gets from <c>dotnet new lambda-streaming</c>, built the way it deploys: every package of this
+/// checkout (the adapter, its integrations and the template) is packed into a local folder with
+/// <c>eng/Packages.proj</c>, the template is installed into a hive of the harness's own, a project is created with
+/// <c>--LocalFeed</c>, and its <c>deploy/deploy.sh --publish-only</c> publishes the managed build (ReadyToRun for
+/// linux-x64). For comparison the same project is published with the same command without
 /// ReadyToRun (JIT; the adapter still comes precompiled from its package). NuGet restores into a package cache of the
 /// harness's own, so a cached package of the same version never stands in for what was just packed.
 /// </summary>
