@@ -55,6 +55,8 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
 
     internal override long UnflushedBytes => _request.Body.UnflushedBytes;
 
+    protected override bool Streams => true;
+
     protected override IBufferWriter<byte> BodyBuffer => _request.Body;
 
     /// <summary>
@@ -93,14 +95,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
     internal bool TrySendKeepAlive(long now, long quietSince, out long lastCommit)
     {
         lastCommit = now;
-        if (State is not (ResponseState.HeadCommitted or ResponseState.HeadSent)
-            || !_request.Body.TryCommitComment(SseKeepAlive.CommentChunk, now, quietSince, out lastCommit))
-        {
-            return false;
-        }
-
-        MarkHeadSent();
-        return true;
+        return State.IsBodyOpen && _request.Body.TryCommitComment(SseKeepAlive.CommentChunk, now, quietSince, out lastCommit);
     }
 
     protected override void WriteHead()
@@ -119,7 +114,6 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
 
     protected override ValueTask SendAsync(ArraySegment<byte> borrowed, bool end)
     {
-        MarkHeadSent();
         var body = _request.Body;
         return borrowed.Count > 0 ? body.SendAsync(borrowed, end) : end ? body.EndAsync() : body.FlushAsync();
     }
@@ -138,7 +132,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
         _answering = true;
         _keepAlive?.Stop();
         string? errorType = null;
-        var nothingSent = _request.Body.NothingSent;
+        var nothingSent = !State.AnythingSent;
         switch (ending)
         {
             case ResponseEnding.Broken:
@@ -159,13 +153,12 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
                 // Failed after the start, aborted or short of Content-Length once bytes went out: the error trailers.
                 var failure = ErrorFor(ending, error);
                 errorType = failure.ErrorType;
-                MarkHeadSent();
                 await _request.EndWithErrorAsync(failure).ConfigureAwait(false);
                 break;
         }
 
         await _request.Body.DrainAsync().ConfigureAwait(false);
-        if (_request.Broken)
+        if (State.IsBroken)
         {
             // The break was logged when the send failed; a reply sent before it (413, 410) is all that may come.
             return (await _client.ReadEarlyStreamingReplyAsync(_request, cancellationToken).ConfigureAwait(false), errorType);
@@ -175,15 +168,13 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
     }
 
     /// <summary>
-    /// A send failed (on the app's thread or the socket's, in the invocation's execution context): as on Kestrel when
-    /// the client went away, it is logged once, <c>RequestAborted</c> fires and the app's later writes are dropped.
+    /// A send failed and the send queue marked the response broken (on the app's thread or the socket's, in the
+    /// invocation's execution context; once): as on Kestrel when the client went away, it is logged,
+    /// <c>RequestAborted</c> fires, and the app's later writes are dropped because the state says so.
     /// </summary>
     private void OnConnectionBroken(Exception exception)
     {
-        if (MoveTo(ResponseState.Broken))
-        {
-            Log.StreamBroken(Logger, exception);
-            ConnectionLost?.Invoke();
-        }
+        Log.StreamBroken(Logger, exception);
+        ConnectionLost?.Invoke();
     }
 }
