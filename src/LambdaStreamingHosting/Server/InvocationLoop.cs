@@ -40,16 +40,20 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     private BufferedResponseBodyFeature? _bufferedBody;
     private readonly Func<CancellationToken, ValueTask> _thaw;
     private readonly Func<CancellationToken, ValueTask> _freezing;
+    private readonly bool _warmUp;
     private DateTimeOffset _previousEnd;
     private TimeSpan _idle;
 
-    public InvocationLoop(LambdaServer server, IHttpApplication<TContext> application, RuntimeApiClient client, ILogger logger)
+    // warmUp: the loop serves warm-up requests (WarmUpRunner): none of its invocations is then measured, recorded in
+    // traces or seen by the lifecycle hooks, and each request's invocation feature says it is a warm-up.
+    public InvocationLoop(LambdaServer server, IHttpApplication<TContext> application, RuntimeApiClient client, ILogger logger, bool warmUp = false)
     {
+        _warmUp = warmUp;
         _server = server;
         _application = application;
         _client = client;
         _logger = logger;
-        _request = new RequestFeatures(_invocation, server.Time);
+        _request = new RequestFeatures(_invocation, server.Time) { IsWarmUp = warmUp };
         _lifetime = new RequestLifetimeFeature(server.Time);
         _thaw = cancellationToken => _server.Lifecycle.ThawAsync(_idle, cancellationToken);
         _freezing = server.Lifecycle.FreezingAsync;
@@ -58,7 +62,8 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     /// <summary>Serves invocations until <paramref name="stopping"/> is signalled; Runtime API failures propagate.</summary>
     public async Task RunAsync(CancellationToken stopping)
     {
-        var oneAtATime = _server.Concurrency == 1;
+        // Warm-ups are not invocations: no freeze follows them, so no flush, thaw or freezing hooks either.
+        var oneAtATime = _server.Concurrency == 1 && !_warmUp;
         var first = true;
         while (!stopping.IsCancellationRequested)
         {
@@ -103,7 +108,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         try
         {
             using var scope = Log.InvocationScope(_logger, _invocation.RequestId);
-            var coldStart = _server.Telemetry.TakeColdStart();
+            var coldStart = !_warmUp && _server.Telemetry.TakeColdStart();
             using var logContext = _server.LambdaLoggerEnabled ? InvocationLogContext.Begin(_invocation) : null;
             if (oneAtATime && _server.Settings.SetTraceIdEnvironmentVariable)
             {
@@ -145,7 +150,11 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         Log.InvalidEvent(_logger, error.ErrorType, error.ErrorMessage);
         var reply = await _client.PostErrorAsync(_invocation.RequestId, error, CancellationToken.None).ConfigureAwait(false);
         LogUnexpected(reply, "/error");
-        _server.Telemetry.RecordRejectedEvent(started, error.ErrorType);
+        if (!_warmUp)
+        {
+            _server.Telemetry.RecordRejectedEvent(started, error.ErrorType);
+        }
+
         return null;
     }
 
@@ -154,7 +163,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     {
         var options = _server.Options;
         var streaming = options.InvokeMode == LambdaInvokeMode.ResponseStream && CanStream(request.Source);
-        if (options.InvokeMode == LambdaInvokeMode.ResponseStream && !streaming)
+        if (options.InvokeMode == LambdaInvokeMode.ResponseStream && !streaming && !_warmUp)
         {
             _server.WarnCannotStream(request.Source);
         }
@@ -184,7 +193,11 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         {
             SetFeatures(request, body);
             var context = CreateContext(request, options);
-            if (_features.Get<IHttpActivityFeature>()?.Activity is { } activity)
+            if (_warmUp)
+            {
+                WarmUpRunner.KeepOutOfTelemetry(_features);
+            }
+            else if (_features.Get<IHttpActivityFeature>()?.Activity is { } activity)
             {
                 _server.Telemetry.Describe(activity, _invocation, coldStart);
             }
@@ -216,7 +229,11 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             }
 
             var reply = await body.FinishAsync(error, CancellationToken.None).ConfigureAwait(false);
-            _server.Telemetry.Record(started, Outcome(body, streaming, _lifetime.DeadlineReached));
+            if (!_warmUp)
+            {
+                _server.Telemetry.Record(started, Outcome(body, streaming, _lifetime.DeadlineReached));
+            }
+
             LogUnexpected(reply, "/response");
             await _response.FireOnCompletedAsync(_logger).ConfigureAwait(false);
             _application.DisposeContext(context, error);
@@ -240,7 +257,11 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             RequestLimits.LogRefusal(_logger, request, refusal, _server.Options.Limits);
             _response.StatusCode = refusal.StatusCode;
             var reply = await body.FinishAsync(error: null, CancellationToken.None).ConfigureAwait(false);
-            _server.Telemetry.Record(started, Outcome(body, streaming, deadlineReached: false));
+            if (!_warmUp)
+            {
+                _server.Telemetry.Record(started, Outcome(body, streaming, deadlineReached: false));
+            }
+
             LogUnexpected(reply, "/response");
         }
         finally
