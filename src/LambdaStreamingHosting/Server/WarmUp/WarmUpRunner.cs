@@ -27,10 +27,11 @@ internal static class WarmUpRunner
     /// Runs the warm-up the options ask for; returns at once when there is none. <paramref name="phase"/> names the moment
     /// for the log (<c>before the snapshot</c>, <c>during init</c>).
     /// </summary>
-    public static async Task RunAsync<TContext>(LambdaServer server, IHttpApplication<TContext> application, ILogger logger, string phase, CancellationToken cancellationToken)
+    public static async Task RunAsync<TContext>(ServiceContext context, IHttpApplication<TContext> application, string phase, CancellationToken cancellationToken)
         where TContext : notnull
     {
-        var events = WarmUpEvents.Plan(server.Options);
+        var logger = context.Logger;
+        var events = WarmUpEvents.Plan(context.Options);
         if (events.Count == 0)
         {
             return;
@@ -41,7 +42,7 @@ internal static class WarmUpRunner
         {
             await using var api = new WarmUpRuntimeApi(events, InvocationTimeout);
             await using var client = new RuntimeApiClient(RuntimeApiEndpoint.Parse(api.Endpoint));
-            using var loop = new InvocationLoop<TContext>(server, application, client, logger, warmUp: true);
+            using var loop = new InvocationLoop<TContext>(context.ForWarmUp(), application, client);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var running = Task.Run(() => loop.RunAsync(stop.Token), CancellationToken.None);
 
