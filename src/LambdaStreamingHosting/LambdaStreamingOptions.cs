@@ -112,6 +112,12 @@ public sealed class LambdaStreamingOptions
     public int? MaxConcurrency { get; set; }
 
     /// <summary>
+    /// Warm-up requests run through the app before a SnapStart snapshot (see <see cref="LambdaWarmUpOptions"/>).
+    /// Bound from <c>LambdaStreaming:WarmUp</c>.
+    /// </summary>
+    public LambdaWarmUpOptions WarmUp { get; } = new();
+
+    /// <summary>
     /// The Runtime API endpoint (<c>host:port</c>, optionally followed by a path). Default: the
     /// <c>AWS_LAMBDA_RUNTIME_API</c> environment variable.
     /// </summary>
