@@ -86,6 +86,7 @@ internal static class RunCommand
                     InvokeMode = settings.Buffered ? LambdaInvokeMode.Buffered : LambdaInvokeMode.ResponseStream,
                     Timeout = settings.Timeout,
                     Environment = function,
+                    TimelinePath = settings.Timeline ? RunSettings.TimelinePath : null,
                 },
                 stopping).ConfigureAwait(false);
         }
@@ -108,6 +109,11 @@ internal static class RunCommand
             await output.WriteLineAsync(
                 $"lambda-streaming: Function URL {emulator.FunctionUrl} ({(settings.Buffered ? "BUFFERED" : "RESPONSE_STREAM")}, " +
                 $"timeout {settings.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s, freeze {(settings.Freeze ? "on" : "off")})").ConfigureAwait(false);
+            if (settings.Timeline)
+            {
+                await output.WriteLineAsync($"lambda-streaming: timeline {new Uri(emulator.FunctionUrl, RunSettings.TimelinePath)}").ConfigureAwait(false);
+            }
+
             await output.WriteLineAsync("lambda-streaming: press Ctrl+C to stop").ConfigureAwait(false);
             await Task.Delay(Timeout.Infinite, stopping).ConfigureAwait(false);
         }
