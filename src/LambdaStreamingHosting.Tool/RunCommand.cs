@@ -85,6 +85,7 @@ internal static class RunCommand
                     FunctionUrlPort = settings.Port,
                     InvokeMode = settings.Buffered ? LambdaInvokeMode.Buffered : LambdaInvokeMode.ResponseStream,
                     Timeout = settings.Timeout,
+                    SnapStart = settings.SnapStart,
                     Environment = function,
                     TimelinePath = settings.Timeline ? RunSettings.TimelinePath : null,
                 },
@@ -108,7 +109,7 @@ internal static class RunCommand
                 $"lambda-streaming: function initialised in {Stopwatch.GetElapsedTime(started).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms").ConfigureAwait(false);
             await output.WriteLineAsync(
                 $"lambda-streaming: Function URL {emulator.FunctionUrl} ({(settings.Buffered ? "BUFFERED" : "RESPONSE_STREAM")}, " +
-                $"timeout {settings.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s, freeze {(settings.Freeze ? "on" : "off")})").ConfigureAwait(false);
+                $"timeout {settings.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s, freeze {(settings.Freeze ? "on" : "off")}{(settings.SnapStart ? ", SnapStart: snapshot taken, restored for the first event" : "")})").ConfigureAwait(false);
             if (settings.Timeline)
             {
                 await output.WriteLineAsync($"lambda-streaming: timeline {new Uri(emulator.FunctionUrl, RunSettings.TimelinePath)}").ConfigureAwait(false);
@@ -162,6 +163,7 @@ internal static class RunCommand
             WorkingDirectory = workingDirectory,
             Handler = settings.Handler,
             Freeze = settings.Freeze,
+            SnapStart = settings.SnapStart,
             StandardOutput = output.WriteLine,
             StandardError = error.WriteLine,
         };

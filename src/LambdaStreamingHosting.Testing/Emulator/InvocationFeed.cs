@@ -8,6 +8,9 @@ internal enum InvocationStart
     /// <summary>The first invocation of a new environment (the function just started, or started again after a reset).</summary>
     Cold,
 
+    /// <summary>SnapStart: the first invocation of an environment restored from the function's snapshot.</summary>
+    Restored,
+
     /// <summary>The environment was frozen while idle and thawed for this invocation.</summary>
     Thawed,
 

@@ -175,6 +175,7 @@ internal sealed class TimelinePage(string path, int port, InvocationFeed feed, s
                 json.WriteString("start", delivered.Start switch
                 {
                     InvocationStart.Cold => "cold",
+                    InvocationStart.Restored => "restored",
                     InvocationStart.Thawed => "thawed",
                     _ => "warm",
                 });
