@@ -27,13 +27,10 @@ internal sealed class LambdaStreamingOptionsValidator : IValidateOptions<LambdaS
         {
             failures.Add($"{Section}:EventSource must be Auto, FunctionUrl, HttpApi, RestApi or ApplicationLoadBalancer; it is {options.EventSource}.");
         }
-        else if (options.InvokeMode == LambdaInvokeMode.ResponseStream && options.EventSource == LambdaEventSource.ApplicationLoadBalancer)
+        else if (options.InvokeMode == LambdaInvokeMode.ResponseStream && !LambdaEventSources.CanStream(options.EventSource))
         {
-            failures.Add($"{Section}:InvokeMode must be Buffered when {Section}:EventSource is ApplicationLoadBalancer: load balancers never stream.");
-        }
-        else if (options.InvokeMode == LambdaInvokeMode.ResponseStream && options.EventSource == LambdaEventSource.HttpApi)
-        {
-            failures.Add($"{Section}:InvokeMode must be Buffered when {Section}:EventSource is HttpApi: API Gateway HTTP APIs never stream.");
+            var which = options.EventSource == LambdaEventSource.HttpApi ? "API Gateway HTTP APIs" : "load balancers";
+            failures.Add($"{Section}:InvokeMode must be Buffered when {Section}:EventSource is {options.EventSource}: {which} never stream.");
         }
 
         if (options.DeadlineMargin < TimeSpan.Zero || options.DeadlineMargin >= LongestTimeout)
@@ -61,8 +58,7 @@ internal sealed class LambdaStreamingOptionsValidator : IValidateOptions<LambdaS
             }
         }
 
-        var endpoint = _settings.EndpointOverridesOptions ? _settings.RuntimeApiEndpoint : options.RuntimeApiEndpoint ?? _settings.RuntimeApiEndpoint;
-        if (!RuntimeApiEndpoint.TryParse(endpoint, out RuntimeApiEndpoint? _, out var error))
+        if (!RuntimeApiEndpoint.TryParse(_settings.EndpointFor(options), out RuntimeApiEndpoint? _, out var error))
         {
             failures.Add($"{error} Set {LambdaServerSettings.RuntimeApiVariable} or {Section}:RuntimeApiEndpoint to host:port.");
         }

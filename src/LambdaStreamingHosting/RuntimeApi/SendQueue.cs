@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Threading.Tasks.Sources;
+using LambdaStreamingHosting.Server;
 
 namespace LambdaStreamingHosting.RuntimeApi;
 
@@ -16,9 +17,11 @@ namespace LambdaStreamingHosting.RuntimeApi;
 /// last chunk or the error trailers once committed. A commit returns at once unless more than the cap of committed
 /// bytes is still unsent (a slow reader slows the writer) or the writer's borrowed buffer is part of it (it must not be
 /// reused before it was sent). Sends started by a commit run on the writer's thread while the socket takes the bytes
-/// at once, and continue on the socket's completion thread when it does not. A failed send breaks the queue: nothing
-/// more is sent, waiting writers are released, and the owner is told once, in the execution context of
-/// <see cref="Begin"/> (so its log scope). Nothing is allocated per write or send: blocks and their arrays are pooled,
+/// at once, and continue on the socket's completion thread when it does not. The queue keeps no answer of its own to
+/// "was anything sent" or "is it broken": it reports both into the response's <see cref="ResponseState"/> (the first
+/// commit marks the answer sent; a failed send marks it broken) and reads them from there. Once broken nothing more is
+/// sent, waiting writers are released, and the owner is told once, in the execution context of <see cref="Begin"/>
+/// (so its log scope). Nothing is allocated per write or send: blocks and their arrays are pooled,
 /// the socket operation and the gather list are reused, the writer's wait is this object.
 /// </remarks>
 internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
@@ -37,6 +40,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private ManualResetValueTaskSourceCore<bool> _writerWait = new() { RunContinuationsAsynchronously = true };
 
     private RuntimeApiConnection? _connection;
+    private ResponseState _state = null!; // set by Begin: the response the queue reports into
     private ExecutionContext? _context;
     private Action<Exception>? _broken;
     private long _cap;
@@ -59,14 +63,12 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private long _written;
     private long _committed;
     private long _sent;
-    private bool _headCommitted;
     private bool _sending;
     private ValueTask _inFlight;
     private long _inFlightBytes;
     private bool _inFlightHead;
     private bool _inFlightPrelude;
     private bool _inFlightTerminator;
-    private Exception? _failure;
 
     // The writer's wait: for the body to be sent up to a position, or for the queue to be idle.
     private bool _waiting;
@@ -74,23 +76,6 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private bool _waitUntilIdle;
 
     public SendQueue() => _sendCompleted = OnSendCompleted;
-
-    /// <summary>
-    /// The failure of the send that broke the queue, or <see langword="null"/>. Set on whichever thread saw the send fail.
-    /// </summary>
-    public Exception? Failure
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _failure;
-            }
-        }
-    }
-
-    /// <summary>Whether the request head is still here: nothing of this request has been handed to the socket.</summary>
-    public bool NothingSent => !_headCommitted;
 
     /// <summary>Bytes written and not committed.</summary>
     public long UnflushedBytes
@@ -118,12 +103,13 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
 
     /// <summary>
     /// Starts a request on <paramref name="connection"/> whose head is <paramref name="head"/>, rented from
-    /// <see cref="ArrayPool{T}.Shared"/> (given back once sent, or by <see cref="Reset"/>). Failures are reported in the
-    /// execution context of this call.
+    /// <see cref="ArrayPool{T}.Shared"/> (given back once sent, or by <see cref="Reset"/>), reporting into
+    /// <paramref name="state"/>. Failures are reported in the execution context of this call.
     /// </summary>
-    public void Begin(RuntimeApiConnection connection, ArraySegment<byte> head)
+    public void Begin(RuntimeApiConnection connection, ArraySegment<byte> head, ResponseState state)
     {
         _connection = connection;
+        _state = state;
         _head = head;
         _cap = long.MaxValue;
         _context = ExecutionContext.Capture();
@@ -131,7 +117,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
 
     /// <summary>
     /// Commits wait while more than <paramref name="maxUnsentBytes"/> committed bytes are unsent (<see langword="null"/>:
-    /// never); <paramref name="broken"/> hears of a failed send, once. Before the first commit.
+    /// never); <paramref name="broken"/> hears of the failed send that broke the response, once. Before the first commit.
     /// </summary>
     public void Configure(long? maxUnsentBytes, Action<Exception>? broken)
     {
@@ -145,7 +131,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     /// </summary>
     public void SetPrelude(ReadOnlySequence<byte> prelude)
     {
-        if (_headCommitted)
+        if (_state.AnythingSent)
         {
             throw new InvalidOperationException("The prelude was already committed to the wire.");
         }
@@ -252,7 +238,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     {
         lock (_gate)
         {
-            if (_committed > 0 || _headCommitted)
+            if (_committed > 0 || _state.AnythingSent)
             {
                 throw new InvalidOperationException("Bytes already committed to the wire cannot be taken back.");
             }
@@ -283,10 +269,9 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
 
             ReturnPrelude();
             _head = default;
-            _headTaken = _preludeTaken = _terminatorTaken = _headCommitted = false;
+            _headTaken = _preludeTaken = _terminatorTaken = false;
             _terminator = default;
             _written = _committed = _sent = 0;
-            _failure = null;
             _connection = null;
             _context = null;
             _broken = null;
@@ -307,7 +292,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
         long waitUntil;
         lock (_gate)
         {
-            if (_failure is not null || _terminator.Array is not null)
+            if (_state.IsBroken || _terminator.Array is not null)
             {
                 // Broken, or ended: nothing more goes out (the owner drops later writes before they get here).
                 return default;
@@ -319,7 +304,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
                 _written += borrowed.Count;
             }
 
-            _headCommitted = true;
+            _state.MarkSent();
             _committed = _written;
             _terminator = terminator;
             waitUntil = untilSent ? _committed : _committed - _cap;
@@ -339,7 +324,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     {
         lock (_gate)
         {
-            if (_failure is not null || (untilIdle ? !_sending : _sent >= untilSentAt))
+            if (_state.IsBroken || (untilIdle ? !_sending : _sent >= untilSentAt))
             {
                 return default;
             }
@@ -461,18 +446,19 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
         _send.Clear();
         _inFlightHead = _inFlightPrelude = _inFlightTerminator = false;
         _inFlightBytes = 0;
-        if (_failure is not null)
+        if (_state.IsBroken)
         {
             return false;
         }
 
-        if (_headCommitted && !_headTaken && _head.Array is not null)
+        var headCommitted = _state.AnythingSent;
+        if (headCommitted && !_headTaken && _head.Array is not null)
         {
             _send.Add(_head);
             _inFlightHead = true;
         }
 
-        if (_headCommitted && !_preludeTaken && _prelude.Array is not null)
+        if (headCommitted && !_preludeTaken && _prelude.Array is not null)
         {
             _send.Add(_prelude);
             _inFlightPrelude = true;
@@ -514,7 +500,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     /// <summary>Whether the waiting writer can go on (under the lock); clears the wait when it can.</summary>
     private bool ShouldWakeWriter()
     {
-        if (!_waiting || (_failure is null && (_waitUntilIdle ? _sending : _sent < _waitUntilSent)))
+        if (!_waiting || (!_state.IsBroken && (_waitUntilIdle ? _sending : _sent < _waitUntilSent)))
         {
             return false;
         }
@@ -526,10 +512,11 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private void Fail(Exception exception)
     {
         bool wake;
+        bool broke;
         Action<Exception>? broken;
         lock (_gate)
         {
-            _failure = exception;
+            broke = _state.TryBreak();
             _sending = false;
             wake = ShouldWakeWriter();
             broken = _broken;
@@ -540,31 +527,16 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
             _writerWait.SetResult(true);
         }
 
-        if (broken is not null)
+        if (broke && broken is not null)
         {
             if (_context is { } context)
             {
-                ExecutionContext.Run(context, static state => ((SendQueue)state!).NotifyBroken(), this);
+                ExecutionContext.Run(context, static state => ((BrokenNotice)state!).Tell(), new BrokenNotice(broken, exception));
             }
             else
             {
                 broken(exception);
             }
-        }
-    }
-
-    private void NotifyBroken()
-    {
-        Action<Exception>? broken;
-        Exception? failure;
-        lock (_gate)
-        {
-            (broken, failure) = (_broken, _failure);
-        }
-
-        if (broken is not null && failure is not null)
-        {
-            broken(failure);
         }
     }
 
@@ -644,6 +616,12 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
         }
 
         _prelude = default;
+    }
+
+    /// <summary>The owner's callback and the failure it hears of, carried into the captured execution context (only when a send fails).</summary>
+    private sealed record BrokenNotice(Action<Exception> Broken, Exception Failure)
+    {
+        public void Tell() => Broken(Failure);
     }
 
     /// <summary>

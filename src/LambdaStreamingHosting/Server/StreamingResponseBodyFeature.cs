@@ -48,6 +48,8 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
 
     internal override long UnflushedBytes => _request.Body.UnflushedBytes;
 
+    protected override bool Streams => true;
+
     protected override IBufferWriter<byte> BodyBuffer => _request.Body;
 
     /// <summary>
@@ -79,7 +81,6 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
 
     protected override ValueTask SendAsync(ArraySegment<byte> borrowed, bool end)
     {
-        MarkHeadSent();
         var body = _request.Body;
         return borrowed.Count > 0 ? body.SendAsync(borrowed, end) : end ? body.EndAsync() : body.FlushAsync();
     }
@@ -95,7 +96,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
     protected override async ValueTask<(RuntimeApiReply? Reply, string? ErrorType)> AnswerAsync(ResponseEnding ending, Exception? error, CancellationToken cancellationToken)
     {
         string? errorType = null;
-        var nothingSent = _request.Body.NothingSent;
+        var nothingSent = !State.AnythingSent;
         switch (ending)
         {
             case ResponseEnding.Broken:
@@ -116,13 +117,12 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
                 // Failed after the start, aborted or short of Content-Length once bytes went out: the error trailers.
                 var failure = ErrorFor(ending, error);
                 errorType = failure.ErrorType;
-                MarkHeadSent();
                 await _request.EndWithErrorAsync(failure).ConfigureAwait(false);
                 break;
         }
 
         await _request.Body.DrainAsync().ConfigureAwait(false);
-        if (_request.Broken)
+        if (State.IsBroken)
         {
             // The break was logged when the send failed; a reply sent before it (413, 410) is all that may come.
             return (await _client.ReadEarlyStreamingReplyAsync(_request, cancellationToken).ConfigureAwait(false), errorType);
@@ -132,15 +132,13 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
     }
 
     /// <summary>
-    /// A send failed (on the app's thread or the socket's, in the invocation's execution context): as on Kestrel when
-    /// the client went away, it is logged once, <c>RequestAborted</c> fires and the app's later writes are dropped.
+    /// A send failed and the send queue marked the response broken (on the app's thread or the socket's, in the
+    /// invocation's execution context; once): as on Kestrel when the client went away, it is logged,
+    /// <c>RequestAborted</c> fires, and the app's later writes are dropped because the state says so.
     /// </summary>
     private void OnConnectionBroken(Exception exception)
     {
-        if (MoveTo(ResponseState.Broken))
-        {
-            Log.StreamBroken(Logger, exception);
-            ConnectionLost?.Invoke();
-        }
+        Log.StreamBroken(Logger, exception);
+        ConnectionLost?.Invoke();
     }
 }
