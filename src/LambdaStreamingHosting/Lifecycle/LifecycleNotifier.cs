@@ -6,7 +6,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace LambdaStreamingHosting.Lifecycle;
 
 /// <summary>
-/// Calls the registered <see cref="ILambdaLifecycleObserver"/>s one after another, in registration order. A failure in
+/// Calls the registered <see cref="ILambdaLifecycleObserver"/>s one after another, in registration order (the
+/// before-snapshot hooks in the reverse order, as Lambda's runtime hooks run). A failure in
 /// an init or SnapStart hook fails the phase; a failure between invocations (thaw, freezing) is caught and logged
 /// here, the one place that does, and the observers after it still run, so one pool's trouble cannot cost another
 /// observer its moment (the telemetry flush before the freeze, say). When the host stops, the remaining observers are
@@ -75,10 +76,15 @@ internal sealed class LifecycleNotifier
         }
     }
 
+    /// <summary>
+    /// The before-snapshot hooks, in the reverse order of registration (as Lambda's own runtime hooks run): what was
+    /// registered last, and may depend on what was registered before it, is put away first.
+    /// </summary>
     public async ValueTask BeforeSnapshotAsync(CancellationToken cancellationToken)
     {
-        foreach (var observer in _observers)
+        for (var i = _observers.Length - 1; i >= 0; i--)
         {
+            var observer = _observers[i];
             await observer.OnBeforeSnapshotAsync(cancellationToken).ConfigureAwait(false);
         }
     }

@@ -47,14 +47,15 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         _application = application;
         _client = client;
         _logger = context.Logger;
-        _request = new RequestFeatures(_invocation, context.Time);
+        _request = new RequestFeatures(_invocation, context.Time) { IsWarmUp = context.IsWarmUp };
         _lifetime = new RequestLifetimeFeature(context.Time);
     }
 
     /// <summary>Serves invocations until <paramref name="stopping"/> is signalled; Runtime API failures propagate.</summary>
     public async Task RunAsync(CancellationToken stopping)
     {
-        var oneAtATime = _context.Concurrency == 1;
+        // Warm-ups are not invocations: no freeze follows them, so no flush, thaw or freezing hooks either.
+        var oneAtATime = _context.Concurrency == 1 && !_context.IsWarmUp;
         var first = true;
         while (!stopping.IsCancellationRequested)
         {
@@ -90,6 +91,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     {
         _lifetime.Dispose();
         _invocation.Dispose();
+        _streamingBody?.Dispose();
     }
 
     /// <summary>Serves the invocation just read into <see cref="_invocation"/>, then empties everything it used.</summary>
@@ -99,7 +101,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         try
         {
             using var scope = Log.InvocationScope(_logger, _invocation.RequestId);
-            var coldStart = _context.Telemetry.TakeColdStart();
+            var coldStart = !_context.IsWarmUp && _context.Telemetry.TakeColdStart();
             using var logContext = _context.LambdaLoggerEnabled ? InvocationLogContext.Begin(_invocation) : null;
             if (oneAtATime && _context.SetTraceIdEnvironmentVariable)
             {
@@ -141,7 +143,11 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         Log.InvalidEvent(_logger, error.ErrorType, error.ErrorMessage);
         var reply = await _client.PostErrorAsync(_invocation.RequestId, error, CancellationToken.None).ConfigureAwait(false);
         LogUnexpected(reply, "/error");
-        _context.Telemetry.RecordRejectedEvent(started, error.ErrorType);
+        if (!_context.IsWarmUp)
+        {
+            _context.Telemetry.RecordRejectedEvent(started, error.ErrorType);
+        }
+
         return null;
     }
 
@@ -150,7 +156,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     {
         var options = _context.Options;
         var streaming = options.InvokeMode == LambdaInvokeMode.ResponseStream && LambdaEventSources.CanStream(request.Source);
-        if (options.InvokeMode == LambdaInvokeMode.ResponseStream && !streaming)
+        if (options.InvokeMode == LambdaInvokeMode.ResponseStream && !streaming && !_context.IsWarmUp)
         {
             _context.WarnCannotStream(request.Source);
         }
@@ -160,7 +166,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         if (streaming)
         {
             var streamed = await _client.BeginStreamingResponseAsync(requestId, _response.State, CancellationToken.None).ConfigureAwait(false);
-            _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger) { ConnectionLost = _lifetime.ConnectionLostCallback };
+            _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger, _context.Time) { ConnectionLost = _lifetime.ConnectionLostCallback };
             body = _streamingBody.Start(streamed, request.ResponseShape, request.Method);
         }
         else
@@ -180,7 +186,11 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         {
             SetFeatures(request, body);
             var context = CreateContext(request, options);
-            if (_features.Get<IHttpActivityFeature>()?.Activity is { } activity)
+            if (_context.IsWarmUp)
+            {
+                WarmUpRunner.KeepOutOfTelemetry(_features);
+            }
+            else if (_features.Get<IHttpActivityFeature>()?.Activity is { } activity)
             {
                 _context.Telemetry.Describe(activity, _invocation, coldStart);
             }
@@ -212,7 +222,11 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             }
 
             var reply = await body.FinishAsync(error, CancellationToken.None).ConfigureAwait(false);
-            _context.Telemetry.Record(started, body.Outcome, _lifetime.DeadlineReached);
+            if (!_context.IsWarmUp)
+            {
+                _context.Telemetry.Record(started, body.Outcome, _lifetime.DeadlineReached);
+            }
+
             LogUnexpected(reply, "/response");
             await _response.FireOnCompletedAsync(_logger).ConfigureAwait(false);
             _application.DisposeContext(context, error);
@@ -236,7 +250,11 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             RequestLimits.LogRefusal(_logger, request, refusal, _context.Options.Limits);
             _response.StatusCode = refusal.StatusCode;
             var reply = await body.FinishAsync(error: null, CancellationToken.None).ConfigureAwait(false);
-            _context.Telemetry.Record(started, body.Outcome, deadlineReached: false);
+            if (!_context.IsWarmUp)
+            {
+                _context.Telemetry.Record(started, body.Outcome, deadlineReached: false);
+            }
+
             LogUnexpected(reply, "/response");
         }
         finally

@@ -89,7 +89,7 @@ internal sealed class LambdaServer : IServer
             _clients.Add(new RuntimeApiClient(Endpoint));
         }
 
-        await InitializeAsync(_clients[0], cancellationToken).ConfigureAwait(false);
+        await InitializeAsync(_clients[0], application, cancellationToken).ConfigureAwait(false);
         _context.Telemetry.InitEnded();
 
         // Logged before the loops start, so the flush before the first /next writes it out.
@@ -166,7 +166,8 @@ internal sealed class LambdaServer : IServer
         }
     }
 
-    private async Task InitializeAsync(RuntimeApiClient client, CancellationToken cancellationToken)
+    private async Task InitializeAsync<TContext>(RuntimeApiClient client, IHttpApplication<TContext> application, CancellationToken cancellationToken)
+        where TContext : notnull
     {
         var snapStart = string.Equals(_settings.InitializationType, "snap-start", StringComparison.OrdinalIgnoreCase);
         try
@@ -174,7 +175,13 @@ internal sealed class LambdaServer : IServer
             await _context.Lifecycle.InitAsync(cancellationToken).ConfigureAwait(false);
             if (snapStart)
             {
+                // The warm-ups first: the before-snapshot hooks then close what they opened (pooled connections).
+                await WarmUpRunner.RunAsync(_context, application, "before the snapshot", cancellationToken).ConfigureAwait(false);
                 await _context.Lifecycle.BeforeSnapshotAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else if (Options.WarmUp.DuringInit)
+            {
+                await WarmUpRunner.RunAsync(_context, application, "during init", cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is not RuntimeApiFatalException)

@@ -35,6 +35,13 @@ internal sealed class ServiceContext
         SetTraceIdEnvironmentVariable = setTraceIdEnvironmentVariable;
     }
 
+    /// <summary>
+    /// Whether the loops given this context serve warm-up requests (<see cref="WarmUpRunner"/>): none of their
+    /// invocations is then measured, recorded in traces or seen by the lifecycle hooks, no freeze is expected between
+    /// them, and each request's invocation feature says it is a warm-up.
+    /// </summary>
+    public bool IsWarmUp { get; private init; }
+
     /// <summary>The validated options, read once when the server was made.</summary>
     public LambdaStreamingOptions Options { get; }
 
@@ -68,6 +75,10 @@ internal sealed class ServiceContext
     /// process as soon as it asks, before a SnapStart snapshot, and when the host stops.
     /// </summary>
     public void FlushLogs() => _lambdaLogger?.Flush(LogFlushTimeout);
+
+    /// <summary>This context for a warm-up loop (<see cref="IsWarmUp"/>): one loop, no trace id variable.</summary>
+    public ServiceContext ForWarmUp() =>
+        new(Options, Time, Telemetry, Lifecycle, Logger, _lambdaLogger, concurrency: 1, setTraceIdEnvironmentVariable: false) { IsWarmUp = true };
 
     /// <summary>Logs, once per process, that events of a source that cannot stream are answered buffered.</summary>
     public void WarnCannotStream(LambdaEventSource source)
