@@ -148,6 +148,7 @@ internal sealed class InvocationQueue
                 if (!pollerGone)
                 {
                     invocation.State = InvocationState.Delivered;
+                    invocation.InvocationId = Guid.NewGuid().ToString("N"); // a nonce per delivery
                 }
             }
 

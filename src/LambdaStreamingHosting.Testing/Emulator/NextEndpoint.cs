@@ -46,6 +46,7 @@ internal sealed class NextEndpoint(LambdaEmulatorOptions options, InvocationLog 
         deadlines.StartAnswer(invocation);
         var headers = context.Response.Headers;
         headers["Lambda-Runtime-Aws-Request-Id"] = invocation.RequestId;
+        headers[RuntimeApiReplies.InvocationIdHeader] = invocation.InvocationId;
         headers["Lambda-Runtime-Deadline-Ms"] = invocation.Deadline.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
         headers["Lambda-Runtime-Invoked-Function-Arn"] = options.FunctionArn;
         headers["Lambda-Runtime-Trace-Id"] = invocation.TraceId;

@@ -18,6 +18,9 @@ internal sealed class StreamingResponseRequest
     /// <summary>The invocation being answered.</summary>
     public string RequestId { get; private set; } = "";
 
+    /// <summary>The delivery's <c>Lambda-Runtime-Invocation-Id</c> the request carries (null when <c>/next</c> sent none).</summary>
+    public string? InvocationId { get; private set; }
+
     /// <summary>Whether the request let its connection go, so this object can carry the next one.</summary>
     public bool IsReleased => _connection is null;
 
@@ -50,7 +53,7 @@ internal sealed class StreamingResponseRequest
     /// was released). Nothing is sent yet: <paramref name="head"/>, rented from <see cref="ArrayPool{T}.Shared"/>, leads
     /// the body's first send.
     /// </summary>
-    internal void Begin(RuntimeApiConnection connection, string requestId, ArraySegment<byte> head)
+    internal void Begin(RuntimeApiConnection connection, string requestId, string? invocationId, ArraySegment<byte> head)
     {
         if (_connection is not null)
         {
@@ -59,6 +62,7 @@ internal sealed class StreamingResponseRequest
 
         _connection = connection;
         RequestId = requestId;
+        InvocationId = invocationId;
         _sendCountBefore = connection.SendCount;
         Body.Begin(connection, head);
     }

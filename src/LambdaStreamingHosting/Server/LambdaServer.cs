@@ -43,6 +43,7 @@ internal sealed class LambdaServer : IServer
     private Func<bool>[] _abortForShutdown = [];
     private volatile bool _stopRequested;
     private int _warnedCannotStream;
+    private int _warnedInvocationIdIgnored;
     private bool _disposed;
 
     public LambdaServer(
@@ -208,6 +209,15 @@ internal sealed class LambdaServer : IServer
         if (Interlocked.Exchange(ref _warnedCannotStream, 1) == 0)
         {
             Log.SourceCannotStream(_logger, source);
+        }
+    }
+
+    /// <summary>Logs, once per process, that a <c>Lambda-Runtime-Invocation-Id</c> that is not a printable token was ignored.</summary>
+    internal void WarnInvocationIdIgnored(string requestId)
+    {
+        if (Interlocked.Exchange(ref _warnedInvocationIdIgnored, 1) == 0)
+        {
+            Log.InvocationIdIgnored(_logger, requestId);
         }
     }
 
