@@ -74,6 +74,9 @@ internal static partial class Log
     [LoggerMessage(21, LogLevel.Warning, "The Lambda-Runtime-Invocation-Id header of invocation {AwsRequestId} is not a printable token; it is ignored and not sent back with the answer (this warning is logged once per process).")]
     public static partial void InvocationIdIgnored(ILogger logger, string awsRequestId);
 
+    [LoggerMessage(22, LogLevel.Information, "The thread pool keeps at least {Threads} threads ready, so each of the {Concurrency} invocation loops can reach /next while app code blocks threads (AWS_LAMBDA_DOTNET_MIN_THREADS changes it).")]
+    public static partial void ThreadPoolMinimumRaised(ILogger logger, int threads, int concurrency);
+
     // Shutdown (ids from 100).
     [LoggerMessage(100, LogLevel.Warning, "The host is stopping and its shutdown timeout ran out: {Count} invocation(s) in flight are aborted (a response that started ends with the LambdaStreaming.Shutdown error).")]
     public static partial void AbortingAtShutdown(ILogger logger, int count);
