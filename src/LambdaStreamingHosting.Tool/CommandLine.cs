@@ -21,6 +21,9 @@ internal static class CommandLine
           --artifacts-path <path>     Build output folder for --project. Default: the project's bin and obj folders.
           --port <number>             Function URL port (0 = any free port). Default: 5050.
           --freeze                    Freeze the app (SIGSTOP) while idle and thaw it (SIGCONT) per event, as Lambda does.
+          --snap-start                SnapStart as Lambda runs it: the app starts with AWS_LAMBDA_INITIALIZATION_TYPE=snap-start,
+                                      is frozen when it asks /restore/next (the snapshot) and continued for the first
+                                      event (the restore), which must reach /next within 10 s. Implies --freeze.
           --timeout <duration>        Function timeout, e.g. 30s, 500ms, 2m (1 ms to 15m). Default: 30s.
           --buffered                  BUFFERED Function URL; also sets LambdaStreaming__InvokeMode=Buffered in the app.
           --handler <name>            The function's handler (_HANDLER), e.g. index.handler, for a runtime interface
@@ -60,6 +63,7 @@ internal static class CommandLine
         string? artifactsPath = null;
         var port = RunSettings.DefaultPort;
         var freeze = false;
+        var snapStart = false;
         var buffered = false;
         var timeout = TimeSpan.FromSeconds(30);
         string? handler = null;
@@ -93,6 +97,9 @@ internal static class CommandLine
                     break;
                 case "--freeze":
                     freeze = NoValue(name, inlineValue);
+                    break;
+                case "--snap-start":
+                    snapStart = NoValue(name, inlineValue);
                     break;
                 case "--buffered":
                     buffered = NoValue(name, inlineValue);
@@ -141,7 +148,8 @@ internal static class CommandLine
             ArtifactsPath = artifactsPath,
             Command = command,
             Port = port,
-            Freeze = freeze,
+            Freeze = freeze || snapStart,
+            SnapStart = snapStart,
             Timeout = timeout,
             Buffered = buffered,
             Handler = handler,

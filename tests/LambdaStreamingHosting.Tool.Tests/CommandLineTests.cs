@@ -37,6 +37,16 @@ public sealed class CommandLineTests
         Assert.Empty(settings.Command);
     }
 
+    [Fact]
+    public void Snap_start_runs_the_app_as_SnapStart_and_freezes_it()
+    {
+        var settings = CommandLine.Parse(["run", "--snap-start", "--", "dotnet", "App.dll"])!;
+
+        Assert.True(settings.SnapStart);
+        Assert.True(settings.Freeze); // the snapshot is a freeze
+        Assert.False(CommandLine.Parse(["run", "--", "dotnet", "App.dll"])!.SnapStart);
+    }
+
     [Theory]
     [InlineData("30s", 30_000)]
     [InlineData("500ms", 500)]

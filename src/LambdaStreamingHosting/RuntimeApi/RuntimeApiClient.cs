@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using LambdaStreamingHosting.Server;
 
 namespace LambdaStreamingHosting.RuntimeApi;
 
@@ -113,16 +114,17 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     /// Starts a streamed <c>/response</c>. Nothing is sent yet: the request head goes out with the first chunk. The
     /// connection belongs to the returned request until <see cref="ReadStreamingReplyAsync"/>,
     /// <see cref="ReadEarlyStreamingReplyAsync"/>, <see cref="PostErrorInsteadAsync"/> or <see cref="AbandonAsync"/>
-    /// takes it back. The request object is this client's previous one when that one was released, else a new one.
+    /// takes it back. The request object is this client's previous one when that one was released, else a new one. Its
+    /// send queue reports into <paramref name="state"/>, the response's, which says whether anything was sent.
     /// <paramref name="invocationId"/> goes in its head (and in the <c>/error</c> that may replace it) when not null.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, string? invocationId, CancellationToken cancellationToken)
+    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, string? invocationId, ResponseState state, CancellationToken cancellationToken)
     {
         var connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
         var head = RentHead("POST", InvocationPath(requestId, "/response"), StreamingResponseHeaders, contentLength: null, invocationId);
         var request = _streaming is { IsReleased: true } previous ? previous : _streaming = new StreamingResponseRequest();
-        request.Begin(connection, requestId, invocationId, head);
+        request.Begin(connection, requestId, invocationId, head, state);
         return request;
     }
 
@@ -168,7 +170,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     /// </summary>
     public async Task<RuntimeApiReply> PostErrorInsteadAsync(StreamingResponseRequest request, LambdaError error, CancellationToken cancellationToken)
     {
-        if (!request.Body.NothingSent)
+        if (request.State.AnythingSent)
         {
             throw new InvalidOperationException("The streamed response already started; end it with the error trailers instead.");
         }
@@ -183,7 +185,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     /// </summary>
     public ValueTask AbandonAsync(StreamingResponseRequest request)
     {
-        if (!request.IsReleased && !request.Body.NothingSent)
+        if (!request.IsReleased && request.State.AnythingSent)
         {
             request.Connection.Invalidate();
         }
