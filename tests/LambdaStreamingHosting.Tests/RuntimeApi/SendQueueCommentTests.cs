@@ -29,7 +29,7 @@ public sealed class SendQueueCommentTests : IDisposable
     {
         await using var client = new RuntimeApiClient(RuntimeApiEndpoint.Parse($"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}"));
         var accept = _listener.AcceptSocketAsync();
-        var request = await client.BeginStreamingResponseAsync("request", new ResponseState(), CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("request", null, new ResponseState(), CancellationToken.None).AsTask().Within();
         var queue = request.Body;
         queue.Configure(maxUnsentBytes: null, broken: null);
         queue.TrackEvents(_clock);
@@ -64,7 +64,7 @@ public sealed class SendQueueCommentTests : IDisposable
     {
         await using var client = new RuntimeApiClient(RuntimeApiEndpoint.Parse($"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}"));
         var accept = _listener.AcceptSocketAsync();
-        var request = await client.BeginStreamingResponseAsync("request", new ResponseState(), CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("request", null, new ResponseState(), CancellationToken.None).AsTask().Within();
         var queue = request.Body;
         queue.Configure(maxUnsentBytes: null, broken: null);
         queue.TrackEvents(_clock);
