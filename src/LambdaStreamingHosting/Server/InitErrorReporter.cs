@@ -21,13 +21,13 @@ internal static class InitErrorReporter
 
         AppDomain.CurrentDomain.UnhandledException += (_, e) =>
         {
-            if (settings.InitCompleted || settings.InitErrorReported || e.ExceptionObject is not Exception exception ||
-                !RuntimeApiEndpoint.TryParse(settings.RuntimeApiEndpoint, out var endpoint, out string? _))
+            if (settings.Init.IsCompleted || e.ExceptionObject is not Exception exception ||
+                !RuntimeApiEndpoint.TryParse(settings.RuntimeApiEndpoint, out var endpoint, out string? _) ||
+                !settings.Init.TryClaimErrorReport())
             {
                 return;
             }
 
-            settings.InitErrorReported = true;
             try
             {
                 using var timeout = new CancellationTokenSource(ReportTimeout);

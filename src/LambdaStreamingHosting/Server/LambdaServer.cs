@@ -102,7 +102,7 @@ internal sealed class LambdaServer : IServer
         var loops = _clients.Select(client => new InvocationLoop<TContext>(_context, application, client)).ToArray();
         _abortForShutdown = [.. loops.Select(loop => (Func<bool>)loop.AbortForShutdown)];
         _loops = [.. loops.Select(RunLoopAsync)];
-        _settings.InitCompleted = true;
+        _settings.Init.Complete();
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -223,7 +223,7 @@ internal sealed class LambdaServer : IServer
     private async Task ReportInitFailureAsync(Exception exception, Func<LambdaError, CancellationToken, Task<RuntimeApiReply>> report, CancellationToken cancellationToken)
     {
         Log.InitFailed(_logger, exception);
-        _settings.InitErrorReported = true;
+        _settings.Init.MarkErrorReported();
         var reply = await report(LambdaError.FromException(exception, includeDetails: true, "The init phase failed."), cancellationToken).ConfigureAwait(false);
         if (!reply.IsSuccess)
         {

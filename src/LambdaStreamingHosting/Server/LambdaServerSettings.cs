@@ -47,11 +47,11 @@ internal sealed class LambdaServerSettings
     /// <summary>Whether <see cref="RuntimeApiEndpoint"/> wins over <c>LambdaStreamingOptions.RuntimeApiEndpoint</c> (set by tests).</summary>
     public bool EndpointOverridesOptions { get; init; }
 
-    /// <summary>Set once the init failure was reported, so it is not reported twice.</summary>
-    public bool InitErrorReported { get; set; }
-
-    /// <summary>Set once the first <c>/next</c> was requested: failures after that are no longer init failures.</summary>
-    public bool InitCompleted { get; set; }
+    /// <summary>
+    /// Whether the init phase ended and whether its failure was reported: shared by the server and the
+    /// unhandled-exception hook, which may run on any thread, so kept apart from these settings and synchronised.
+    /// </summary>
+    public InitPhase Init { get; } = new();
 
     /// <summary>
     /// The Runtime API endpoint the server uses with <paramref name="options"/>: the environment's (or a test's) when
@@ -74,4 +74,23 @@ internal sealed class LambdaServerSettings
         SetTraceIdEnvironmentVariable = true,
         SetProcessExitCode = true,
     };
+}
+
+/// <summary>How far the init phase got, written by the server and read by the unhandled-exception hook (any thread).</summary>
+internal sealed class InitPhase
+{
+    private int _completed;
+    private int _errorReported;
+
+    /// <summary>Whether the first <c>/next</c> was requested: failures after that are no longer init failures.</summary>
+    public bool IsCompleted => Volatile.Read(ref _completed) == 1;
+
+    /// <summary>The loops started: the init phase is over.</summary>
+    public void Complete() => Volatile.Write(ref _completed, 1);
+
+    /// <summary>The server reported the init failure itself: the hook must not report it again.</summary>
+    public void MarkErrorReported() => Volatile.Write(ref _errorReported, 1);
+
+    /// <summary>True for the first caller only, which reports the init failure; it is never reported twice.</summary>
+    public bool TryClaimErrorReport() => Interlocked.Exchange(ref _errorReported, 1) == 0;
 }

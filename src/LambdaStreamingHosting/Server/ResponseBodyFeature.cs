@@ -161,7 +161,10 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// Lambda; returns the Runtime API's reply, or <see langword="null"/> when the connection broke without one.
     /// </summary>
     /// <param name="error">The app's exception, if it failed.</param>
-    /// <param name="cancellationToken">Signalled when the host stops.</param>
+    /// <param name="cancellationToken">
+    /// For the Runtime API calls that answer. The loop passes <see cref="CancellationToken.None"/>: an answer always runs
+    /// to its end (a host that stops aborts the response instead, which then ends with an error).
+    /// </param>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RuntimeApiReply?> FinishAsync(Exception? error, CancellationToken cancellationToken)
     {

@@ -1,8 +1,8 @@
 namespace LambdaStreamingHosting.Server;
 
 /// <summary>
-/// <c>Response.Body</c>: writes gather in the response's buffer and go out when it fills or on
-/// <see cref="FlushAsync"/>. Synchronous writes and flushes throw unless <c>AllowSynchronousIO</c> is set, as on Kestrel.
+/// <c>Response.Body</c>: every write goes out at once, as on Kestrel (a write that comes while a send is in flight
+/// leaves with the next send); <see cref="FlushAsync"/> sends what <c>BodyWriter</c> left unflushed. Synchronous writes and flushes throw unless <c>AllowSynchronousIO</c> is set, as on Kestrel.
 /// Made for one invocation: used after it, every call throws <see cref="ObjectDisposedException"/>.
 /// </summary>
 internal sealed class ResponseBodyStream : Stream
