@@ -1,4 +1,5 @@
 using System.Globalization;
+using LambdaStreamingHosting;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Services.AddLambdaStreaming();
@@ -20,6 +21,31 @@ app.MapGet("/stream", async (HttpContext context, string gate) =>
     await context.Response.Body.FlushAsync(context.RequestAborted);
     await File.ReadAllTextAsync(gate, context.RequestAborted);
     await context.Response.WriteAsync("second\n", context.RequestAborted);
+});
+
+// Streams "partial", then fails: the response ends with the error trailers instead of a clean end.
+app.MapGet("/fail-midstream", async (HttpContext context) =>
+{
+    context.Response.ContentType = "text/plain";
+    await context.Response.WriteAsync("partial\n", context.RequestAborted);
+    await context.Response.Body.FlushAsync(context.RequestAborted);
+    throw new InvalidOperationException("The function failed after its first chunk.");
+});
+
+// Writes a line to standard output, then waits for the gate: the test opens it once it has seen the line, so the line
+// is known to have been written while the invocation ran.
+app.MapGet("/log", async (string line, string gate, CancellationToken aborted) =>
+{
+    Console.WriteLine(line);
+    await File.ReadAllTextAsync(gate, aborted);
+    return "logged";
+});
+
+// What Lambda told the function about the invocation: the ARN it was invoked with and the caller's client context.
+app.MapGet("/invocation", (HttpContext context) =>
+{
+    var invocation = context.GetLambdaInvocation()!;
+    return $"{invocation.InvokedFunctionArn}\n{invocation.ClientContext}";
 });
 
 // Hangs, ignoring RequestAborted as a stuck dependency would: lets a test drive the emulator's timeout and reset.
