@@ -198,6 +198,25 @@ public sealed class LambdaApiSdkTests
         Assert.Empty(function.Emulator.Invocations);
     }
 
+    [NodeFact]
+    public async Task The_runner_serves_the_Lambda_API_on_the_address_it_prints()
+    {
+        using var tool = ToolProcess.Start("run", "--port", "0", "--", "dotnet", FunctionApp.AssemblyPath);
+        var endpoint = new Uri((await tool.Output.WaitForAsync(new Regex(@"^lambda-streaming: Lambda API (http://127\.0\.0\.1:\d+/) "), timeout: Generous)).Groups[1].Value);
+
+        using (var call = await LambdaSdkClient.StartAsync("invoke", endpoint, new { FunctionName = "function", Payload = UrlEvent("/", ""), LogType = "Tail" }))
+        {
+            var response = await call.NextAsync("response");
+            Assert.Equal(200, response.GetProperty("StatusCode").GetInt32());
+            Assert.Equal("hello from function", SplitAtDelimiter(Convert.FromBase64String(response.GetProperty("Payload").GetString()!)).Body);
+            Assert.StartsWith("START RequestId: ", Encoding.UTF8.GetString(Convert.FromBase64String(response.GetProperty("LogResult").GetString()!)), StringComparison.Ordinal);
+        }
+
+        await tool.Output.WaitForAsync(new Regex(@"^invoke \S+  POST /2015-03-31/functions/function/invocations  200  "), timeout: Generous);
+        await tool.SignalAsync("INT");
+        Assert.Equal(0, await tool.WaitForExitAsync(Generous));
+    }
+
     /// <summary>A Function URL event (payload 2.0) for a GET, as a caller would send it through the SDK.</summary>
     internal static string UrlEvent(string path, string query) => JsonSerializer.Serialize(new
     {
