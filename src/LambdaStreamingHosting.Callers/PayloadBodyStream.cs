@@ -1,4 +1,4 @@
-namespace LambdaStreamingHosting.Client;
+namespace LambdaStreamingHosting.Callers;
 
 /// <summary>
 /// The body of a streamed HTTP response: the bytes read past the prelude while looking for its end, then the rest of the

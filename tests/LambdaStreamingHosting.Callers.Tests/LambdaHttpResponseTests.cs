@@ -1,7 +1,7 @@
 using System.IO.Pipelines;
 using System.Text;
 
-namespace LambdaStreamingHosting.Client.Tests;
+namespace LambdaStreamingHosting.Callers.Tests;
 
 public sealed class LambdaHttpResponseTests
 {

@@ -3,7 +3,7 @@ using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 
-namespace LambdaStreamingHosting.Client;
+namespace LambdaStreamingHosting.Callers;
 
 /// <summary>
 /// The HTTP response an HTTP-streaming Lambda function sends, read from the payload of Lambda's
