@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 
@@ -14,10 +13,10 @@ namespace LambdaStreamingHosting.Callers;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The input is the payload bytes, the <c>PayloadChunk</c> payloads in order, as a <see cref="Stream"/> (a
-/// <see cref="PipeReader"/> is one with <see cref="PipeReader.AsStream"/>). With the AWS SDK for .NET (<c>AWSSDK.Lambda</c> 4, whose event stream is an
-/// <see cref="IAsyncEnumerable{T}"/>), write each chunk into a <see cref="Pipe"/> as it comes, and fail the pipe when
-/// <c>InvokeComplete</c> reports an error, so that reading the body fails too:
+/// The input is the payload bytes, the <c>PayloadChunk</c> payloads in order, as a <see cref="Stream"/>. With the AWS
+/// SDK for .NET (<c>AWSSDK.Lambda</c> 4, whose event stream is an <see cref="IAsyncEnumerable{T}"/>), turn the events
+/// into chunks, failing when <c>InvokeComplete</c> reports an error, and read them through a
+/// <see cref="PayloadChunkStream"/>: the body then fails after every byte the function sent before its error.
 /// </para>
 /// <code>
 /// using var invoke = await lambda.InvokeWithResponseStreamAsync(new InvokeWithResponseStreamRequest
@@ -25,34 +24,24 @@ namespace LambdaStreamingHosting.Callers;
 ///     FunctionName = "my-function",
 ///     Payload = new MemoryStream(functionUrlEventJson),
 /// });
-/// var payload = new Pipe();
-/// _ = Task.Run(async () =>
-/// {
-///     try
-///     {
-///         await foreach (var item in invoke.EventStream)
-///         {
-///             if (item is InvokeResponseStreamUpdate chunk)
-///             {
-///                 await payload.Writer.WriteAsync(chunk.Payload.ToArray());
-///             }
-///             else if (item is InvokeWithResponseStreamCompleteEvent { ErrorCode: { } code } complete)
-///             {
-///                 throw new IOException($"The function failed: {code}: {complete.ErrorDetails}");
-///             }
-///         }
-///
-///         await payload.Writer.CompleteAsync();
-///     }
-///     catch (Exception failure)
-///     {
-///         await payload.Writer.CompleteAsync(failure);
-///     }
-/// });
-///
-/// await using var response = await LambdaHttpResponse.ReadAsync(payload.Reader.AsStream());
+/// await using var response = await LambdaHttpResponse.ReadAsync(new PayloadChunkStream(Chunks(invoke.EventStream)));
 /// Console.WriteLine(response.StatusCode);
 /// await response.Body.CopyToAsync(Console.OpenStandardOutput());
+///
+/// static async IAsyncEnumerable&lt;ReadOnlyMemory&lt;byte&gt;&gt; Chunks(InvokeWithResponseStreamResponseEvent events)
+/// {
+///     await foreach (var item in events)
+///     {
+///         if (item is InvokeResponseStreamUpdate chunk)
+///         {
+///             yield return chunk.Payload.ToArray();
+///         }
+///         else if (item is InvokeWithResponseStreamCompleteEvent { ErrorCode: { } code } complete)
+///         {
+///             throw new IOException($"The function failed: {code}: {complete.ErrorDetails}");
+///         }
+///     }
+/// }
 /// </code>
 /// <para>
 /// Lambda passes the bytes through untouched: a <c>Content-Length</c> or <c>Set-Cookie</c> in <c>headers</c> is read as

@@ -62,18 +62,55 @@ public sealed class LambdaHttpResponseTests
     }
 
     [Fact]
-    public async Task A_failure_of_the_payload_after_the_prelude_surfaces_when_the_body_is_read()
+    public async Task A_failure_of_the_chunks_after_the_prelude_surfaces_when_the_body_is_read_after_every_byte_sent_before_it()
     {
-        var pipe = new Pipe();
-        await pipe.Writer.WriteAsync(Payload("{}", Encoding.UTF8.GetBytes("partial")));
-        await using var response = await LambdaHttpResponse.ReadAsync(pipe.Reader.AsStream()).WaitAsync(Patience);
-        await pipe.Writer.CompleteAsync(new IOException("The function failed: Runtime.UnhandledException"));
+        var chunks = new[] { Payload("{}", Encoding.UTF8.GetBytes("part")), Encoding.UTF8.GetBytes("ial") };
+        await using var response = await LambdaHttpResponse.ReadAsync(new PayloadChunkStream(Failing(chunks, new IOException("The function failed: Runtime.UnhandledException"))));
 
         var body = new MemoryStream();
         var failure = await Assert.ThrowsAsync<IOException>(() => response.Body.CopyToAsync(body));
 
         Assert.Equal("partial", Encoding.UTF8.GetString(body.ToArray()));
         Assert.Contains("Runtime.UnhandledException", failure.Message, StringComparison.Ordinal);
+
+        static async IAsyncEnumerable<ReadOnlyMemory<byte>> Failing(byte[][] chunks, Exception failure)
+        {
+            foreach (var chunk in chunks)
+            {
+                await Task.Yield();
+                yield return chunk;
+            }
+
+            throw failure;
+        }
+    }
+
+    [Fact]
+    public async Task A_PayloadChunkStream_takes_a_chunk_only_when_the_reader_has_used_up_the_previous_one()
+    {
+        var taken = 0;
+        await using var stream = new PayloadChunkStream(Counted());
+        var buffer = new byte[4];
+
+        Assert.Equal(0, taken);
+        Assert.Equal(4, await stream.ReadAsync(buffer));
+        Assert.Equal(1, taken);
+        Assert.Equal(2, await stream.ReadAsync(buffer)); // the rest of the first chunk, without taking the second
+        Assert.Equal(1, taken);
+        Assert.Equal(3, await stream.ReadAsync(buffer));
+        Assert.Equal(3, taken); // the empty chunk is skipped
+        Assert.Equal(0, await stream.ReadAsync(buffer));
+        Assert.Equal("abcdefghi", "abcd" + "ef" + Encoding.UTF8.GetString(buffer, 0, 3));
+
+        async IAsyncEnumerable<ReadOnlyMemory<byte>> Counted()
+        {
+            foreach (var chunk in new[] { "abcdef", "", "ghi" })
+            {
+                await Task.Yield();
+                taken++;
+                yield return Encoding.UTF8.GetBytes(chunk);
+            }
+        }
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -218,46 +217,36 @@ public sealed class LambdaApiTests
     }
 
     /// <summary>
-    /// What a caller does with the SDK's event stream: each <c>PayloadChunk</c>'s bytes go into a pipe as they arrive;
-    /// an <c>InvokeComplete</c> with an error fails the pipe. Returns the payload to read and the completion event.
+    /// What a caller does with the SDK's event stream: the <c>PayloadChunk</c> payloads in order, read through a
+    /// <see cref="PayloadChunkStream"/>; an <c>InvokeComplete</c> with an error fails it. Returns the payload to read and
+    /// the completion event (once the payload has been read to its end).
     /// </summary>
     private static (Stream Payload, Task<EventStreamDecoder.Message> Complete) Pump(Stream eventStream)
     {
-        var pipe = new Pipe();
-        var complete = Task.Run(async () =>
+        var complete = new TaskCompletionSource<EventStreamDecoder.Message>(TaskCreationOptions.RunContinuationsAsynchronously);
+        return (new PayloadChunkStream(Chunks(new EventStreamDecoder(eventStream), complete)), complete.Task);
+
+        static async IAsyncEnumerable<ReadOnlyMemory<byte>> Chunks(EventStreamDecoder events, TaskCompletionSource<EventStreamDecoder.Message> complete)
         {
-            var events = new EventStreamDecoder(eventStream);
-            try
+            while (await events.NextAsync() is { } message)
             {
-                while (await events.NextAsync() is { } message)
+                if (message.EventType == "PayloadChunk")
                 {
-                    if (message.EventType == "PayloadChunk")
-                    {
-                        await pipe.Writer.WriteAsync(message.Payload);
-                        continue;
-                    }
-
-                    using var completion = JsonDocument.Parse(message.Payload);
-                    if (completion.RootElement.TryGetProperty("ErrorCode", out var code))
-                    {
-                        await pipe.Writer.CompleteAsync(new IOException($"The function failed: {code.GetString()}"));
-                    }
-                    else
-                    {
-                        await pipe.Writer.CompleteAsync();
-                    }
-
-                    return message;
+                    yield return message.Payload;
+                    continue;
                 }
 
-                throw new InvalidOperationException("The event stream ended without InvokeComplete.");
+                complete.TrySetResult(message);
+                using var completion = JsonDocument.Parse(message.Payload);
+                if (completion.RootElement.TryGetProperty("ErrorCode", out var code))
+                {
+                    throw new IOException($"The function failed: {code.GetString()}");
+                }
+
+                yield break;
             }
-            catch (Exception failure) when (failure is not InvalidOperationException)
-            {
-                await pipe.Writer.CompleteAsync(failure);
-                throw;
-            }
-        });
-        return (pipe.Reader.AsStream(), complete);
+
+            throw new InvalidOperationException("The event stream ended without InvokeComplete.");
+        }
     }
 }
