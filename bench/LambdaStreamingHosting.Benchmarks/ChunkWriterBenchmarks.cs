@@ -32,8 +32,9 @@ public class ChunkWriterBenchmarks
         Random.Shared.NextBytes(_large);
         _sink = new DiscardServer();
         _client = new RuntimeApiClient(RuntimeApiEndpoint.Parse(_sink.Endpoint));
-        _request = await _client.BeginStreamingResponseAsync("benchmark-request", CancellationToken.None);
-        _body = new StreamingResponseBodyFeature(new ResponseFeature(), _client, new LambdaStreamingOptions(), NullLogger.Instance).Start(_request, ResponseShape.PayloadV2, "GET");
+        var response = new ResponseFeature();
+        _request = await _client.BeginStreamingResponseAsync("benchmark-request", response.State, CancellationToken.None);
+        _body = new StreamingResponseBodyFeature(response, _client, new LambdaStreamingOptions(), NullLogger.Instance).Start(_request, ResponseShape.PayloadV2, "GET");
         _stream = _body.Stream;
         _writer = _body.Writer;
         await _body.StartAsync();

@@ -23,6 +23,9 @@ internal static class CommandLine
           --api-port <number>         Port of Lambda's invoke API (Invoke, InvokeWithResponseStream) for AWS SDK
                                       callers (0 = any free port). Default: the Function URL port + 1 (0 with --port 0).
           --freeze                    Freeze the app (SIGSTOP) while idle and thaw it (SIGCONT) per event, as Lambda does.
+          --snap-start                SnapStart as Lambda runs it: the app starts with AWS_LAMBDA_INITIALIZATION_TYPE=snap-start,
+                                      is frozen when it asks /restore/next (the snapshot) and continued for the first
+                                      event (the restore), which must reach /next within 10 s. Implies --freeze.
           --timeout <duration>        Function timeout, e.g. 30s, 500ms, 2m (1 ms to 15m). Default: 30s.
           --buffered                  BUFFERED Function URL; also sets LambdaStreaming__InvokeMode=Buffered in the app.
           --handler <name>            The function's handler (_HANDLER), e.g. index.handler, for a runtime interface
@@ -63,6 +66,7 @@ internal static class CommandLine
         var port = RunSettings.DefaultPort;
         int? apiPort = null;
         var freeze = false;
+        var snapStart = false;
         var buffered = false;
         var timeout = TimeSpan.FromSeconds(30);
         string? handler = null;
@@ -99,6 +103,9 @@ internal static class CommandLine
                     break;
                 case "--freeze":
                     freeze = NoValue(name, inlineValue);
+                    break;
+                case "--snap-start":
+                    snapStart = NoValue(name, inlineValue);
                     break;
                 case "--buffered":
                     buffered = NoValue(name, inlineValue);
@@ -148,7 +155,8 @@ internal static class CommandLine
             Command = command,
             Port = port,
             ApiPort = apiPort ?? (port is 0 or 65535 ? 0 : port + 1),
-            Freeze = freeze,
+            Freeze = freeze || snapStart,
+            SnapStart = snapStart,
             Timeout = timeout,
             Buffered = buffered,
             Handler = handler,

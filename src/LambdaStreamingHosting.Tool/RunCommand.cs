@@ -86,6 +86,7 @@ internal static class RunCommand
                     LambdaApiPort = settings.ApiPort,
                     InvokeMode = settings.Buffered ? LambdaInvokeMode.Buffered : LambdaInvokeMode.ResponseStream,
                     Timeout = settings.Timeout,
+                    SnapStart = settings.SnapStart,
                     Environment = function,
                 },
                 stopping).ConfigureAwait(false);
@@ -108,7 +109,7 @@ internal static class RunCommand
                 $"lambda-streaming: function initialised in {Stopwatch.GetElapsedTime(started).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms").ConfigureAwait(false);
             await output.WriteLineAsync(
                 $"lambda-streaming: Function URL {emulator.FunctionUrl} ({(settings.Buffered ? "BUFFERED" : "RESPONSE_STREAM")}, " +
-                $"timeout {settings.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s, freeze {(settings.Freeze ? "on" : "off")})").ConfigureAwait(false);
+                $"timeout {settings.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s, freeze {(settings.Freeze ? "on" : "off")}{(settings.SnapStart ? ", SnapStart: snapshot taken, restored for the first event" : "")})").ConfigureAwait(false);
             await output.WriteLineAsync(
                 $"lambda-streaming: Lambda API {emulator.LambdaApiUrl} (Invoke and InvokeWithResponseStream of function '{emulator.Options.FunctionName}', for AWS SDK callers)").ConfigureAwait(false);
             await output.WriteLineAsync("lambda-streaming: press Ctrl+C to stop").ConfigureAwait(false);
@@ -159,6 +160,7 @@ internal static class RunCommand
             WorkingDirectory = workingDirectory,
             Handler = settings.Handler,
             Freeze = settings.Freeze,
+            SnapStart = settings.SnapStart,
             StandardOutput = output.WriteLine,
             StandardError = error.WriteLine,
         };

@@ -27,6 +27,9 @@ internal sealed class RunSettings
     /// <summary>Whether the app is frozen (<c>SIGSTOP</c>) between invocations.</summary>
     public bool Freeze { get; init; }
 
+    /// <summary>Whether the app runs as SnapStart runs it (snapshot at <c>/restore/next</c>, restore for the first event).</summary>
+    public bool SnapStart { get; init; }
+
     /// <summary>The function timeout.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
 

@@ -41,4 +41,11 @@ public interface ILambdaInvocationFeature
     /// the server reads the next event into the same buffer, so copy it (<c>RawEvent.ToArray()</c>) to keep it longer.
     /// </summary>
     ReadOnlyMemory<byte> RawEvent { get; }
+
+    /// <summary>
+    /// Whether this is a warm-up request the server runs itself before a SnapStart snapshot (or during init, see
+    /// <see cref="LambdaWarmUpOptions"/>), not an invocation: its answer goes nowhere. Skip side effects that must not
+    /// happen for it (writes, calls to other services that cost money) while still running the code a real request runs.
+    /// </summary>
+    bool IsWarmUp => false;
 }

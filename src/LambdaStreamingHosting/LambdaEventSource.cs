@@ -18,3 +18,10 @@ public enum LambdaEventSource
     /// <summary>An Application Load Balancer target group. Load balancers never stream.</summary>
     ApplicationLoadBalancer = 4,
 }
+
+/// <summary>What each event source allows, written once for the server and the options validator.</summary>
+internal static class LambdaEventSources
+{
+    /// <summary>Function URLs and REST APIs can stream; HTTP APIs and load balancers only ever invoke buffered.</summary>
+    public static bool CanStream(LambdaEventSource source) => source is not (LambdaEventSource.HttpApi or LambdaEventSource.ApplicationLoadBalancer);
+}

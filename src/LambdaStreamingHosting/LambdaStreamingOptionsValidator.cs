@@ -27,13 +27,10 @@ internal sealed class LambdaStreamingOptionsValidator : IValidateOptions<LambdaS
         {
             failures.Add($"{Section}:EventSource must be Auto, FunctionUrl, HttpApi, RestApi or ApplicationLoadBalancer; it is {options.EventSource}.");
         }
-        else if (options.InvokeMode == LambdaInvokeMode.ResponseStream && options.EventSource == LambdaEventSource.ApplicationLoadBalancer)
+        else if (options.InvokeMode == LambdaInvokeMode.ResponseStream && !LambdaEventSources.CanStream(options.EventSource))
         {
-            failures.Add($"{Section}:InvokeMode must be Buffered when {Section}:EventSource is ApplicationLoadBalancer: load balancers never stream.");
-        }
-        else if (options.InvokeMode == LambdaInvokeMode.ResponseStream && options.EventSource == LambdaEventSource.HttpApi)
-        {
-            failures.Add($"{Section}:InvokeMode must be Buffered when {Section}:EventSource is HttpApi: API Gateway HTTP APIs never stream.");
+            var which = options.EventSource == LambdaEventSource.HttpApi ? "API Gateway HTTP APIs" : "load balancers";
+            failures.Add($"{Section}:InvokeMode must be Buffered when {Section}:EventSource is {options.EventSource}: {which} never stream.");
         }
 
         if (options.DeadlineMargin < TimeSpan.Zero || options.DeadlineMargin >= LongestTimeout)
@@ -44,6 +41,11 @@ internal sealed class LambdaStreamingOptionsValidator : IValidateOptions<LambdaS
         if (options.MaxResponseBufferSize is < 0)
         {
             failures.Add($"{Section}:MaxResponseBufferSize must be 0 or more bytes (or empty for no limit); it is {options.MaxResponseBufferSize}.");
+        }
+
+        if (options.ServerSentEventsKeepAliveInterval < TimeSpan.Zero || options.ServerSentEventsKeepAliveInterval >= LongestTimeout)
+        {
+            failures.Add($"{Section}:ServerSentEventsKeepAliveInterval must be at least 00:00:00 (no keep-alive comments) and less than {LongestTimeout:c} (Lambda's longest timeout); it is {options.ServerSentEventsKeepAliveInterval:c}.");
         }
 
         ValidateLimits(options.Limits, failures);
@@ -61,13 +63,45 @@ internal sealed class LambdaStreamingOptionsValidator : IValidateOptions<LambdaS
             }
         }
 
-        var endpoint = _settings.EndpointOverridesOptions ? _settings.RuntimeApiEndpoint : options.RuntimeApiEndpoint ?? _settings.RuntimeApiEndpoint;
-        if (!RuntimeApiEndpoint.TryParse(endpoint, out RuntimeApiEndpoint? _, out var error))
+        ValidateWarmUp(options.WarmUp, failures);
+
+        if (!RuntimeApiEndpoint.TryParse(_settings.EndpointFor(options), out RuntimeApiEndpoint? _, out var error))
         {
             failures.Add($"{error} Set {LambdaServerSettings.RuntimeApiVariable} or {Section}:RuntimeApiEndpoint to host:port.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateWarmUp(LambdaWarmUpOptions warmUp, List<string> failures)
+    {
+        const string WarmUp = Section + ":WarmUp";
+        if (warmUp.Iterations is < 0 or > 100)
+        {
+            failures.Add($"{WarmUp}:Iterations must be from 0 (no warm-up) to 100; it is {warmUp.Iterations}.");
+        }
+
+        for (var i = 0; i < warmUp.Requests.Count; i++)
+        {
+            var request = warmUp.Requests[i];
+            if (string.IsNullOrEmpty(request.Method) || !request.Method.All(c => char.IsAsciiLetterUpper(c) || c == '-'))
+            {
+                failures.Add($"{WarmUp}:Requests:{i}:Method must be an HTTP method in capitals (GET, POST); it is '{request.Method}'.");
+            }
+
+            if (string.IsNullOrEmpty(request.Path) || request.Path[0] != '/' || request.Path.Any(char.IsWhiteSpace))
+            {
+                failures.Add($"{WarmUp}:Requests:{i}:Path must start with '/' and have no white space; it is '{request.Path}'.");
+            }
+
+            foreach (var (header, value) in request.Headers)
+            {
+                if (string.IsNullOrEmpty(header) || header.Any(c => c <= ' ' || c == ':' || c > '~') || value is null || value.Any(c => c is '\r' or '\n' or '\0'))
+                {
+                    failures.Add($"{WarmUp}:Requests:{i}:Headers has '{header}', which is not a valid header name and value.");
+                }
+            }
+        }
     }
 
     /// <summary>Kestrel accepts only positive limits; each message names Kestrel's default.</summary>

@@ -38,6 +38,16 @@ public sealed class CommandLineTests
         Assert.Empty(settings.Command);
     }
 
+    [Fact]
+    public void Snap_start_runs_the_app_as_SnapStart_and_freezes_it()
+    {
+        var settings = CommandLine.Parse(["run", "--snap-start", "--", "dotnet", "App.dll"])!;
+
+        Assert.True(settings.SnapStart);
+        Assert.True(settings.Freeze); // the snapshot is a freeze
+        Assert.False(CommandLine.Parse(["run", "--", "dotnet", "App.dll"])!.SnapStart);
+    }
+
     [Theory]
     [InlineData(new[] { "run", "--", "app" }, 5050, 5051)]
     [InlineData(new[] { "run", "--port", "8080", "--", "app" }, 8080, 8081)]

@@ -35,6 +35,12 @@ internal static class EmulatorErrorTypes
     /// <summary>The HTTP API door refused a path outside its stage (404).</summary>
     public const string NotFound = "NotFound";
 
+    /// <summary>SnapStart: the function failed after the restore from its snapshot (it posted <c>/runtime/restore/error</c>); the environment is reset.</summary>
+    public const string SnapStartException = "SnapStartException";
+
+    /// <summary>SnapStart: the function did not ask for its event within <c>RestoreTimeout</c> (10 s) of the restore; the environment is reset.</summary>
+    public const string SnapStartTimeoutException = "SnapStartTimeoutException";
+
     /// <summary>The emulator stopped before the invocation ended.</summary>
     public const string Stopped = "Emulator.Stopped";
 

@@ -62,6 +62,24 @@ public sealed class LambdaEmulatorOptions
     public TimeSpan InitTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// Whether the function is published with SnapStart, as Lambda runs it: the function (started with
+    /// <c>AWS_LAMBDA_INITIALIZATION_TYPE=snap-start</c>) asks <c>GET /runtime/restore/next</c> once initialised and its
+    /// before-snapshot work done; the emulator then takes the "snapshot" (it freezes the <see cref="Environment"/>) and
+    /// restores it for the first event (thaws it and answers the call). The work before the snapshot counts against the
+    /// pickup allowance (<see cref="InitTimeout"/>); the work after the restore must end within <see cref="RestoreTimeout"/>
+    /// (else <c>SnapStartTimeoutException</c>); a failure reported to <c>/runtime/restore/error</c> fails the event with
+    /// <c>SnapStartException</c>. Both reset the environment. Default: <see langword="false"/> (the function asking
+    /// <c>/restore/next</c> is then a protocol violation).
+    /// </summary>
+    public bool SnapStart { get; set; }
+
+    /// <summary>
+    /// SnapStart: how long after the restore the function may take to ask for its event (Lambda's limit on the runtime's
+    /// load and its after-restore hooks). Default: 10 seconds, Lambda's.
+    /// </summary>
+    public TimeSpan RestoreTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// Where the function runs. The emulator freezes it while idle, thaws it for the next event and resets it after a
     /// timeout or crash. Default: <see langword="null"/>, an in-process function that needs none of this.
     /// </summary>
@@ -165,6 +183,7 @@ public sealed class LambdaEmulatorOptions
     {
         Require(Timeout > TimeSpan.Zero && Timeout <= TimeSpan.FromMinutes(15), nameof(Timeout), $"must be more than 0 and at most 15 minutes (Lambda's maximum); it is {Timeout}.");
         Require(InitTimeout > TimeSpan.Zero, nameof(InitTimeout), $"must be more than 0; it is {InitTimeout}.");
+        Require(RestoreTimeout > TimeSpan.Zero, nameof(RestoreTimeout), $"must be more than 0; it is {RestoreTimeout}.");
         Require(MaxConcurrency >= 1, nameof(MaxConcurrency), $"must be at least 1; it is {MaxConcurrency}.");
         Require(MaxEventBytes > 0, nameof(MaxEventBytes), $"must be more than 0; it is {MaxEventBytes}.");
         Require(MaxBufferedResponseBytes > 0, nameof(MaxBufferedResponseBytes), $"must be more than 0; it is {MaxBufferedResponseBytes}.");

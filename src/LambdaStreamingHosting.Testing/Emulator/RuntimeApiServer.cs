@@ -6,7 +6,8 @@ namespace LambdaStreamingHosting.Testing;
 /// The Lambda Runtime API (version 2018-06-01) the function polls, routed to its parts: <c>GET /next</c>
 /// (<see cref="NextEndpoint"/>) hands out what the front doors put in the <see cref="InvocationQueue"/>;
 /// <c>POST /response</c> and <c>/error</c> (<see cref="AnswerEndpoints"/>) answer an invocation the function was given
-/// (<see cref="DeliveredInvocations"/>); <c>POST /init/error</c> reports a failed start. <see cref="InvocationDeadlines"/>
+/// (<see cref="DeliveredInvocations"/>); <c>POST /init/error</c> reports a failed start; <c>/restore/next</c> and
+/// <c>/restore/error</c> (<see cref="SnapStartEndpoints"/>) take and restore a SnapStart snapshot. <see cref="InvocationDeadlines"/>
 /// enforces the time limits, and <see cref="EnvironmentResets"/> gives the function a cold start after a failure.
 /// </summary>
 internal sealed class RuntimeApiServer : IDisposable
@@ -14,6 +15,8 @@ internal sealed class RuntimeApiServer : IDisposable
     private const string Prefix = "/2018-06-01/runtime/";
     private const string NextPath = Prefix + "invocation/next";
     private const string InitErrorPath = Prefix + "init/error";
+    private const string RestoreNextPath = Prefix + "restore/next";
+    private const string RestoreErrorPath = Prefix + "restore/error";
     private const string InvocationPrefix = Prefix + "invocation/";
 
     private readonly CancellationTokenSource _stopping = new();
@@ -21,6 +24,7 @@ internal sealed class RuntimeApiServer : IDisposable
     private readonly EnvironmentResets _resets;
     private readonly NextEndpoint _next;
     private readonly AnswerEndpoints _answers;
+    private readonly SnapStartEndpoints _snapStart;
 
     public RuntimeApiServer(LambdaEmulatorOptions options, InvocationLog log)
     {
@@ -29,6 +33,7 @@ internal sealed class RuntimeApiServer : IDisposable
         Queue = new InvocationQueue(options, deadlines, _delivered, _stopping.Token);
         _next = new NextEndpoint(options, log, Queue, _delivered, _resets, deadlines);
         _answers = new AnswerEndpoints(options, log, _delivered, _resets, deadlines, _stopping.Token);
+        _snapStart = new SnapStartEndpoints(options, log, Queue, _resets, _stopping.Token);
     }
 
     /// <summary>The invocations the function holds.</summary>
@@ -52,7 +57,18 @@ internal sealed class RuntimeApiServer : IDisposable
         var path = context.Request.Path.Value ?? "";
         if (path == NextPath)
         {
+            _snapStart.NextRequested();
             return RequireMethod(context, HttpMethods.Get) ?? _next.HandleAsync(context);
+        }
+
+        if (path == RestoreNextPath)
+        {
+            return RequireMethod(context, HttpMethods.Get) ?? _snapStart.RestoreNextAsync(context);
+        }
+
+        if (path == RestoreErrorPath)
+        {
+            return RequireMethod(context, HttpMethods.Post) ?? _snapStart.RestoreErrorAsync(context);
         }
 
         if (path == InitErrorPath)

@@ -36,6 +36,14 @@ public sealed class FunctionProcessOptions
     /// </summary>
     public bool Freeze { get; set; }
 
+    /// <summary>
+    /// Whether the function is started as SnapStart starts it (<c>AWS_LAMBDA_INITIALIZATION_TYPE=snap-start</c>): with an
+    /// emulator whose <see cref="LambdaEmulatorOptions.SnapStart"/> is set, it is frozen (<c>SIGSTOP</c>, with
+    /// <see cref="Freeze"/>) when it asks <c>/runtime/restore/next</c>, the snapshot, and continued for its first event,
+    /// the restore. Default: <see langword="false"/> (<c>on-demand</c>).
+    /// </summary>
+    public bool SnapStart { get; set; }
+
     /// <summary>The function name (<c>AWS_LAMBDA_FUNCTION_NAME</c>). Default: <c>function</c>.</summary>
     public string FunctionName { get; set; } = "function";
 

@@ -15,7 +15,7 @@ internal static class LambdaEnvironment
         environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = options.MemorySize.ToString(CultureInfo.InvariantCulture);
         environment["AWS_REGION"] = options.Region;
         environment["AWS_DEFAULT_REGION"] = options.Region;
-        environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand";
+        environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = options.SnapStart ? "snap-start" : "on-demand";
         environment["_HANDLER"] = options.Handler ?? Path.GetFileNameWithoutExtension(application);
         environment["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + options.FunctionName;
         // Each execution environment (each start) writes to its own log stream, as in Lambda.

@@ -6,10 +6,12 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace LambdaStreamingHosting.Lifecycle;
 
 /// <summary>
-/// Calls the registered <see cref="ILambdaLifecycleObserver"/>s one after another, in registration order. A failure in
-/// an init or SnapStart hook fails the phase; a failure between invocations (thaw, freezing) is logged and the
-/// observers after it still run, so one pool's trouble cannot cost another observer its moment (the telemetry flush
-/// before the freeze, say).
+/// Calls the registered <see cref="ILambdaLifecycleObserver"/>s one after another, in registration order (the
+/// before-snapshot hooks in the reverse order, as Lambda's runtime hooks run). A failure in
+/// an init or SnapStart hook fails the phase; a failure between invocations (thaw, freezing) is caught and logged
+/// here, the one place that does, and the observers after it still run, so one pool's trouble cannot cost another
+/// observer its moment (the telemetry flush before the freeze, say). When the host stops, the remaining observers are
+/// skipped.
 /// </summary>
 internal sealed class LifecycleNotifier
 {
@@ -39,7 +41,13 @@ internal sealed class LifecycleNotifier
             {
                 await observer.OnThawAsync(idleTime, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return; // the host is stopping
+            }
+#pragma warning disable CA1031 // An observer must not take the function down between invocations.
+            catch (Exception ex)
+#pragma warning restore CA1031
             {
                 Log.ObserverFailed(_logger, nameof(ILambdaLifecycleObserver.OnThawAsync), ex);
             }
@@ -55,17 +63,28 @@ internal sealed class LifecycleNotifier
             {
                 await observer.OnFreezingAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return; // the host is stopping
+            }
+#pragma warning disable CA1031 // An observer must not take the function down between invocations.
+            catch (Exception ex)
+#pragma warning restore CA1031
             {
                 Log.ObserverFailed(_logger, nameof(ILambdaLifecycleObserver.OnFreezingAsync), ex);
             }
         }
     }
 
+    /// <summary>
+    /// The before-snapshot hooks, in the reverse order of registration (as Lambda's own runtime hooks run): what was
+    /// registered last, and may depend on what was registered before it, is put away first.
+    /// </summary>
     public async ValueTask BeforeSnapshotAsync(CancellationToken cancellationToken)
     {
-        foreach (var observer in _observers)
+        for (var i = _observers.Length - 1; i >= 0; i--)
         {
+            var observer = _observers[i];
             await observer.OnBeforeSnapshotAsync(cancellationToken).ConfigureAwait(false);
         }
     }

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using LambdaStreamingHosting.Server;
 
 namespace LambdaStreamingHosting.RuntimeApi;
 
@@ -109,15 +110,16 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     /// Starts a streamed <c>/response</c>. Nothing is sent yet: the request head goes out with the first chunk. The
     /// connection belongs to the returned request until <see cref="ReadStreamingReplyAsync"/>,
     /// <see cref="ReadEarlyStreamingReplyAsync"/>, <see cref="PostErrorInsteadAsync"/> or <see cref="AbandonAsync"/>
-    /// takes it back. The request object is this client's previous one when that one was released, else a new one.
+    /// takes it back. The request object is this client's previous one when that one was released, else a new one. Its
+    /// send queue reports into <paramref name="state"/>, the response's, which says whether anything was sent.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, CancellationToken cancellationToken)
+    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, ResponseState state, CancellationToken cancellationToken)
     {
         var connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
         var head = RentHead("POST", InvocationPath(requestId, "/response"), StreamingResponseHeaders, contentLength: null);
         var request = _streaming is { IsReleased: true } previous ? previous : _streaming = new StreamingResponseRequest();
-        request.Begin(connection, requestId, head);
+        request.Begin(connection, requestId, head, state);
         return request;
     }
 
@@ -163,7 +165,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     /// </summary>
     public async Task<RuntimeApiReply> PostErrorInsteadAsync(StreamingResponseRequest request, LambdaError error, CancellationToken cancellationToken)
     {
-        if (!request.Body.NothingSent)
+        if (request.State.AnythingSent)
         {
             throw new InvalidOperationException("The streamed response already started; end it with the error trailers instead.");
         }
@@ -178,7 +180,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     /// </summary>
     public ValueTask AbandonAsync(StreamingResponseRequest request)
     {
-        if (!request.IsReleased && !request.Body.NothingSent)
+        if (!request.IsReleased && request.State.AnythingSent)
         {
             request.Connection.Invalidate();
         }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Threading.Tasks.Sources;
+using LambdaStreamingHosting.Server;
 
 namespace LambdaStreamingHosting.RuntimeApi;
 
@@ -16,9 +17,11 @@ namespace LambdaStreamingHosting.RuntimeApi;
 /// last chunk or the error trailers once committed. A commit returns at once unless more than the cap of committed
 /// bytes is still unsent (a slow reader slows the writer) or the writer's borrowed buffer is part of it (it must not be
 /// reused before it was sent). Sends started by a commit run on the writer's thread while the socket takes the bytes
-/// at once, and continue on the socket's completion thread when it does not. A failed send breaks the queue: nothing
-/// more is sent, waiting writers are released, and the owner is told once, in the execution context of
-/// <see cref="Begin"/> (so its log scope). Nothing is allocated per write or send: blocks and their arrays are pooled,
+/// at once, and continue on the socket's completion thread when it does not. The queue keeps no answer of its own to
+/// "was anything sent" or "is it broken": it reports both into the response's <see cref="ResponseState"/> (the first
+/// commit marks the answer sent; a failed send marks it broken) and reads them from there. Once broken nothing more is
+/// sent, waiting writers are released, and the owner is told once, in the execution context of <see cref="Begin"/>
+/// (so its log scope). Nothing is allocated per write or send: blocks and their arrays are pooled,
 /// the socket operation and the gather list are reused, the writer's wait is this object.
 /// </remarks>
 internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
@@ -37,6 +40,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private ManualResetValueTaskSourceCore<bool> _writerWait = new() { RunContinuationsAsynchronously = true };
 
     private RuntimeApiConnection? _connection;
+    private ResponseState _state = null!; // set by Begin: the response the queue reports into
     private ExecutionContext? _context;
     private Action<Exception>? _broken;
     private long _cap;
@@ -59,38 +63,27 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private long _written;
     private long _committed;
     private long _sent;
-    private bool _headCommitted;
     private bool _sending;
     private ValueTask _inFlight;
     private long _inFlightBytes;
     private bool _inFlightHead;
     private bool _inFlightPrelude;
     private bool _inFlightTerminator;
-    private Exception? _failure;
 
     // The writer's wait: for the body to be sent up to a position, or for the queue to be idle.
     private bool _waiting;
     private long _waitUntilSent;
     private bool _waitUntilIdle;
 
+    // A text/event-stream body (see TrackEvents): the clock its commits are timed on, where its written bytes end
+    // relative to events, when bytes were last committed; and a keep-alive comment chunk waiting for the next send.
+    private TimeProvider? _eventClock;
+    private EventStreamTail _eventTail;
+    private long _lastCommitTimestamp;
+    private ArraySegment<byte> _comment;
+    private bool _inFlightComment;
+
     public SendQueue() => _sendCompleted = OnSendCompleted;
-
-    /// <summary>
-    /// The failure of the send that broke the queue, or <see langword="null"/>. Set on whichever thread saw the send fail.
-    /// </summary>
-    public Exception? Failure
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _failure;
-            }
-        }
-    }
-
-    /// <summary>Whether the request head is still here: nothing of this request has been handed to the socket.</summary>
-    public bool NothingSent => !_headCommitted;
 
     /// <summary>Bytes written and not committed.</summary>
     public long UnflushedBytes
@@ -118,12 +111,13 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
 
     /// <summary>
     /// Starts a request on <paramref name="connection"/> whose head is <paramref name="head"/>, rented from
-    /// <see cref="ArrayPool{T}.Shared"/> (given back once sent, or by <see cref="Reset"/>). Failures are reported in the
-    /// execution context of this call.
+    /// <see cref="ArrayPool{T}.Shared"/> (given back once sent, or by <see cref="Reset"/>), reporting into
+    /// <paramref name="state"/>. Failures are reported in the execution context of this call.
     /// </summary>
-    public void Begin(RuntimeApiConnection connection, ArraySegment<byte> head)
+    public void Begin(RuntimeApiConnection connection, ArraySegment<byte> head, ResponseState state)
     {
         _connection = connection;
+        _state = state;
         _head = head;
         _cap = long.MaxValue;
         _context = ExecutionContext.Capture();
@@ -131,7 +125,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
 
     /// <summary>
     /// Commits wait while more than <paramref name="maxUnsentBytes"/> committed bytes are unsent (<see langword="null"/>:
-    /// never); <paramref name="broken"/> hears of a failed send, once. Before the first commit.
+    /// never); <paramref name="broken"/> hears of the failed send that broke the response, once. Before the first commit.
     /// </summary>
     public void Configure(long? maxUnsentBytes, Action<Exception>? broken)
     {
@@ -145,7 +139,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     /// </summary>
     public void SetPrelude(ReadOnlySequence<byte> prelude)
     {
-        if (_headCommitted)
+        if (_state.AnythingSent)
         {
             throw new InvalidOperationException("The prelude was already committed to the wire.");
         }
@@ -206,6 +200,10 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
 
             _last.End += count;
             _written += count;
+            if (_eventClock is not null)
+            {
+                _eventTail.Append(_last.Array.AsSpan(_last.End - count, count));
+            }
         }
     }
 
@@ -252,7 +250,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     {
         lock (_gate)
         {
-            if (_committed > 0 || _headCommitted)
+            if (_committed > 0 || _state.AnythingSent)
             {
                 throw new InvalidOperationException("Bytes already committed to the wire cannot be taken back.");
             }
@@ -260,6 +258,62 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
             ReleaseBlocks();
             _written = 0;
         }
+    }
+
+    /// <summary>
+    /// From now on the body is a <c>text/event-stream</c>: the queue keeps track of where its written bytes end relative
+    /// to events and times its commits on <paramref name="clock"/>, for <see cref="TryCommitComment"/>. Before the first
+    /// commit (bytes written before are taken into account); until <see cref="Reset"/>.
+    /// </summary>
+    public void TrackEvents(TimeProvider clock)
+    {
+        lock (_gate)
+        {
+            _eventTail = default;
+            for (var block = _first; block is not null; block = block.Next)
+            {
+                _eventTail.Append(block.Array.AsSpan(block.Start, block.End - block.Start));
+            }
+
+            _lastCommitTimestamp = clock.GetTimestamp();
+            _eventClock = clock;
+        }
+    }
+
+    /// <summary>
+    /// Commits <paramref name="chunk"/> (an HTTP chunk, framed) right after the bytes committed so far, if the body is
+    /// quiet and between events: nothing was committed since <paramref name="quietSince"/> (a timestamp of the clock
+    /// given to <see cref="TrackEvents"/>), every byte written was committed (bytes written without a flush may be part
+    /// of an event), every byte committed is sent or in the send in flight (so the chunk is next on the wire), those
+    /// bytes end an event, and the body is neither ended nor broken. It goes now, or right after the send in flight;
+    /// the request head and prelude go first if they have not gone yet. <paramref name="lastCommit"/> is when bytes
+    /// were last committed (<paramref name="now"/>, when the chunk was).
+    /// </summary>
+    public bool TryCommitComment(ArraySegment<byte> chunk, long now, long quietSince, out long lastCommit)
+    {
+        bool start;
+        lock (_gate)
+        {
+            lastCommit = _lastCommitTimestamp;
+            if (_eventClock is null || _state.IsBroken || _terminator.Array is not null || _comment.Array is not null
+                || _written != _committed || _committed != _sent + _inFlightBytes || lastCommit > quietSince || !_eventTail.EndsEvent)
+            {
+                return false;
+            }
+
+            _comment = chunk;
+            _state.MarkSent();
+            _lastCommitTimestamp = lastCommit = now;
+            start = !_sending;
+            _sending = true;
+        }
+
+        if (start)
+        {
+            SendWhileReady();
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -283,10 +337,12 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
 
             ReturnPrelude();
             _head = default;
-            _headTaken = _preludeTaken = _terminatorTaken = _headCommitted = false;
+            _headTaken = _preludeTaken = _terminatorTaken = false;
             _terminator = default;
-            _written = _committed = _sent = 0;
-            _failure = null;
+            _written = _committed = _sent = _inFlightBytes = 0;
+            _eventClock = null;
+            _eventTail = default;
+            _comment = default;
             _connection = null;
             _context = null;
             _broken = null;
@@ -307,7 +363,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
         long waitUntil;
         lock (_gate)
         {
-            if (_failure is not null || _terminator.Array is not null)
+            if (_state.IsBroken || _terminator.Array is not null)
             {
                 // Broken, or ended: nothing more goes out (the owner drops later writes before they get here).
                 return default;
@@ -319,7 +375,14 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
                 _written += borrowed.Count;
             }
 
-            _headCommitted = true;
+            if (_eventClock is not null && (_written != _committed || !_state.AnythingSent))
+            {
+                // Bytes leave now (a flush with nothing new sends nothing, so the body stays as quiet as it was).
+                _eventTail.Append(borrowed.AsSpan());
+                _lastCommitTimestamp = _eventClock.GetTimestamp();
+            }
+
+            _state.MarkSent();
             _committed = _written;
             _terminator = terminator;
             waitUntil = untilSent ? _committed : _committed - _cap;
@@ -339,7 +402,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     {
         lock (_gate)
         {
-            if (_failure is not null || (untilIdle ? !_sending : _sent >= untilSentAt))
+            if (_state.IsBroken || (untilIdle ? !_sending : _sent >= untilSentAt))
             {
                 return default;
             }
@@ -431,6 +494,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
         {
             _sent += _inFlightBytes;
             ReleaseSent(_inFlightBytes);
+            _inFlightBytes = 0;
             if (_inFlightHead)
             {
                 ArrayPool<byte>.Shared.Return(_head.Array!);
@@ -444,6 +508,11 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
             }
 
             _terminatorTaken |= _inFlightTerminator;
+            if (_inFlightComment)
+            {
+                _comment = default;
+            }
+
             wake = ShouldWakeWriter();
         }
 
@@ -459,23 +528,31 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private bool TakeSend()
     {
         _send.Clear();
-        _inFlightHead = _inFlightPrelude = _inFlightTerminator = false;
+        _inFlightHead = _inFlightPrelude = _inFlightTerminator = _inFlightComment = false;
         _inFlightBytes = 0;
-        if (_failure is not null)
+        if (_state.IsBroken)
         {
             return false;
         }
 
-        if (_headCommitted && !_headTaken && _head.Array is not null)
+        var headCommitted = _state.AnythingSent;
+        if (headCommitted && !_headTaken && _head.Array is not null)
         {
             _send.Add(_head);
             _inFlightHead = true;
         }
 
-        if (_headCommitted && !_preludeTaken && _prelude.Array is not null)
+        if (headCommitted && !_preludeTaken && _prelude.Array is not null)
         {
             _send.Add(_prelude);
             _inFlightPrelude = true;
+        }
+
+        if (_comment.Array is not null)
+        {
+            // Committed when everything before it was sent: it goes before anything committed since.
+            _send.Add(_comment);
+            _inFlightComment = true;
         }
 
         var data = _committed - _sent;
@@ -514,7 +591,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     /// <summary>Whether the waiting writer can go on (under the lock); clears the wait when it can.</summary>
     private bool ShouldWakeWriter()
     {
-        if (!_waiting || (_failure is null && (_waitUntilIdle ? _sending : _sent < _waitUntilSent)))
+        if (!_waiting || (!_state.IsBroken && (_waitUntilIdle ? _sending : _sent < _waitUntilSent)))
         {
             return false;
         }
@@ -526,10 +603,11 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private void Fail(Exception exception)
     {
         bool wake;
+        bool broke;
         Action<Exception>? broken;
         lock (_gate)
         {
-            _failure = exception;
+            broke = _state.TryBreak();
             _sending = false;
             wake = ShouldWakeWriter();
             broken = _broken;
@@ -540,31 +618,16 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
             _writerWait.SetResult(true);
         }
 
-        if (broken is not null)
+        if (broke && broken is not null)
         {
             if (_context is { } context)
             {
-                ExecutionContext.Run(context, static state => ((SendQueue)state!).NotifyBroken(), this);
+                ExecutionContext.Run(context, static state => ((BrokenNotice)state!).Tell(), new BrokenNotice(broken, exception));
             }
             else
             {
                 broken(exception);
             }
-        }
-    }
-
-    private void NotifyBroken()
-    {
-        Action<Exception>? broken;
-        Exception? failure;
-        lock (_gate)
-        {
-            (broken, failure) = (_broken, _failure);
-        }
-
-        if (broken is not null && failure is not null)
-        {
-            broken(failure);
         }
     }
 
@@ -644,6 +707,12 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
         }
 
         _prelude = default;
+    }
+
+    /// <summary>The owner's callback and the failure it hears of, carried into the captured execution context (only when a send fails).</summary>
+    private sealed record BrokenNotice(Action<Exception> Broken, Exception Failure)
+    {
+        public void Tell() => Broken(Failure);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using LambdaStreamingHosting.Server;
 
 namespace LambdaStreamingHosting.RuntimeApi;
 
@@ -24,8 +25,11 @@ internal sealed class StreamingResponseRequest
     /// <summary>The request's body: what is written there goes to the Runtime API as chunks.</summary>
     public SendQueue Body { get; } = new();
 
-    /// <summary>Whether a send failed: the Runtime API connection is gone and no reply will come.</summary>
-    public bool Broken => Body.Failure is not null;
+    /// <summary>
+    /// The response this request carries: its send queue reports the first bytes sent and a broken connection there,
+    /// and the client reads both from there (the request keeps no answer of its own).
+    /// </summary>
+    public ResponseState State { get; private set; } = null!;
 
     /// <summary>Socket sends this request made so far (the request head goes with the first); after the release, all it made.</summary>
     public long SendCount => _connection is { } connection ? connection.SendCount - _sendCountBefore : _sendsBeforeRelease;
@@ -47,10 +51,10 @@ internal sealed class StreamingResponseRequest
 
     /// <summary>
     /// Starts the request for invocation <paramref name="requestId"/> on <paramref name="connection"/> (this object
-    /// was released). Nothing is sent yet: <paramref name="head"/>, rented from <see cref="ArrayPool{T}.Shared"/>, leads
-    /// the body's first send.
+    /// was released), reporting into <paramref name="state"/>. Nothing is sent yet: <paramref name="head"/>, rented
+    /// from <see cref="ArrayPool{T}.Shared"/>, leads the body's first send.
     /// </summary>
-    internal void Begin(RuntimeApiConnection connection, string requestId, ArraySegment<byte> head)
+    internal void Begin(RuntimeApiConnection connection, string requestId, ArraySegment<byte> head, ResponseState state)
     {
         if (_connection is not null)
         {
@@ -59,8 +63,9 @@ internal sealed class StreamingResponseRequest
 
         _connection = connection;
         RequestId = requestId;
+        State = state;
         _sendCountBefore = connection.SendCount;
-        Body.Begin(connection, head);
+        Body.Begin(connection, head, state);
     }
 
     /// <summary>

@@ -33,6 +33,8 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
 
     internal override long UnflushedBytes => _body.Length;
 
+    protected override bool Streams => false;
+
     protected override IBufferWriter<byte> BodyBuffer => _body;
 
     /// <summary>Readies the feature to collect the answer of invocation <paramref name="requestId"/> to a <paramref name="method"/> request.</summary>
@@ -73,7 +75,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         if (ending != ResponseEnding.Clean)
         {
             ReplaceWithServerError(error);
-            Response.MarkStarted();
+            await StartCoreAsync().ConfigureAwait(false);
         }
 
         var document = _document ??= new ArrayBufferWriter<byte>((int)Math.Min(_body.Length + 1024, _limit));
@@ -87,7 +89,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
             // A header or status the app set cannot be sent (CR/LF, NUL, a status outside 100-599): answer 500 instead.
             Log.ApplicationError(Logger, ex);
             ReplaceWithServerError(ex);
-            Response.MarkStarted();
+            await StartCoreAsync().ConfigureAwait(false);
             document.ResetWrittenCount();
             WriteDocument(document);
         }
@@ -97,7 +99,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
             return await PostErrorAsync(ResponseEnding.FailedAfterStart, ex, cancellationToken).ConfigureAwait(false);
         }
 
-        MarkHeadSent();
+        State.MarkSent(); // the document, all of the answer at once
         return (await _client.PostResponseAsync(_requestId, document.WrittenMemory, cancellationToken).ConfigureAwait(false), null);
     }
 

@@ -27,7 +27,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     where TContext : notnull
 {
     private const string TraceIdVariable = "_X_AMZN_TRACE_ID";
-    private readonly LambdaServer _server;
+    private readonly ServiceContext _context;
     private readonly IHttpApplication<TContext> _application;
     private readonly RuntimeApiClient _client;
     private readonly ILogger _logger;
@@ -38,51 +38,48 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     private readonly RequestLifetimeFeature _lifetime;
     private StreamingResponseBodyFeature? _streamingBody;
     private BufferedResponseBodyFeature? _bufferedBody;
-    private readonly Func<CancellationToken, ValueTask> _thaw;
-    private readonly Func<CancellationToken, ValueTask> _freezing;
     private DateTimeOffset _previousEnd;
-    private TimeSpan _idle;
 
-    public InvocationLoop(LambdaServer server, IHttpApplication<TContext> application, RuntimeApiClient client, ILogger logger)
+    /// <summary>A loop answering through <paramref name="client"/>, with what it needs from the server in <paramref name="context"/>.</summary>
+    public InvocationLoop(ServiceContext context, IHttpApplication<TContext> application, RuntimeApiClient client)
     {
-        _server = server;
+        _context = context;
         _application = application;
         _client = client;
-        _logger = logger;
-        _request = new RequestFeatures(_invocation, server.Time);
-        _lifetime = new RequestLifetimeFeature(server.Time);
-        _thaw = cancellationToken => _server.Lifecycle.ThawAsync(_idle, cancellationToken);
-        _freezing = server.Lifecycle.FreezingAsync;
+        _logger = context.Logger;
+        _request = new RequestFeatures(_invocation, context.Time) { IsWarmUp = context.IsWarmUp };
+        _lifetime = new RequestLifetimeFeature(context.Time);
     }
 
     /// <summary>Serves invocations until <paramref name="stopping"/> is signalled; Runtime API failures propagate.</summary>
     public async Task RunAsync(CancellationToken stopping)
     {
-        var oneAtATime = _server.Concurrency == 1;
+        // Warm-ups are not invocations: no freeze follows them, so no flush, thaw or freezing hooks either.
+        var oneAtATime = _context.Concurrency == 1 && !_context.IsWarmUp;
         var first = true;
         while (!stopping.IsCancellationRequested)
         {
             if (oneAtATime)
             {
                 // Lambda may freeze the process as soon as it asks: what was logged must be out before.
-                _server.FlushLogs();
+                _context.FlushLogs();
             }
 
             await _client.NextAsync(_invocation, stopping).ConfigureAwait(false);
             var started = Stopwatch.GetTimestamp();
             if (oneAtATime && !first)
             {
-                _idle = _server.Time.GetUtcNow() - _previousEnd;
-                _server.Telemetry.RecordIdle(_idle);
-                await _server.ObserveAsync("OnThawAsync", _thaw, stopping).ConfigureAwait(false);
+                var idle = _context.Time.GetUtcNow() - _previousEnd;
+                _context.Telemetry.RecordIdle(idle);
+                await _context.Lifecycle.ThawAsync(idle, stopping).ConfigureAwait(false);
             }
 
             first = false;
             await HandleAsync(oneAtATime, started).ConfigureAwait(false);
-            _previousEnd = _server.Time.GetUtcNow();
+            _previousEnd = _context.Time.GetUtcNow();
             if (oneAtATime)
             {
-                await _server.ObserveAsync("OnFreezingAsync", _freezing, stopping).ConfigureAwait(false);
+                await _context.Lifecycle.FreezingAsync(stopping).ConfigureAwait(false);
             }
         }
     }
@@ -94,6 +91,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     {
         _lifetime.Dispose();
         _invocation.Dispose();
+        _streamingBody?.Dispose();
     }
 
     /// <summary>Serves the invocation just read into <see cref="_invocation"/>, then empties everything it used.</summary>
@@ -103,9 +101,9 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         try
         {
             using var scope = Log.InvocationScope(_logger, _invocation.RequestId);
-            var coldStart = _server.Telemetry.TakeColdStart();
-            using var logContext = _server.LambdaLoggerEnabled ? InvocationLogContext.Begin(_invocation) : null;
-            if (oneAtATime && _server.Settings.SetTraceIdEnvironmentVariable)
+            var coldStart = !_context.IsWarmUp && _context.Telemetry.TakeColdStart();
+            using var logContext = _context.LambdaLoggerEnabled ? InvocationLogContext.Begin(_invocation) : null;
+            if (oneAtATime && _context.SetTraceIdEnvironmentVariable)
             {
                 Environment.SetEnvironmentVariable(TraceIdVariable, _invocation.TraceId);
             }
@@ -132,7 +130,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         LambdaError error;
         try
         {
-            return EventMapper.Map(_invocation.Event, _server.Options, _request.Request);
+            return EventMapper.Map(_invocation.Event, _context.Options, _request.Request);
         }
         catch (Exception ex) when (ex is InvalidEventException or not RuntimeApiFatalException)
         {
@@ -145,26 +143,30 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         Log.InvalidEvent(_logger, error.ErrorType, error.ErrorMessage);
         var reply = await _client.PostErrorAsync(_invocation.RequestId, error, CancellationToken.None).ConfigureAwait(false);
         LogUnexpected(reply, "/error");
-        _server.Telemetry.RecordRejectedEvent(started, error.ErrorType);
+        if (!_context.IsWarmUp)
+        {
+            _context.Telemetry.RecordRejectedEvent(started, error.ErrorType);
+        }
+
         return null;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ServeAsync(LambdaHttpRequest request, long started, bool coldStart)
     {
-        var options = _server.Options;
-        var streaming = options.InvokeMode == LambdaInvokeMode.ResponseStream && CanStream(request.Source);
-        if (options.InvokeMode == LambdaInvokeMode.ResponseStream && !streaming)
+        var options = _context.Options;
+        var streaming = options.InvokeMode == LambdaInvokeMode.ResponseStream && LambdaEventSources.CanStream(request.Source);
+        if (options.InvokeMode == LambdaInvokeMode.ResponseStream && !streaming && !_context.IsWarmUp)
         {
-            _server.WarnCannotStream(request.Source);
+            _context.WarnCannotStream(request.Source);
         }
 
         var requestId = _invocation.RequestId;
         ResponseBodyFeature body;
         if (streaming)
         {
-            var streamed = await _client.BeginStreamingResponseAsync(requestId, CancellationToken.None).ConfigureAwait(false);
-            _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger) { ConnectionLost = _lifetime.ConnectionLostCallback };
+            var streamed = await _client.BeginStreamingResponseAsync(requestId, _response.State, CancellationToken.None).ConfigureAwait(false);
+            _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger, _context.Time) { ConnectionLost = _lifetime.ConnectionLostCallback };
             body = _streamingBody.Start(streamed, request.ResponseShape, request.Method);
         }
         else
@@ -175,7 +177,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
 
         if (RequestLimits.Check(request, options.Limits) is { IsRefused: true } refusal)
         {
-            await RefuseAsync(request, refusal, body, started, streaming).ConfigureAwait(false);
+            await RefuseAsync(request, refusal, body, started).ConfigureAwait(false);
             return;
         }
 
@@ -184,9 +186,13 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         {
             SetFeatures(request, body);
             var context = CreateContext(request, options);
-            if (_features.Get<IHttpActivityFeature>()?.Activity is { } activity)
+            if (_context.IsWarmUp)
             {
-                _server.Telemetry.Describe(activity, _invocation, coldStart);
+                WarmUpRunner.KeepOutOfTelemetry(_features);
+            }
+            else if (_features.Get<IHttpActivityFeature>()?.Activity is { } activity)
+            {
+                _context.Telemetry.Describe(activity, _invocation, coldStart);
             }
 
             Exception? error = null;
@@ -216,7 +222,11 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             }
 
             var reply = await body.FinishAsync(error, CancellationToken.None).ConfigureAwait(false);
-            _server.Telemetry.Record(started, Outcome(body, streaming, _lifetime.DeadlineReached));
+            if (!_context.IsWarmUp)
+            {
+                _context.Telemetry.Record(started, body.Outcome, _lifetime.DeadlineReached);
+            }
+
             LogUnexpected(reply, "/response");
             await _response.FireOnCompletedAsync(_logger).ConfigureAwait(false);
             _application.DisposeContext(context, error);
@@ -233,33 +243,24 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     /// app: no <c>HttpContext</c> is created. It is measured as any answered invocation.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask RefuseAsync(LambdaHttpRequest request, RequestRefusal refusal, ResponseBodyFeature body, long started, bool streaming)
+    private async ValueTask RefuseAsync(LambdaHttpRequest request, RequestRefusal refusal, ResponseBodyFeature body, long started)
     {
         try
         {
-            RequestLimits.LogRefusal(_logger, request, refusal, _server.Options.Limits);
+            RequestLimits.LogRefusal(_logger, request, refusal, _context.Options.Limits);
             _response.StatusCode = refusal.StatusCode;
             var reply = await body.FinishAsync(error: null, CancellationToken.None).ConfigureAwait(false);
-            _server.Telemetry.Record(started, Outcome(body, streaming, deadlineReached: false));
+            if (!_context.IsWarmUp)
+            {
+                _context.Telemetry.Record(started, body.Outcome, deadlineReached: false);
+            }
+
             LogUnexpected(reply, "/response");
         }
         finally
         {
             body.Release();
         }
-    }
-
-    /// <summary>How the answer that <paramref name="body"/> finished ended, for the metrics.</summary>
-    private static InvocationOutcome Outcome(ResponseBodyFeature body, bool streaming, bool deadlineReached)
-    {
-        var outcome = body.Outcome;
-        return new InvocationOutcome(
-            outcome.StatusCode,
-            outcome.BodyBytes,
-            streaming ? outcome.FirstByteTimestamp : 0,
-            outcome.ErrorType,
-            outcome.Ending == ResponseEnding.Broken,
-            deadlineReached);
     }
 
     /// <summary>
@@ -312,9 +313,6 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             features.Set<ITlsConnectionFeature>(_request);
         }
     }
-
-    /// <summary>Function URLs and REST APIs stream; HTTP APIs and load balancers only ever invoke buffered.</summary>
-    private static bool CanStream(LambdaEventSource source) => source is not (LambdaEventSource.HttpApi or LambdaEventSource.ApplicationLoadBalancer);
 
     private void LogApplicationError(Exception exception, bool started)
     {

@@ -131,10 +131,15 @@ internal sealed class InvocationTelemetry : IDisposable
         }
     }
 
-    /// <summary>Records an answered (or failed) invocation that started at <paramref name="startTimestamp"/>.</summary>
-    public void Record(long startTimestamp, in InvocationOutcome outcome)
+    /// <summary>
+    /// Records an answered (or failed) invocation that started at <paramref name="startTimestamp"/>, from what became of
+    /// its response (the status, the body bytes, when the first bytes of a streamed answer left, the <c>errorType</c>
+    /// Lambda was told, whether the connection broke) and whether its deadline came.
+    /// </summary>
+    public void Record(long startTimestamp, in ResponseOutcome outcome, bool deadlineReached)
     {
-        var failed = outcome.ErrorType is not null || outcome.ConnectionLost;
+        var connectionLost = outcome.Ending == ResponseEnding.Broken;
+        var failed = outcome.ErrorType is not null || connectionLost;
         if (!failed)
         {
             if (_invocations.Enabled)
@@ -150,13 +155,13 @@ internal sealed class InvocationTelemetry : IDisposable
                 _errors.Add(1, HttpTrigger, new KeyValuePair<string, object?>("error.type", errorType));
             }
 
-            if (outcome.FirstByteTimestamp != 0 && _streamFailures.Enabled)
+            if (outcome.Streamed && outcome.FirstByteTimestamp != 0 && _streamFailures.Enabled)
             {
                 _streamFailures.Add(1, HttpTrigger, new KeyValuePair<string, object?>("error.type", errorType));
             }
         }
 
-        if (outcome.DeadlineReached && _timeouts.Enabled)
+        if (deadlineReached && _timeouts.Enabled)
         {
             _timeouts.Add(1, TriggerOnly);
         }
@@ -166,7 +171,7 @@ internal sealed class InvocationTelemetry : IDisposable
             _invokeDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, TriggerOnly);
         }
 
-        if (outcome.FirstByteTimestamp != 0 && _timeToFirstByte.Enabled)
+        if (outcome.Streamed && outcome.FirstByteTimestamp != 0 && _timeToFirstByte.Enabled)
         {
             _timeToFirstByte.Record(Stopwatch.GetElapsedTime(startTimestamp, outcome.FirstByteTimestamp).TotalSeconds, TriggerOnly);
         }
@@ -244,11 +249,3 @@ internal sealed class InvocationTelemetry : IDisposable
 
     private sealed record ArnAccount(string Arn, string? Account);
 }
-
-/// <summary>
-/// What the invocation loop read about an answer once it ended, for the metrics: the status sent, the body bytes, when
-/// the first bytes of a streamed answer left (0 when none did), the <c>errorType</c> Lambda was told, whether the
-/// Runtime API connection broke, and whether the deadline came.
-/// </summary>
-internal readonly record struct InvocationOutcome(
-    int StatusCode, long BodyBytes, long FirstByteTimestamp, string? ErrorType, bool ConnectionLost, bool DeadlineReached);

@@ -32,17 +32,15 @@ internal sealed class LambdaServer : IServer
     internal static readonly TimeSpan ShutdownAbortGrace = TimeSpan.FromMilliseconds(500);
 
     private static readonly TimeSpan DefaultHostShutdownTimeout = new HostOptions().ShutdownTimeout;
-    private static readonly TimeSpan LogFlushTimeout = TimeSpan.FromSeconds(1);
     private readonly LambdaServerSettings _settings;
+    private readonly ServiceContext _context;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<RuntimeApiClient> _clients = [];
-    private readonly LambdaLoggerProvider? _lambdaLogger;
     private Task[] _loops = [];
     private Func<bool>[] _abortForShutdown = [];
     private volatile bool _stopRequested;
-    private int _warnedCannotStream;
     private bool _disposed;
 
     public LambdaServer(
@@ -54,17 +52,21 @@ internal sealed class LambdaServer : IServer
         IMeterFactory? meterFactory = null,
         LambdaLoggerProvider? lambdaLogger = null)
     {
-        _lambdaLogger = lambdaLogger;
         Options = options.Value;
         _settings = settings;
         _lifetime = lifetime;
         _logger = loggerFactory.CreateLogger("LambdaStreamingHosting.Server");
-        Lifecycle = new LifecycleNotifier(observers, _logger);
-        Telemetry = new InvocationTelemetry(meterFactory, settings.Region);
-        Endpoint = RuntimeApiEndpoint.Parse(settings.EndpointOverridesOptions
-            ? settings.RuntimeApiEndpoint
-            : Options.RuntimeApiEndpoint ?? settings.RuntimeApiEndpoint);
+        Endpoint = RuntimeApiEndpoint.Parse(settings.EndpointFor(Options));
         Concurrency = Options.MaxConcurrency ?? settings.MaxConcurrency ?? 1;
+        _context = new ServiceContext(
+            Options,
+            settings.Time,
+            new InvocationTelemetry(meterFactory, settings.Region),
+            new LifecycleNotifier(observers, _logger),
+            _logger,
+            lambdaLogger,
+            Concurrency,
+            settings.SetTraceIdEnvironmentVariable);
         var addresses = new ServerAddressesFeature();
         addresses.Addresses.Add(Endpoint.BaseUrl);
         Features.Set<IServerAddressesFeature>(addresses);
@@ -79,18 +81,6 @@ internal sealed class LambdaServer : IServer
     /// <summary>How many invocation loops run.</summary>
     public int Concurrency { get; }
 
-    internal LambdaServerSettings Settings => _settings;
-
-    /// <summary>Whether the Lambda logger writes this app's log entries (each invocation then sets its <see cref="InvocationLogContext"/>).</summary>
-    internal bool LambdaLoggerEnabled => _lambdaLogger?.Enabled == true;
-
-    internal LifecycleNotifier Lifecycle { get; }
-
-    internal InvocationTelemetry Telemetry { get; }
-
-    /// <summary>The server's clock (<see cref="LambdaServerSettings.Time"/>).</summary>
-    internal TimeProvider Time => _settings.Time;
-
     public async Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken)
         where TContext : notnull
     {
@@ -99,12 +89,12 @@ internal sealed class LambdaServer : IServer
             _clients.Add(new RuntimeApiClient(Endpoint));
         }
 
-        await InitializeAsync(_clients[0], cancellationToken).ConfigureAwait(false);
-        Telemetry.InitEnded();
+        await InitializeAsync(_clients[0], application, cancellationToken).ConfigureAwait(false);
+        _context.Telemetry.InitEnded();
 
         // Logged before the loops start, so the flush before the first /next writes it out.
         Log.Started(_logger, Endpoint.BaseUrl, Options.InvokeMode.ToString(), Concurrency);
-        var loops = _clients.Select(client => new InvocationLoop<TContext>(this, application, client, _logger)).ToArray();
+        var loops = _clients.Select(client => new InvocationLoop<TContext>(_context, application, client)).ToArray();
         _abortForShutdown = [.. loops.Select(loop => (Func<bool>)loop.AbortForShutdown)];
         _loops = [.. loops.Select(RunLoopAsync)];
         _settings.InitCompleted = true;
@@ -139,7 +129,7 @@ internal sealed class LambdaServer : IServer
             Log.AbortingAtShutdown(_logger, aborted);
         }
 
-        FlushLogs();
+        _context.FlushLogs();
         try
         {
             await loops.WaitAsync(ShutdownAbortGrace, CancellationToken.None).ConfigureAwait(false);
@@ -160,7 +150,7 @@ internal sealed class LambdaServer : IServer
         _disposed = true;
         _stopping.Cancel();
         _stopping.Dispose();
-        Telemetry.Dispose();
+        _context.Telemetry.Dispose();
         foreach (var client in _clients)
         {
             client.DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -176,50 +166,22 @@ internal sealed class LambdaServer : IServer
         }
     }
 
-    /// <summary>
-    /// Waits (at most 1 s) until everything logged so far through the Lambda logger is on standard output: called before
-    /// each <c>/next</c> when one invocation runs at a time (after <c>OnFreezingAsync</c>), since Lambda may freeze the
-    /// process as soon as it asks, and before a SnapStart snapshot.
-    /// </summary>
-    internal void FlushLogs() => _lambdaLogger?.Flush(LogFlushTimeout);
-
-    /// <summary>Runs a lifecycle hook; a failure is logged and the loop goes on.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal async ValueTask ObserveAsync(string stage, Func<CancellationToken, ValueTask> hook, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await hook(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-        }
-#pragma warning disable CA1031 // An observer must not take the function down between invocations.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            Log.ObserverFailed(_logger, stage, ex);
-        }
-    }
-
-    /// <summary>Logs, once per process, that events of a source that cannot stream are answered buffered.</summary>
-    internal void WarnCannotStream(LambdaEventSource source)
-    {
-        if (Interlocked.Exchange(ref _warnedCannotStream, 1) == 0)
-        {
-            Log.SourceCannotStream(_logger, source);
-        }
-    }
-
-    private async Task InitializeAsync(RuntimeApiClient client, CancellationToken cancellationToken)
+    private async Task InitializeAsync<TContext>(RuntimeApiClient client, IHttpApplication<TContext> application, CancellationToken cancellationToken)
+        where TContext : notnull
     {
         var snapStart = string.Equals(_settings.InitializationType, "snap-start", StringComparison.OrdinalIgnoreCase);
         try
         {
-            await Lifecycle.InitAsync(cancellationToken).ConfigureAwait(false);
+            await _context.Lifecycle.InitAsync(cancellationToken).ConfigureAwait(false);
             if (snapStart)
             {
-                await Lifecycle.BeforeSnapshotAsync(cancellationToken).ConfigureAwait(false);
+                // The warm-ups first: the before-snapshot hooks then close what they opened (pooled connections).
+                await WarmUpRunner.RunAsync(_context, application, "before the snapshot", cancellationToken).ConfigureAwait(false);
+                await _context.Lifecycle.BeforeSnapshotAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else if (Options.WarmUp.DuringInit)
+            {
+                await WarmUpRunner.RunAsync(_context, application, "during init", cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is not RuntimeApiFatalException)
@@ -233,18 +195,18 @@ internal sealed class LambdaServer : IServer
             return;
         }
 
-        FlushLogs();
+        _context.FlushLogs();
         var restored = await client.RestoreNextAsync(cancellationToken).ConfigureAwait(false);
         if (!restored.IsSuccess)
         {
             throw new RuntimeApiFatalException($"GET /runtime/restore/next answered {restored}.");
         }
 
-        Telemetry.Restored();
+        _context.Telemetry.Restored();
 
         try
         {
-            await Lifecycle.AfterRestoreAsync(cancellationToken).ConfigureAwait(false);
+            await _context.Lifecycle.AfterRestoreAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not RuntimeApiFatalException)
         {

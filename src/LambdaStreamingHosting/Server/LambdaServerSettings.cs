@@ -47,6 +47,14 @@ internal sealed class LambdaServerSettings
     /// <summary>Set once the first <c>/next</c> was requested: failures after that are no longer init failures.</summary>
     public bool InitCompleted { get; set; }
 
+    /// <summary>
+    /// The Runtime API endpoint the server uses with <paramref name="options"/>: the environment's (or a test's) when
+    /// it overrides the options, else the options' when they name one, else the environment's. The one place this
+    /// precedence is written (the server and the options validator both ask here).
+    /// </summary>
+    public string? EndpointFor(LambdaStreamingOptions options) =>
+        EndpointOverridesOptions ? RuntimeApiEndpoint : options.RuntimeApiEndpoint ?? RuntimeApiEndpoint;
+
     /// <summary>The environment variable that switches the server on.</summary>
     public const string RuntimeApiVariable = "AWS_LAMBDA_RUNTIME_API";
 

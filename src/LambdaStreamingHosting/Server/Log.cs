@@ -80,4 +80,20 @@ internal static partial class Log
 
     [LoggerMessage(103, LogLevel.Information, "The invocation was aborted because the host is stopping.")]
     public static partial void AbortedAtShutdown(ILogger logger);
+
+    // Warm-up (ids from 200).
+    [LoggerMessage(200, LogLevel.Debug, "Warm-up request {Request}: {Outcomes}.")]
+    public static partial void WarmUpRequestRan(ILogger logger, string request, string outcomes);
+
+    [LoggerMessage(201, LogLevel.Warning, "Warm-up request {Request} failed: {Outcomes}. The init goes on; the code it did not reach is not warmed up.")]
+    public static partial void WarmUpRequestFailed(ILogger logger, string request, string outcomes);
+
+    [LoggerMessage(202, LogLevel.Information, "Ran {Count} warm-up request(s) {Phase} in {ElapsedMilliseconds:0} ms{Failures}.")]
+    public static partial void WarmUpDone(ILogger logger, int count, string phase, double elapsedMilliseconds, string failures);
+
+    [LoggerMessage(203, LogLevel.Warning, "The warm-up failed {Phase}; the init goes on.")]
+    public static partial void WarmUpFailed(ILogger logger, string phase, Exception exception);
+
+    [LoggerMessage(204, LogLevel.Warning, "A warm-up request did not end within {GraceSeconds} s of being aborted; the init goes on without it.")]
+    public static partial void WarmUpAbandoned(ILogger logger, double graceSeconds);
 }

@@ -154,6 +154,9 @@ internal sealed class RequestFeatures :
 
     public string? TenantId => _invocation.TenantId;
 
+    /// <summary>Whether the loop this belongs to runs warm-up requests (see <c>WarmUpRunner</c>).</summary>
+    public bool IsWarmUp { get; init; }
+
     public LambdaEventSource EventSource => _request.Source;
 
     public ReadOnlyMemory<byte> RawEvent => _invocation.Event;

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -15,7 +14,7 @@ namespace LambdaStreamingHosting.Server;
 
 /// <summary>
 /// What the streaming and buffered response bodies share: the <see cref="PipeWriter"/> and <see cref="System.IO.Stream"/>
-/// the app writes to, the response's life as one <see cref="ResponseState"/>, Kestrel's rules derived from it
+/// the app writes to, Kestrel's rules derived from the response's <see cref="ResponseState"/>
 /// (<c>StartAsync</c> commits the headers without sending them, every write and flush goes out, HEAD bodies are
 /// discarded, 204/304 bodies are refused, no more bytes than <c>Content-Length</c>, nothing after the body ended),
 /// <c>SendFileAsync</c>, and <see cref="FinishAsync"/>: the one place that decides how the response ended. A mode (the
@@ -27,13 +26,11 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     internal const int LargeWriteBytes = SendQueue.BlockSize;
 
     private static readonly byte[] DiscardedBytes = new byte[4096];
-    private int _state;
     private bool _isHead;
 
     // Body bytes the app wrote (sent or kept), and the Content-Length it declared when the response started.
     private long _bodyBytes;
     private long? _declaredLength;
-    private long _firstByteTimestamp;
     private Exception? _writerError;
 
     // Why the server aborted the invocation (the host is stopping); null when the app aborted it, or nobody did.
@@ -47,6 +44,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     protected ResponseBodyFeature(ResponseFeature response, LambdaStreamingOptions options, ILogger logger)
     {
         Response = response;
+        State = response.State;
         Options = options;
         Logger = logger;
     }
@@ -63,11 +61,14 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>Whether <c>Response.Body.Write</c>/<c>Flush</c> may block (off by default, as on Kestrel).</summary>
     public bool AllowSynchronousIO { get; set; }
 
-    /// <summary>Where the response is in its life.</summary>
-    public ResponseState State => (ResponseState)Volatile.Read(ref _state);
+    /// <summary>Where the response is in its life (the response feature's state, which this feature moves forward).</summary>
+    public ResponseState State { get; }
 
     /// <summary>What became of the response; set by <see cref="FinishAsync"/>.</summary>
     public ResponseOutcome Outcome { get; private set; }
+
+    /// <summary>Whether the answer is streamed (else it is one buffered document).</summary>
+    protected abstract bool Streams { get; }
 
     /// <summary>Bytes written and not flushed.</summary>
     internal abstract long UnflushedBytes { get; }
@@ -91,10 +92,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     private bool StatusForbidsBody => Response.StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status205ResetContent or StatusCodes.Status304NotModified;
 
     /// <summary>Bytes written are dropped: the response was cut short, or it answers a HEAD request and has started.</summary>
-    private bool Discarding => State is ResponseState.Aborted or ResponseState.Broken || (_isHead && State != ResponseState.NotStarted);
-
-    /// <summary>The response started and its body takes more bytes: not ended, not cut short.</summary>
-    private bool BodyOpen => State is ResponseState.HeadCommitted or ResponseState.HeadSent;
+    private bool Discarding => State.IsCutShort || (_isHead && State.HasStarted);
 
     /// <summary>Every write goes out already (Kestrel's is a no-op as well).</summary>
     public void DisableBuffering()
@@ -115,7 +113,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     public async Task CompleteAsync()
     {
         await StartCoreAsync().ConfigureAwait(false);
-        if (BodyOpen && ShortOfDeclaredLength() is { } shortfall)
+        if (State.IsBodyOpen && ShortOfDeclaredLength() is { } shortfall)
         {
             throw shortfall;
         }
@@ -168,7 +166,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     public async ValueTask<RuntimeApiReply?> FinishAsync(Exception? error, CancellationToken cancellationToken)
     {
         error ??= _writerError;
-        if (error is null && State == ResponseState.NotStarted)
+        if (error is null && !State.HasStarted && !State.IsCutShort)
         {
             try
             {
@@ -196,18 +194,18 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         }
 
         var (reply, errorType) = await AnswerAsync(ending, error, cancellationToken).ConfigureAwait(false);
-        Outcome = new ResponseOutcome(State == ResponseState.Broken ? ResponseEnding.Broken : ending, Response.StatusCode, _bodyBytes, _firstByteTimestamp, errorType);
+        Outcome = new ResponseOutcome(State.IsBroken ? ResponseEnding.Broken : ending, Response.StatusCode, _bodyBytes, State.FirstByteTimestamp, errorType, Streams);
         return reply;
     }
 
     /// <summary>The app aborted the request: later writes are dropped and the invocation ends with an error.</summary>
-    public void Abort() => MoveTo(ResponseState.Aborted);
+    public void Abort() => State.TryAbort();
 
     /// <summary>The server aborts the invocation (the host is stopping): as <see cref="Abort()"/>, failing with <paramref name="reason"/>.</summary>
     public void Abort(LambdaError reason)
     {
         _abortReason = reason;
-        MoveTo(ResponseState.Aborted);
+        State.TryAbort();
     }
 
     /// <summary>
@@ -248,12 +246,12 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     internal ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (State == ResponseState.NotStarted)
+        if (!State.HasStarted)
         {
             return StartAndFlushAsync();
         }
 
-        if (!BodyOpen)
+        if (!State.IsBodyOpen)
         {
             return default;
         }
@@ -332,8 +330,9 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     internal void CompleteWriter(Exception? exception) => _writerError ??= exception;
 
     /// <summary>
-    /// Makes the feature as new for an invocation answering a <paramref name="method"/> request: not started, nothing
-    /// written, synchronous IO off; bodies handed out before no longer work.
+    /// Makes the feature as new for an invocation answering a <paramref name="method"/> request: nothing written,
+    /// synchronous IO off; bodies handed out before no longer work. (The response's state was reset with the response
+    /// feature when the previous invocation ended.)
     /// </summary>
     protected void Start(string method)
     {
@@ -341,52 +340,11 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         _isHead = HttpMethods.IsHead(method);
         _bodyBytes = 0;
         _declaredLength = null;
-        _firstByteTimestamp = 0;
         _writerError = null;
         _abortReason = null;
-        Volatile.Write(ref _state, (int)ResponseState.NotStarted);
         AllowSynchronousIO = false;
         Outcome = default;
         Response.BodyFeature = this;
-    }
-
-    /// <summary>
-    /// Moves the response to <paramref name="next"/>: forward through <see cref="ResponseState.Ended"/>, or cut short
-    /// (<see cref="ResponseState.Aborted"/> before the end, <see cref="ResponseState.Broken"/> at any time). False when
-    /// it is there or further already, or was cut short. Safe from any thread (an abort or a broken send may race the app).
-    /// </summary>
-    protected bool MoveTo(ResponseState next)
-    {
-        while (true)
-        {
-            var current = State;
-            var allowed = next switch
-            {
-                ResponseState.Broken => current != ResponseState.Broken,
-                ResponseState.Aborted => current < ResponseState.Ended,
-                _ => current < next && current < ResponseState.Ended,
-            };
-            if (!allowed)
-            {
-                return false;
-            }
-
-            if (Interlocked.CompareExchange(ref _state, (int)next, (int)current) == (int)current)
-            {
-                return true;
-            }
-        }
-    }
-
-    /// <summary>The head is on its way to the wire: the time of the first byte is taken (once).</summary>
-    protected void MarkHeadSent()
-    {
-        if (_firstByteTimestamp == 0)
-        {
-            _firstByteTimestamp = Stopwatch.GetTimestamp();
-        }
-
-        MoveTo(ResponseState.HeadSent);
     }
 
     /// <summary>
@@ -396,7 +354,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// </summary>
     protected async Task StartCoreAsync()
     {
-        if (State != ResponseState.NotStarted)
+        if (State.HasStarted || State.IsCutShort)
         {
             return;
         }
@@ -405,8 +363,8 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         _declaredLength = IsBodyless || Response.Headers.ContainsKey(HeaderNames.TransferEncoding) ? null : Response.Headers.ContentLength;
         CountBodyBytes(0);
         WriteHead();
-        Response.MarkStarted();
-        if (MoveTo(ResponseState.HeadCommitted) && IsBodyless)
+        Response.FreezeHeaders();
+        if (State.TryStart() && IsBodyless)
         {
             // 204, 304, HEAD: the head and the end of the body at once, so nothing waits for a body.
             DiscardBody();
@@ -416,7 +374,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     }
 
     /// <summary>Ends the body (the last chunk goes with what was written), unless it ended or was cut short.</summary>
-    protected ValueTask EndBodyAsync() => BodyOpen ? SendBodyAsync(borrowed: default, end: true) : ValueTask.CompletedTask;
+    protected ValueTask EndBodyAsync() => State.IsBodyOpen ? SendBodyAsync(borrowed: default, end: true) : ValueTask.CompletedTask;
 
     /// <summary>After the <c>OnStarting</c> callbacks ran: the streamed answer writes its prelude here (which throws for an invalid header or status).</summary>
     protected virtual void WriteHead()
@@ -451,7 +409,6 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         _declaredLength = null;
         _bodyBytes = 0;
         Response.ResetForError(error is BadHttpRequestException badRequest ? badRequest.StatusCode : StatusCodes.Status500InternalServerError);
-        Volatile.Write(ref _state, (int)ResponseState.NotStarted);
         if (error is not null && Options.IncludeExceptionDetails && !_isHead)
         {
             Response.Headers.ContentType = "text/plain; charset=utf-8";
@@ -481,7 +438,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     private async ValueTask<FlushResult> StartAndFlushAsync()
     {
         await StartCoreAsync().ConfigureAwait(false);
-        if (BodyOpen)
+        if (State.IsBodyOpen)
         {
             await SendBodyAsync(borrowed: default, end: false).ConfigureAwait(false);
         }
@@ -492,7 +449,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     private async ValueTask WriteLargeAsync(ArraySegment<byte> data)
     {
         await StartCoreAsync().ConfigureAwait(false);
-        if (BodyOpen)
+        if (State.IsBodyOpen)
         {
             await SendBodyAsync(data, end: false).ConfigureAwait(false);
         }
@@ -501,10 +458,10 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>How the response ended, from its state and the app's error: the one place both modes take it from.</summary>
     private ResponseEnding EndingFor(Exception? error) => State switch
     {
-        ResponseState.Broken => ResponseEnding.Broken,
-        ResponseState.Aborted => ResponseEnding.Aborted,
-        ResponseState.Ended => ResponseEnding.Clean,
-        ResponseState.NotStarted when error is not null => ResponseEnding.FailedBeforeStart,
+        { IsBroken: true } => ResponseEnding.Broken,
+        { IsAborted: true } => ResponseEnding.Aborted,
+        { HasEnded: true } => ResponseEnding.Clean,
+        { HasStarted: false } when error is not null => ResponseEnding.FailedBeforeStart,
         _ when error is not null => ResponseEnding.FailedAfterStart,
         _ when _bodyBytes < _declaredLength => ResponseEnding.ShortOfContentLength,
         _ => ResponseEnding.Clean,
@@ -514,7 +471,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     private ValueTask SendBodyAsync(ArraySegment<byte> borrowed, bool end)
     {
         end |= DeclaredLengthReached;
-        return end && !MoveTo(ResponseState.Ended) ? ValueTask.CompletedTask : SendAsync(borrowed, end);
+        return end && !State.TryEnd() ? ValueTask.CompletedTask : SendAsync(borrowed, end);
     }
 
     /// <summary>
@@ -550,17 +507,17 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     private void ThrowIfBodyClosed()
     {
         var state = State;
-        if (state is ResponseState.Aborted or ResponseState.Broken || _isHead)
+        if (state.IsCutShort || _isHead)
         {
             return;
         }
 
-        if (state != ResponseState.NotStarted && IsBodyless)
+        if (state.HasStarted && IsBodyless)
         {
             throw BodyNotAllowed();
         }
 
-        if (state == ResponseState.Ended && !DeclaredLengthReached)
+        if (state.HasEnded && !DeclaredLengthReached)
         {
             throw new InvalidOperationException("Writing is not allowed after the response body was completed.");
         }

@@ -65,7 +65,11 @@ internal sealed class ResponseFeature : IHttpResponseFeature
     /// <summary>The invocation's response body, whose stream <see cref="Body"/> is.</summary>
     public ResponseBodyFeature? BodyFeature { get; set; }
 
-    public bool HasStarted { get; private set; }
+    /// <summary>Whether the head is committed, as the response's <see cref="State"/> says.</summary>
+    public bool HasStarted => State.HasStarted;
+
+    /// <summary>Where the response is in its life: the one owner of started, sent, ended, aborted and broken.</summary>
+    public ResponseState State { get; } = new();
 
     public void OnStarting(Func<object, Task> callback, object state)
     {
@@ -94,19 +98,15 @@ internal sealed class ResponseFeature : IHttpResponseFeature
     }
 
     /// <summary>The response started: status and headers are frozen from now on.</summary>
-    public void MarkStarted()
-    {
-        HasStarted = true;
-        SetReadOnly(true);
-    }
+    public void FreezeHeaders() => SetReadOnly(true);
 
     /// <summary>
-    /// Replaces the response with an error status and no headers, pending <c>OnStarting</c> callbacks dropped. Only for
-    /// responses of which nothing was sent: not started, or buffered.
+    /// Replaces the response with an error status and no headers, pending <c>OnStarting</c> callbacks dropped, not
+    /// started. Only for responses of which nothing was sent.
     /// </summary>
     public void ResetForError(int statusCode)
     {
-        HasStarted = false;
+        State.Restart();
         SetReadOnly(false);
         _headers.Clear();
         _statusCode = statusCode;
@@ -138,11 +138,11 @@ internal sealed class ResponseFeature : IHttpResponseFeature
 
     /// <summary>
     /// Makes the feature as new for the next invocation (it is reused by its invocation loop): status 200, our own
-    /// header dictionary emptied and writable again, no callbacks, not started.
+    /// header dictionary emptied and writable again, no callbacks, its <see cref="State"/> as new.
     /// </summary>
     public void Reset()
     {
-        HasStarted = false;
+        State.Reset();
         _headers = _ownHeaders;
         _ownHeaders.IsReadOnly = false;
         _ownHeaders.Clear();

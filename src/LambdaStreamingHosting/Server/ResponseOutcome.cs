@@ -30,7 +30,8 @@ internal enum ResponseEnding
 
 /// <summary>
 /// What became of one response, set when its invocation was answered: how it ended, the status the caller got, the
-/// body bytes sent, when the first byte went to the wire (a <see cref="System.Diagnostics.Stopwatch"/> timestamp; 0
-/// when nothing was sent), and the <c>errorType</c> reported to Lambda (in the error trailers or on <c>/error</c>), if any.
+/// body bytes sent, when the first byte went to the wire (a <see cref="System.Diagnostics.Stopwatch"/> timestamp, from
+/// the response's <see cref="ResponseState"/>; 0 when nothing was sent), the <c>errorType</c> reported to Lambda (in the
+/// error trailers or on <c>/error</c>), if any, and whether the answer was streamed (else one buffered document).
 /// </summary>
-internal readonly record struct ResponseOutcome(ResponseEnding Ending, int StatusCode, long BodyBytes, long FirstByteTimestamp, string? ErrorType);
+internal readonly record struct ResponseOutcome(ResponseEnding Ending, int StatusCode, long BodyBytes, long FirstByteTimestamp, string? ErrorType, bool Streamed);

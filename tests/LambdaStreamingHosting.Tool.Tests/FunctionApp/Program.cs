@@ -1,8 +1,11 @@
 using System.Globalization;
 using LambdaStreamingHosting;
+using LambdaStreamingHosting.Lifecycle;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Services.AddLambdaStreaming();
+builder.Services.AddSingleton<SnapStartProbe>();
+builder.Services.AddSingleton<ILambdaLifecycleObserver>(provider => provider.GetRequiredService<SnapStartProbe>());
 var app = builder.Build();
 
 app.MapGet("/", () => $"hello from {Environment.GetEnvironmentVariable("AWS_LAMBDA_FUNCTION_NAME")}");
@@ -55,4 +58,48 @@ app.MapGet("/hang", async () =>
     return "unreachable";
 });
 
+// What SnapStart did to this process: the hooks that ran and the warm-up requests it served before the snapshot.
+app.MapGet("/snapstart", (HttpContext context, SnapStartProbe probe) =>
+{
+    if (context.GetLambdaInvocation()?.IsWarmUp == true)
+    {
+        probe.WarmUps++;
+        return "warm-up";
+    }
+
+    return $"init-type:{Environment.GetEnvironmentVariable("AWS_LAMBDA_INITIALIZATION_TYPE")} warm-ups:{probe.WarmUps} hooks:{string.Join(',', probe.Hooks)}";
+});
+
 app.Run();
+
+/// <summary>
+/// Records the SnapStart hooks; FUNCTIONAPP_AFTER_RESTORE=throw fails the after-restore hook, =hang keeps it from ending,
+/// as a stuck dependency would.
+/// </summary>
+internal sealed class SnapStartProbe : ILambdaLifecycleObserver
+{
+    public int WarmUps { get; set; }
+
+    public List<string> Hooks { get; } = [];
+
+    public ValueTask OnBeforeSnapshotAsync(CancellationToken cancellationToken)
+    {
+        Hooks.Add("before-snapshot");
+        Console.WriteLine($"before-snapshot ran after {WarmUps} warm-up(s)");
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask OnAfterRestoreAsync(CancellationToken cancellationToken)
+    {
+        Hooks.Add("after-restore");
+        Console.WriteLine("after-restore ran");
+        switch (Environment.GetEnvironmentVariable("FUNCTIONAPP_AFTER_RESTORE"))
+        {
+            case "throw":
+                throw new InvalidOperationException("after-restore failed on purpose");
+            case "hang":
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+                break;
+        }
+    }
+}
