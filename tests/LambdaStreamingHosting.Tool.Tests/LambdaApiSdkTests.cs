@@ -70,7 +70,7 @@ public sealed class LambdaApiSdkTests
         using var call = await LambdaSdkClient.StartAsync("stream", function.Emulator.LambdaApiUrl, new
         {
             FunctionName = function.Emulator.Options.FunctionArn,
-            Payload = UrlEvent("/fail-midstream", ""),
+            Payload = UrlEvent("/fail", ""),
         });
 
         Assert.Equal(200, (await call.NextAsync("response")).GetProperty("StatusCode").GetInt32());

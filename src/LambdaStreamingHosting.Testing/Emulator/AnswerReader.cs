@@ -126,7 +126,7 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
             {
                 if (!reader.TryRead(out var result))
                 {
-                    await call.FlushAsync(cancellationToken);
+                    await call.FlushAsync(invocation, cancellationToken);
                     result = await reader.ReadAsync(cancellationToken);
                 }
 
@@ -155,7 +155,7 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
                 }
             }
 
-            await call.FlushAsync(cancellationToken);
+            await call.FlushAsync(invocation, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -68,7 +68,7 @@ internal sealed class LambdaApiCall(HttpContext? client, bool streams, string ex
     }
 
     /// <summary>Sends the events written so far (streaming), waiting while the caller is behind.</summary>
-    public async Task FlushAsync(CancellationToken cancellationToken)
+    public async Task FlushAsync(EmulatedInvocation invocation, CancellationToken cancellationToken)
     {
         if (!_pending || _gone || Client is null)
         {
@@ -80,6 +80,7 @@ internal sealed class LambdaApiCall(HttpContext? client, bool streams, string ex
         {
             var result = await Client.Response.BodyWriter.FlushAsync(cancellationToken);
             _gone |= result.IsCompleted;
+            invocation.ReportSent(); // the timeline page's mark
         }
         catch (Exception ex) when (IsClientGone(ex, cancellationToken))
         {
