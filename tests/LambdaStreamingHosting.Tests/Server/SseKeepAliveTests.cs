@@ -112,6 +112,26 @@ public sealed class SseKeepAliveTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_started_answer_that_is_quiet_from_the_start_gets_its_headers_with_the_first_comment()
+    {
+        _started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var responseTask = _client!.GetAsync("/scripted", HttpCompletionOption.ResponseHeadersRead);
+        await _started.Task.WaitAsync(Patience); // StartAsync ran: committed, nothing sent yet (as on Kestrel)
+
+        _clock.Advance(Interval);
+        var response = await responseTask.WaitAsync(Patience);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var stream = new RecordingStream(response, await response.Content.ReadAsStreamAsync());
+        await stream.ReadUntilAsync(Comment);
+
+        await SendAsync("data: one\n\n");
+        await SendAsync("end");
+        await stream.ReadToEndAsync();
+        Assert.Equal(Comment + "data: one\n\n", stream.Text);
+    }
+
+    [Fact]
     public async Task A_typed_results_event_stream_gets_comments_while_its_source_is_quiet()
     {
         var responseTask = _client!.GetAsync("/typed", HttpCompletionOption.ResponseHeadersRead);
