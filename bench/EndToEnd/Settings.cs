@@ -10,7 +10,7 @@ internal sealed class Settings
           --no-cold-start  skip the cold-start measurements (and the ReadyToRun and Native AOT publishes)
           --no-aot         skip the Native AOT build
           --no-snap-start  skip the SnapStart measurements (first request after a restore)
-          --snap-start-only  only the SnapStart measurements (JIT and ReadyToRun builds)
+          --snap-start-only  only the SnapStart measurements, of the JIT build (a whole run adds ReadyToRun)
           --no-doc         only print the results; do not update docs/benchmarks.md
           --work DIR       where the example builds go (default: $TMPDIR/lambda-streaming-bench)
         """;
