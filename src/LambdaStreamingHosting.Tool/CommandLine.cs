@@ -13,6 +13,8 @@ internal static class CommandLine
         Runs an ASP.NET Core app that calls AddLambdaStreaming() as a separate process under a local AWS Lambda
         emulator, prints the Function URL, and prints one line per invocation as it ends:
         request id, method, path, status, response bytes, time to first byte, duration, error type.
+        The Function URL also serves a live timeline page at /_lambda/ (requests to /_lambda/... never reach the app):
+        each invocation as it happens, with the moments its response body reached the client.
         Ctrl+C stops the emulator and the app.
 
         Options:
@@ -29,6 +31,7 @@ internal static class CommandLine
           --handler <name>            The function's handler (_HANDLER), e.g. index.handler, for a runtime interface
                                       client; LAMBDA_TASK_ROOT is then the working directory, as /var/task is in Lambda.
           -e, --env <NAME=VALUE>      Set an environment variable in the app (repeatable).
+          --no-timeline               Serve no timeline page: /_lambda/ goes to the app like any other path.
           -h, --help                  Show this help.
 
         Examples:
@@ -65,6 +68,7 @@ internal static class CommandLine
         var freeze = false;
         var snapStart = false;
         var buffered = false;
+        var timeline = true;
         var timeout = TimeSpan.FromSeconds(30);
         string? handler = null;
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -103,6 +107,9 @@ internal static class CommandLine
                     break;
                 case "--buffered":
                     buffered = NoValue(name, inlineValue);
+                    break;
+                case "--no-timeline":
+                    timeline = !NoValue(name, inlineValue);
                     break;
                 case "--timeout":
                     timeout = ParseTimeout(Value());
@@ -152,6 +159,7 @@ internal static class CommandLine
             SnapStart = snapStart,
             Timeout = timeout,
             Buffered = buffered,
+            Timeline = timeline,
             Handler = handler,
             Environment = environment,
         };

@@ -87,6 +87,7 @@ internal static class RunCommand
                     Timeout = settings.Timeout,
                     SnapStart = settings.SnapStart,
                     Environment = function,
+                    TimelinePath = settings.Timeline ? RunSettings.TimelinePath : null,
                 },
                 stopping).ConfigureAwait(false);
         }
@@ -109,6 +110,11 @@ internal static class RunCommand
             await output.WriteLineAsync(
                 $"lambda-streaming: Function URL {emulator.FunctionUrl} ({(settings.Buffered ? "BUFFERED" : "RESPONSE_STREAM")}, " +
                 $"timeout {settings.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s, freeze {(settings.Freeze ? "on" : "off")}{(settings.SnapStart ? ", SnapStart: snapshot taken, restored for the first event" : "")})").ConfigureAwait(false);
+            if (settings.Timeline)
+            {
+                await output.WriteLineAsync($"lambda-streaming: timeline {new Uri(emulator.FunctionUrl, RunSettings.TimelinePath)}").ConfigureAwait(false);
+            }
+
             await output.WriteLineAsync("lambda-streaming: press Ctrl+C to stop").ConfigureAwait(false);
             await Task.Delay(Timeout.Infinite, stopping).ConfigureAwait(false);
         }

@@ -33,6 +33,12 @@ internal sealed class RunSettings
     /// <summary>Whether the Function URL is BUFFERED instead of RESPONSE_STREAM.</summary>
     public bool Buffered { get; init; }
 
+    /// <summary>Whether the Function URL serves the live timeline page at <see cref="TimelinePath"/>.</summary>
+    public bool Timeline { get; init; } = true;
+
+    /// <summary>Where the timeline page is served on the Function URL.</summary>
+    public const string TimelinePath = "/_lambda/";
+
     /// <summary>The function's handler (<c>_HANDLER</c>), when given with <c>--handler</c>.</summary>
     public string? Handler { get; init; }
 

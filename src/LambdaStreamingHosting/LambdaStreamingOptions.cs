@@ -46,6 +46,16 @@ public sealed class LambdaStreamingOptions
     public long? MaxResponseBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>
+    /// Streaming: how long a <c>text/event-stream</c> answer may stay quiet before a comment line (<c>: keep-alive</c>
+    /// and an empty line, which SSE clients skip) is sent, so a front end that cuts an idle origin (CloudFront after its
+    /// origin read timeout, 30 s by default; API Gateway) keeps the stream open. A comment goes out only between events
+    /// (the bytes sent end an event and nothing written waits for a flush), only after the response started, and never
+    /// once the app returned; answers of other content types and buffered answers never get one. Kestrel sends no such
+    /// comments. <see cref="TimeSpan.Zero"/>: none. Default: 15 s.
+    /// </summary>
+    public TimeSpan ServerSentEventsKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
     /// Kestrel's request limits, with Kestrel's names and defaults: requests over them are answered 431 or 414 (and
     /// requests with a header Kestrel refuses, 400) without running the app. Bound from <c>LambdaStreaming:Limits</c>.
     /// </summary>

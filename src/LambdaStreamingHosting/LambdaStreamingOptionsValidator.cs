@@ -43,6 +43,11 @@ internal sealed class LambdaStreamingOptionsValidator : IValidateOptions<LambdaS
             failures.Add($"{Section}:MaxResponseBufferSize must be 0 or more bytes (or empty for no limit); it is {options.MaxResponseBufferSize}.");
         }
 
+        if (options.ServerSentEventsKeepAliveInterval < TimeSpan.Zero || options.ServerSentEventsKeepAliveInterval >= LongestTimeout)
+        {
+            failures.Add($"{Section}:ServerSentEventsKeepAliveInterval must be at least 00:00:00 (no keep-alive comments) and less than {LongestTimeout:c} (Lambda's longest timeout); it is {options.ServerSentEventsKeepAliveInterval:c}.");
+        }
+
         ValidateLimits(options.Limits, failures);
 
         if (options.MaxConcurrency is < 1)

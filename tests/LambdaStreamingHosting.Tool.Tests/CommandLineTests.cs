@@ -16,13 +16,14 @@ public sealed class CommandLineTests
         Assert.Empty(settings.Environment);
         Assert.Null(settings.ArtifactsPath);
         Assert.Null(settings.Handler);
+        Assert.True(settings.Timeline);
     }
 
     [Fact]
     public void Every_option_is_read_in_both_spellings()
     {
         var settings = CommandLine.Parse(
-            ["run", "--project", "examples/StreamingApi", "-c", "Debug", "--artifacts-path", "/tmp/out", "--port=0", "--freeze", "--timeout", "2m", "--buffered", "-e", "A=1", "--env=B=x=y", "--handler", "src/index.handler"])!;
+            ["run", "--project", "examples/StreamingApi", "-c", "Debug", "--artifacts-path", "/tmp/out", "--port=0", "--freeze", "--timeout", "2m", "--buffered", "-e", "A=1", "--env=B=x=y", "--handler", "src/index.handler", "--no-timeline"])!;
 
         Assert.Equal("examples/StreamingApi", settings.ProjectPath);
         Assert.Equal("Debug", settings.Configuration);
@@ -34,6 +35,7 @@ public sealed class CommandLineTests
         Assert.Equal("1", settings.Environment["A"]);
         Assert.Equal("x=y", settings.Environment["B"]);
         Assert.Equal("src/index.handler", settings.Handler);
+        Assert.False(settings.Timeline);
         Assert.Empty(settings.Command);
     }
 
@@ -77,6 +79,7 @@ public sealed class CommandLineTests
     [InlineData(new string[] { "run", "--timeout", "16m", "--", "app" }, "up to 15 minutes")]
     [InlineData(new string[] { "run", "--timeout", "0s", "--", "app" }, "Invalid --timeout '0s'")]
     [InlineData(new string[] { "run", "--freeze=yes", "--", "app" }, "Option '--freeze' takes no value")]
+    [InlineData(new string[] { "run", "--no-timeline=1", "--", "app" }, "Option '--no-timeline' takes no value")]
     [InlineData(new string[] { "run", "-e", "NOVALUE", "--", "app" }, "Invalid --env 'NOVALUE': use NAME=VALUE")]
     [InlineData(new string[] { "run", "-c", "", "--project", "a" }, "needs a name")]
     [InlineData(new string[] { "run", "--handler", "index handler", "--", "node" }, "Invalid --handler 'index handler': a Lambda handler has 1 to 128 characters and no white space")]

@@ -79,6 +79,10 @@ internal sealed class ClientStream(EmulatedInvocation invocation, BandwidthShape
             {
                 MarkGone();
             }
+            else
+            {
+                invocation.ReportSent();
+            }
         }
         catch (Exception ex) when (IsClientGone(ex, cancellationToken))
         {

@@ -40,6 +40,8 @@ internal sealed class EmulatedInvocation
     private TimeSpan _deadlineDueIn;
     private Action<EmulatedInvocation>? _onExpired;
     private long _responseBytes;
+    private long _reportedBytes; // body bytes already reported to the feed as sent
+    private int _chunksSent;
 
     public EmulatedInvocation(string requestId, FrontDoor door, HttpContext client, byte[] eventBytes, InvocationLog log, bool strict)
     {
@@ -54,6 +56,7 @@ internal sealed class EmulatedInvocation
         Target = client.Request.Path + client.Request.QueryString;
         StartedAt = log.TimeProvider.GetUtcNow();
         _startTimestamp = log.TimeProvider.GetTimestamp();
+        log.Feed?.Publish(new InvocationArrived(requestId, door.Kind, Method, Target, StartedAt));
     }
 
     public string RequestId { get; }
@@ -90,6 +93,9 @@ internal sealed class EmulatedInvocation
 
     public bool Streamed { get; set; }
 
+    /// <summary>Whether the environment was thawed to be given this invocation.</summary>
+    public bool Thawed { get; set; }
+
     public bool ClientDisconnected { get; set; }
 
     public bool ClientAborted { get; private set; }
@@ -100,6 +106,9 @@ internal sealed class EmulatedInvocation
     private int _released;
 
     public TimeSpan? TimeToFirstByte { get; private set; }
+
+    /// <summary>How the environment came to handle the invocation (set when the function is given the event).</summary>
+    public InvocationStart Start { get; private set; }
 
     /// <summary>Completes when the invocation is finished and logged; the failure, if any.</summary>
     public Task<InvocationFailure?> Finished => _finished.Task;
@@ -124,6 +133,43 @@ internal sealed class EmulatedInvocation
         if (count > 0 && Interlocked.Add(ref _responseBytes, count) == count)
         {
             TimeToFirstByte = Elapsed;
+        }
+    }
+
+    /// <summary>The function was given the event; <paramref name="start"/> tells how its environment came to handle it.</summary>
+    public void Delivered(InvocationStart start)
+    {
+        Start = start;
+        _log.Feed?.Publish(new InvocationDelivered(RequestId, Elapsed, start));
+    }
+
+    /// <summary>
+    /// A flush to the client's connection completed: the body bytes written since the last report reached the client
+    /// now (for the timeline page; nothing to do without one).
+    /// </summary>
+    public void ReportSent()
+    {
+        if (_log.Feed is { } feed)
+        {
+            lock (Sync)
+            {
+                if (State != InvocationState.Finished)
+                {
+                    PublishSent(feed);
+                }
+            }
+        }
+    }
+
+    // Under Sync.
+    private void PublishSent(InvocationFeed feed)
+    {
+        var bytes = ResponseBytes - _reportedBytes;
+        if (bytes > 0)
+        {
+            _reportedBytes += bytes;
+            _chunksSent++;
+            feed.Publish(new ChunkSent(RequestId, Elapsed, bytes, Client.Response.StatusCode));
         }
     }
 
@@ -197,6 +243,8 @@ internal sealed class EmulatedInvocation
             _violations.Add(message);
         }
 
+        _log.Feed?.Publish(new ViolationSeen(RequestId, Elapsed, message));
+
         if (_strict)
         {
             _log.AddViolation(full);
@@ -221,6 +269,10 @@ internal sealed class EmulatedInvocation
             State = InvocationState.Finished;
             _deadlineTimer?.Dispose();
             _deadlineTimer = null;
+            if (_log.Feed is { } feed && !ClientDisconnected)
+            {
+                PublishSent(feed); // what is left goes out with the response's end
+            }
         }
 
         var abort = failure is not null && Client.Response.HasStarted;
@@ -262,6 +314,7 @@ internal sealed class EmulatedInvocation
         };
         ReleaseFunction();
         _log.Add(record);
+        _log.Feed?.Publish(new InvocationEnded(RequestId, record, _chunksSent));
         if (abort)
         {
             Client.Abort();

@@ -8,6 +8,18 @@ internal sealed class EnvironmentResets(IFunctionEnvironment? environment, Cance
 {
     private readonly Lock _sync = new();
     private Task _reset = Task.CompletedTask;
+    private bool _coldStart = true; // the next invocation is the environment's first
+
+    /// <summary>Whether the invocation being handed over is the first since the environment started or was reset (asked once per invocation).</summary>
+    public bool TakeColdStart()
+    {
+        lock (_sync)
+        {
+            var cold = _coldStart;
+            _coldStart = false;
+            return cold;
+        }
+    }
 
     /// <summary>Completes when the resets asked for so far are done.</summary>
     public Task WaitAsync(CancellationToken cancellationToken) => _reset.WaitAsync(cancellationToken);
@@ -22,6 +34,7 @@ internal sealed class EnvironmentResets(IFunctionEnvironment? environment, Cance
 
         lock (_sync)
         {
+            _coldStart = true;
             var previous = _reset;
             _reset = Task.Run(async () =>
             {

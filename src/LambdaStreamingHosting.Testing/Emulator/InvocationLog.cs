@@ -14,6 +14,9 @@ internal sealed partial class InvocationLog(TimeProvider timeProvider, ILogger? 
 
     public TimeProvider TimeProvider => timeProvider;
 
+    /// <summary>The live feed of invocation events for the timeline page; <see langword="null"/> when no page is served.</summary>
+    public InvocationFeed? Feed { get; init; }
+
     /// <summary>The sender of <see cref="Completed"/> events (the emulator).</summary>
     public object? Owner { get; set; }
 

@@ -134,6 +134,7 @@ internal sealed class InvocationQueue
                 }
 
                 frozen = false;
+                invocation.Thawed = true;
             }
 
             var pollerGone = false;

@@ -21,6 +21,7 @@ public sealed class LambdaEmulator : IAsyncDisposable
     private readonly RuntimeApiServer _runtimeApi;
     private readonly Dictionary<int, FrontDoor> _doorsByPort = [];
     private readonly InvocationLog _log;
+    private TimelinePage? _timeline;
     private int _runtimePort;
     private int _disposed;
 
@@ -115,7 +116,10 @@ public sealed class LambdaEmulator : IAsyncDisposable
         }
 
         var app = builder.Build();
-        var log = new InvocationLog(options.TimeProvider, options.LoggerFactory?.CreateLogger("LambdaStreamingHosting.Testing.LambdaEmulator"));
+        var log = new InvocationLog(options.TimeProvider, options.LoggerFactory?.CreateLogger("LambdaStreamingHosting.Testing.LambdaEmulator"))
+        {
+            Feed = options.TimelinePath is null ? null : new InvocationFeed(),
+        };
         var runtimeApi = new RuntimeApiServer(options, log);
         var emulator = new LambdaEmulator(options, app, log, runtimeApi);
         log.Owner = emulator;
@@ -142,7 +146,14 @@ public sealed class LambdaEmulator : IAsyncDisposable
             var url = new Uri($"http://127.0.0.1:{port}{door.BasePath}");
             switch (door.Kind)
             {
-                case LambdaFrontDoor.FunctionUrl: emulator.FunctionUrl = url; break;
+                case LambdaFrontDoor.FunctionUrl:
+                    emulator.FunctionUrl = url;
+                    if (log.Feed is { } feed)
+                    {
+                        emulator._timeline = new TimelinePage(options.TimelinePath!, port, feed, $"{door.Describe()} {url}");
+                    }
+
+                    break;
                 case LambdaFrontDoor.RestApi: emulator.RestApiUrl = url; break;
                 case LambdaFrontDoor.HttpApi: emulator.HttpApiUrl = url; break;
                 default: emulator.AlbUrl = url; break;
@@ -178,6 +189,7 @@ public sealed class LambdaEmulator : IAsyncDisposable
         }
 
         _runtimeApi.Stop();
+        _log.Feed?.Stop(); // the timeline pages' event streams end, so they do not hold the server open
         using (var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
         {
             await _app.StopAsync(stop.Token);
@@ -198,6 +210,11 @@ public sealed class LambdaEmulator : IAsyncDisposable
         if (port == _runtimePort)
         {
             return _runtimeApi.HandleAsync(context);
+        }
+
+        if (_timeline is { } timeline && port == timeline.Port && timeline.Serves(context.Request.Path))
+        {
+            return timeline.HandleAsync(context);
         }
 
         return _doorsByPort.TryGetValue(port, out var door) ? door.HandleAsync(context) : Task.CompletedTask;

@@ -168,6 +168,13 @@ public sealed class LambdaEmulatorOptions
     /// </summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>
+    /// Where the Function URL serves the live timeline page of invocations (e.g. <c>/_lambda/</c>, with its event stream
+    /// at <c>/_lambda/events</c>), a path the function then never gets; <see langword="null"/> (the default): no page,
+    /// and no event is recorded for one. Set by the runner.
+    /// </summary>
+    internal string? TimelinePath { get; set; }
+
     /// <summary>The invoked function's ARN, as sent in <c>Lambda-Runtime-Invoked-Function-Arn</c>.</summary>
     public string FunctionArn => $"arn:aws:lambda:{Region}:{AccountId}:function:{FunctionName}";
 

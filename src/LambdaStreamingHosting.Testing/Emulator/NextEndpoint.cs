@@ -44,6 +44,8 @@ internal sealed class NextEndpoint(LambdaEmulatorOptions options, InvocationLog 
         }
 
         deadlines.StartAnswer(invocation);
+        invocation.Delivered(resets.TakeColdStart() ? (options.SnapStart ? InvocationStart.Restored : InvocationStart.Cold)
+            : invocation.Thawed ? InvocationStart.Thawed : InvocationStart.Warm);
         var headers = context.Response.Headers;
         headers["Lambda-Runtime-Aws-Request-Id"] = invocation.RequestId;
         headers["Lambda-Runtime-Deadline-Ms"] = invocation.Deadline.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);

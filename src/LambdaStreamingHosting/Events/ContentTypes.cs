@@ -36,6 +36,24 @@ internal static class ContentTypes
         return false;
     }
 
+    /// <summary>Whether the media type (parameters ignored, case-insensitive) is <c>text/event-stream</c>: server-sent events.</summary>
+    public static bool IsEventStream(StringValues contentType)
+    {
+        if (contentType.Count != 1 || contentType[0] is not { } value)
+        {
+            return false;
+        }
+
+        var mediaType = value.AsSpan();
+        var semicolon = mediaType.IndexOf(';');
+        if (semicolon >= 0)
+        {
+            mediaType = mediaType[..semicolon];
+        }
+
+        return mediaType.Trim().Equals("text/event-stream", StringComparison.OrdinalIgnoreCase);
+    }
+
     private static bool Matches(ReadOnlySpan<char> mediaType, string entry)
     {
         if (entry == "*/*")

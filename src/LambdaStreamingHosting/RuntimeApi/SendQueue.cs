@@ -75,6 +75,14 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private long _waitUntilSent;
     private bool _waitUntilIdle;
 
+    // A text/event-stream body (see TrackEvents): the clock its commits are timed on, where its written bytes end
+    // relative to events, when bytes were last committed; and a keep-alive comment chunk waiting for the next send.
+    private TimeProvider? _eventClock;
+    private EventStreamTail _eventTail;
+    private long _lastCommitTimestamp;
+    private ArraySegment<byte> _comment;
+    private bool _inFlightComment;
+
     public SendQueue() => _sendCompleted = OnSendCompleted;
 
     /// <summary>Bytes written and not committed.</summary>
@@ -192,6 +200,10 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
 
             _last.End += count;
             _written += count;
+            if (_eventClock is not null)
+            {
+                _eventTail.Append(_last.Array.AsSpan(_last.End - count, count));
+            }
         }
     }
 
@@ -249,6 +261,62 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     }
 
     /// <summary>
+    /// From now on the body is a <c>text/event-stream</c>: the queue keeps track of where its written bytes end relative
+    /// to events and times its commits on <paramref name="clock"/>, for <see cref="TryCommitComment"/>. Before the first
+    /// commit (bytes written before are taken into account); until <see cref="Reset"/>.
+    /// </summary>
+    public void TrackEvents(TimeProvider clock)
+    {
+        lock (_gate)
+        {
+            _eventTail = default;
+            for (var block = _first; block is not null; block = block.Next)
+            {
+                _eventTail.Append(block.Array.AsSpan(block.Start, block.End - block.Start));
+            }
+
+            _lastCommitTimestamp = clock.GetTimestamp();
+            _eventClock = clock;
+        }
+    }
+
+    /// <summary>
+    /// Commits <paramref name="chunk"/> (an HTTP chunk, framed) right after the bytes committed so far, if the body is
+    /// quiet and between events: nothing was committed since <paramref name="quietSince"/> (a timestamp of the clock
+    /// given to <see cref="TrackEvents"/>), every byte written was committed (bytes written without a flush may be part
+    /// of an event), every byte committed is sent or in the send in flight (so the chunk is next on the wire), those
+    /// bytes end an event, and the body is neither ended nor broken. It goes now, or right after the send in flight;
+    /// the request head and prelude go first if they have not gone yet. <paramref name="lastCommit"/> is when bytes
+    /// were last committed (<paramref name="now"/>, when the chunk was).
+    /// </summary>
+    public bool TryCommitComment(ArraySegment<byte> chunk, long now, long quietSince, out long lastCommit)
+    {
+        bool start;
+        lock (_gate)
+        {
+            lastCommit = _lastCommitTimestamp;
+            if (_eventClock is null || _state.IsBroken || _terminator.Array is not null || _comment.Array is not null
+                || _written != _committed || _committed != _sent + _inFlightBytes || lastCommit > quietSince || !_eventTail.EndsEvent)
+            {
+                return false;
+            }
+
+            _comment = chunk;
+            _state.MarkSent();
+            _lastCommitTimestamp = lastCommit = now;
+            start = !_sending;
+            _sending = true;
+        }
+
+        if (start)
+        {
+            SendWhileReady();
+        }
+
+        return true;
+    }
+
+    /// <summary>
     /// Readies the queue for the next request: the pooled arrays go back, unsent heads and preludes too. Only when no
     /// send is in flight (after <see cref="DrainAsync"/>, a failure, or when nothing was committed).
     /// </summary>
@@ -271,7 +339,10 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
             _head = default;
             _headTaken = _preludeTaken = _terminatorTaken = false;
             _terminator = default;
-            _written = _committed = _sent = 0;
+            _written = _committed = _sent = _inFlightBytes = 0;
+            _eventClock = null;
+            _eventTail = default;
+            _comment = default;
             _connection = null;
             _context = null;
             _broken = null;
@@ -302,6 +373,13 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
             {
                 Append(borrowed.Array!, borrowed.Offset, borrowed.Offset + borrowed.Count, borrowed: true);
                 _written += borrowed.Count;
+            }
+
+            if (_eventClock is not null && (_written != _committed || !_state.AnythingSent))
+            {
+                // Bytes leave now (a flush with nothing new sends nothing, so the body stays as quiet as it was).
+                _eventTail.Append(borrowed.AsSpan());
+                _lastCommitTimestamp = _eventClock.GetTimestamp();
             }
 
             _state.MarkSent();
@@ -416,6 +494,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
         {
             _sent += _inFlightBytes;
             ReleaseSent(_inFlightBytes);
+            _inFlightBytes = 0;
             if (_inFlightHead)
             {
                 ArrayPool<byte>.Shared.Return(_head.Array!);
@@ -429,6 +508,11 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
             }
 
             _terminatorTaken |= _inFlightTerminator;
+            if (_inFlightComment)
+            {
+                _comment = default;
+            }
+
             wake = ShouldWakeWriter();
         }
 
@@ -444,7 +528,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private bool TakeSend()
     {
         _send.Clear();
-        _inFlightHead = _inFlightPrelude = _inFlightTerminator = false;
+        _inFlightHead = _inFlightPrelude = _inFlightTerminator = _inFlightComment = false;
         _inFlightBytes = 0;
         if (_state.IsBroken)
         {
@@ -462,6 +546,13 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
         {
             _send.Add(_prelude);
             _inFlightPrelude = true;
+        }
+
+        if (_comment.Array is not null)
+        {
+            // Committed when everything before it was sent: it goes before anything committed since.
+            _send.Add(_comment);
+            _inFlightComment = true;
         }
 
         var data = _committed - _sent;

@@ -91,6 +91,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     {
         _lifetime.Dispose();
         _invocation.Dispose();
+        _streamingBody?.Dispose();
     }
 
     /// <summary>Serves the invocation just read into <see cref="_invocation"/>, then empties everything it used.</summary>
@@ -165,7 +166,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         if (streaming)
         {
             var streamed = await _client.BeginStreamingResponseAsync(requestId, _response.State, CancellationToken.None).ConfigureAwait(false);
-            _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger) { ConnectionLost = _lifetime.ConnectionLostCallback };
+            _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger, _context.Time) { ConnectionLost = _lifetime.ConnectionLostCallback };
             body = _streamingBody.Start(streamed, request.ResponseShape, request.Method);
         }
         else

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using LambdaStreamingHosting.Events;
 using LambdaStreamingHosting.RuntimeApi;
@@ -16,24 +15,32 @@ namespace LambdaStreamingHosting.Server;
 /// (request head, prelude, body and the last chunk, which rides with the bytes that complete a <c>Content-Length</c>).
 /// A failure after the start ends the stream with the error trailers.
 /// </summary>
-[SuppressMessage("Design", "CA1001", Justification = "Release gives the prelude's pooled arrays back after every invocation; the buffer holds nothing else.")]
-internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
+/// <remarks>
+/// A <c>text/event-stream</c> answer gets keep-alive comments in its quiet gaps (see <see cref="SseKeepAlive"/>), from
+/// the moment its head is committed until the app returned.
+/// </remarks>
+internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDisposable
 {
     private static readonly byte[] Delimiter = new byte[8];
     private readonly SegmentBuffer _prelude = new(1024);
     private readonly Action<Exception> _connectionBroken;
     private readonly RuntimeApiClient _client;
+    private readonly TimeProvider _time;
     private StreamingResponseRequest _request = null!;
     private ResponseShape _shape;
+    private SseKeepAlive? _keepAlive;
+    private bool _answering;
 
     /// <summary>
     /// A streamed body for an invocation loop, reused for its invocations (see <see cref="Start"/>); the loop's
-    /// <paramref name="client"/> reads each request's reply.
+    /// <paramref name="client"/> reads each request's reply; keep-alive comments are timed on <paramref name="time"/>
+    /// (the server's clock; <see cref="TimeProvider.System"/> when none is given).
     /// </summary>
-    public StreamingResponseBodyFeature(ResponseFeature response, RuntimeApiClient client, LambdaStreamingOptions options, ILogger logger)
+    public StreamingResponseBodyFeature(ResponseFeature response, RuntimeApiClient client, LambdaStreamingOptions options, ILogger logger, TimeProvider? time = null)
         : base(response, options, logger)
     {
         _client = client;
+        _time = time ?? TimeProvider.System;
         _connectionBroken = OnConnectionBroken;
     }
 
@@ -61,14 +68,34 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
         Start(method);
         _request = request;
         _shape = shape;
+        _answering = false;
         request.Body.Configure(Options.MaxResponseBufferSize, _connectionBroken);
         return this;
     }
 
     public override void Release()
     {
+        _keepAlive?.Stop();
         _prelude.Dispose();
         base.Release();
+    }
+
+    /// <summary>The loop is over: the keep-alive timer goes (the prelude's pooled arrays went back with <see cref="Release"/>).</summary>
+    public void Dispose()
+    {
+        _keepAlive?.Dispose();
+        _prelude.Dispose();
+    }
+
+    /// <summary>
+    /// Sends a keep-alive comment if the answer is open, was quiet since <paramref name="quietSince"/> and is between
+    /// events (see <see cref="SendQueue.TryCommitComment"/>); <paramref name="lastCommit"/> is when bytes last left.
+    /// Called by <see cref="SseKeepAlive"/>'s timer, never while the answer is being ended.
+    /// </summary>
+    internal bool TrySendKeepAlive(long now, long quietSince, out long lastCommit)
+    {
+        lastCommit = now;
+        return State.IsBodyOpen && _request.Body.TryCommitComment(SseKeepAlive.CommentChunk, now, quietSince, out lastCommit);
     }
 
     protected override void WriteHead()
@@ -77,6 +104,12 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
         PreludeWriter.Write(_prelude, _shape, Response.StatusCode, Response.Headers);
         _prelude.Write(Delimiter);
         _request.Body.SetPrelude(_prelude.AsSequence());
+        if (Options.ServerSentEventsKeepAliveInterval is var interval && interval > TimeSpan.Zero && !_answering && !IsBodyless
+            && Response.Headers.ContentLength is null && ContentTypes.IsEventStream(Response.Headers.ContentType))
+        {
+            _request.Body.TrackEvents(_time);
+            (_keepAlive ??= new SseKeepAlive(this, _time)).Start(interval);
+        }
     }
 
     protected override ValueTask SendAsync(ArraySegment<byte> borrowed, bool end)
@@ -95,6 +128,9 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     protected override async ValueTask<(RuntimeApiReply? Reply, string? ErrorType)> AnswerAsync(ResponseEnding ending, Exception? error, CancellationToken cancellationToken)
     {
+        // The app is done: no comment may go from here on (nor race the ending or the choice of how to end).
+        _answering = true;
+        _keepAlive?.Stop();
         string? errorType = null;
         var nothingSent = !State.AnythingSent;
         switch (ending)

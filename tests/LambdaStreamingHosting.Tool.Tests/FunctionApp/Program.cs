@@ -26,6 +26,40 @@ app.MapGet("/stream", async (HttpContext context, string gate) =>
     await context.Response.WriteAsync("second\n", context.RequestAborted);
 });
 
+// Streams `count` lines, each flushed; before each line after the first it waits until the test writes to the named pipe
+// at `gate` once more. The test sees every line (and the timeline page every chunk) while the app is blocked.
+app.MapGet("/chunks", async (HttpContext context, string gate, int count) =>
+{
+    context.Response.ContentType = "text/plain";
+    for (var line = 1; line <= count; line++)
+    {
+        if (line > 1)
+        {
+            await File.ReadAllTextAsync(gate, context.RequestAborted);
+        }
+
+        await context.Response.WriteAsync($"chunk {line}\n", context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+    }
+});
+
+// Waits for the gate, then writes the whole body in one write at the end, as a buffered answer arrives.
+app.MapGet("/block", async (HttpContext context, string gate) =>
+{
+    await File.ReadAllTextAsync(gate, context.RequestAborted);
+    context.Response.ContentType = "text/plain";
+    await context.Response.WriteAsync(string.Concat(Enumerable.Repeat("block of text\n", 100)), context.RequestAborted);
+});
+
+// Streams a line, then fails: the response is cut and the invocation ends with the function's error.
+app.MapGet("/fail", async (HttpContext context) =>
+{
+    context.Response.ContentType = "text/plain";
+    await context.Response.WriteAsync("partial\n", context.RequestAborted);
+    await context.Response.Body.FlushAsync(context.RequestAborted);
+    throw new InvalidOperationException("The report could not be finished.");
+});
+
 // Hangs, ignoring RequestAborted as a stuck dependency would: lets a test drive the emulator's timeout and reset.
 app.MapGet("/hang", async () =>
 {
