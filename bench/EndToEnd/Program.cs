@@ -14,6 +14,16 @@ if (args is [NullFunction.Argument])
     return await NullFunction.RunAsync();
 }
 
+if (args is [BlockingLoops.AppArgument])
+{
+    return await BlockingLoops.RunAppAsync();
+}
+
+if (args.Contains(BlockingLoops.Argument))
+{
+    return await BlockingLoops.MeasureAsync(args);
+}
+
 var settings = Settings.Parse(args);
 if (settings is null)
 {

@@ -33,7 +33,7 @@ public class ChunkWriterBenchmarks
         _sink = new DiscardServer();
         _client = new RuntimeApiClient(RuntimeApiEndpoint.Parse(_sink.Endpoint));
         var response = new ResponseFeature();
-        _request = await _client.BeginStreamingResponseAsync("benchmark-request", response.State, CancellationToken.None);
+        _request = await _client.BeginStreamingResponseAsync("benchmark-request", null, response.State, CancellationToken.None);
         _body = new StreamingResponseBodyFeature(response, _client, new LambdaStreamingOptions(), NullLogger.Instance).Start(_request, ResponseShape.PayloadV2, "GET");
         _stream = _body.Stream;
         _writer = _body.Writer;

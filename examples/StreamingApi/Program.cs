@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.HttpOverrides;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using StreamingApi;
@@ -23,6 +24,22 @@ if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         .WithMetrics(metrics => metrics.AddLambdaStreamingInstrumentation().AddOtlpExporter());
 }
 
+// Behind CloudFront (deploy/template.yaml with FrontDoor=CloudFront) the Function URL receives CloudFront's request:
+// its Host is the URL's own, and the viewer's arrives in X-Forwarded-Host (the distribution's viewer-request function
+// sets it, overwriting any the client sent). The template turns this on only there: the URL is closed to everyone but
+// the distribution, so the header can be trusted. The scheme needs nothing: it comes from X-Forwarded-Proto, always
+// https from CloudFront (which redirects viewers to https).
+if (builder.Configuration.GetValue<bool>("FrontDoor:TrustForwardedHost"))
+{
+    builder.Services.Configure<ForwardedHeadersOptions>(options =>
+    {
+        options.ForwardedHeaders = ForwardedHeaders.XForwardedHost;
+        // No proxy address to check: every request comes from CloudFront, whose addresses change.
+        options.KnownIPNetworks.Clear();
+        options.KnownProxies.Clear();
+    });
+}
+
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, StreamingApiJsonContext.Default));
 builder.Services.AddStreamingExamples(builder.Configuration);
@@ -40,6 +57,7 @@ builder.Services.AddSingleton<IReportSource, SimulatedReportSource>();
 
 var app = builder.Build();
 
+app.UseForwardedHeaders(); // does nothing unless configured above
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 

@@ -168,7 +168,7 @@ public sealed partial class ReadmeTemplateTests(ITestOutputHelper output)
             Assert.Single(deployTemplate.Resources("AWS::Serverless::Function")).Value["Properties"],
             new Dictionary<string, string> { ["Build"] = "Managed" }));
         Assert.Equal(name, function["Handler"]);
-        Assert.Equal("RESPONSE_STREAM", Assert.IsType<Dictionary<string, object?>>(function["FunctionUrlConfig"])["InvokeMode"]);
+        Assert.Equal("RESPONSE_STREAM", deployTemplate.Deployed(new Dictionary<string, string> { ["Build"] = "Managed" })["AppFunctionUrl"].Properties["InvokeMode"]);
 
         // A portable (RID-less) build of the app (the one dotnet test made) lists the precompiled images, so the host
         // loads the one for its machine.

@@ -25,6 +25,9 @@ internal sealed class RawRuntimeClient(string endpoint)
     public sealed record Event(string RequestId, Reply Reply)
     {
         public System.Text.Json.JsonElement Json => System.Text.Json.JsonDocument.Parse(Reply.Body).RootElement;
+
+        /// <summary>The delivery's <c>Lambda-Runtime-Invocation-Id</c>.</summary>
+        public string InvocationId => Reply.Header("Lambda-Runtime-Invocation-Id");
     }
 
     public async Task<Event> NextAsync(CancellationToken cancellationToken = default)
@@ -41,15 +44,19 @@ internal sealed class RawRuntimeClient(string endpoint)
     public Task<Reply> NextRawAsync(CancellationToken cancellationToken = default) =>
         SendAsync("GET", Base + "invocation/next", [], [], cancellationToken);
 
-    public Task<Reply> PostBufferedAsync(string requestId, string json, string contentType = "application/json") =>
-        PostBufferedAsync(requestId, Encoding.UTF8.GetBytes(json), contentType);
+    public Task<Reply> PostBufferedAsync(string requestId, string json, string contentType = "application/json", string? invocationId = null) =>
+        PostBufferedAsync(requestId, Encoding.UTF8.GetBytes(json), contentType, invocationId);
 
-    public Task<Reply> PostBufferedAsync(string requestId, byte[] body, string contentType = "application/json") =>
-        SendAsync("POST", $"{Base}invocation/{requestId}/response", [("Content-Type", contentType)], body, default);
+    /// <summary>Posts a buffered answer; with <paramref name="invocationId"/>, it carries <c>Lambda-Runtime-Invocation-Id</c>.</summary>
+    public Task<Reply> PostBufferedAsync(string requestId, byte[] body, string contentType = "application/json", string? invocationId = null) =>
+        SendAsync("POST", $"{Base}invocation/{requestId}/response", [("Content-Type", contentType), .. InvocationIdHeader(invocationId)], body, default);
 
-    public Task<Reply> PostErrorAsync(string requestId, string errorType, string message) =>
-        SendAsync("POST", $"{Base}invocation/{requestId}/error", [("Content-Type", "application/json"), ("Lambda-Runtime-Function-Error-Type", errorType)],
+    public Task<Reply> PostErrorAsync(string requestId, string errorType, string message, string? invocationId = null) =>
+        SendAsync("POST", $"{Base}invocation/{requestId}/error", [("Content-Type", "application/json"), ("Lambda-Runtime-Function-Error-Type", errorType), .. InvocationIdHeader(invocationId)],
             Encoding.UTF8.GetBytes($"{{\"errorMessage\":\"{message}\",\"errorType\":\"{errorType}\",\"stackTrace\":[]}}"), default);
+
+    private static (string Name, string Value)[] InvocationIdHeader(string? invocationId) =>
+        invocationId is null ? [] : [("Lambda-Runtime-Invocation-Id", invocationId)];
 
     public Task<Reply> PostInitErrorAsync(string errorType, string message) =>
         SendAsync("POST", Base + "init/error", [("Content-Type", "application/json"), ("Lambda-Runtime-Function-Error-Type", errorType)],
@@ -60,10 +67,11 @@ internal sealed class RawRuntimeClient(string endpoint)
         string requestId,
         string contentType = "application/vnd.awslambda.http-integration-response",
         string? declaredTrailers = "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
-        string responseMode = "streaming")
+        string responseMode = "streaming",
+        string? invocationId = null)
     {
         var socket = await ConnectAsync();
-        await socket.WriteAsync(StreamHead(requestId, contentType, declaredTrailers, responseMode));
+        await socket.WriteAsync(StreamHead(requestId, contentType, declaredTrailers, responseMode, invocationId));
         await socket.FlushAsync();
         return new StreamedAnswer(socket);
     }
@@ -90,7 +98,7 @@ internal sealed class RawRuntimeClient(string endpoint)
         return await ReadHttpReplyAsync(socket, default);
     }
 
-    private byte[] StreamHead(string requestId, string contentType, string? declaredTrailers, string responseMode)
+    private byte[] StreamHead(string requestId, string contentType, string? declaredTrailers, string responseMode, string? invocationId = null)
     {
         var head = new StringBuilder()
             .Append(CultureInfo.InvariantCulture, $"POST {Base}invocation/{requestId}/response HTTP/1.1\r\n")
@@ -101,6 +109,11 @@ internal sealed class RawRuntimeClient(string endpoint)
         if (declaredTrailers is not null)
         {
             head.Append(CultureInfo.InvariantCulture, $"Trailer: {declaredTrailers}\r\n");
+        }
+
+        if (invocationId is not null)
+        {
+            head.Append(CultureInfo.InvariantCulture, $"Lambda-Runtime-Invocation-Id: {invocationId}\r\n");
         }
 
         head.Append("\r\n");

@@ -140,6 +140,29 @@ public class TimelineFeedTests
     }
 
     [Fact]
+    public async Task A_buffered_answer_reaches_the_client_as_one_chunk()
+    {
+        await using var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { TimelinePath = TimelinePath, InvokeMode = LambdaInvokeMode.Buffered });
+        using var http = Client(emulator.FunctionUrl);
+        using var events = await EventStream.OpenAsync(http);
+        Assert.Equal("reset", (await events.NextAsync()).GetProperty("type").GetString());
+
+        var (_, response) = await RoundTripAsync(emulator, emulator.FunctionUrl, new HttpRequestMessage(HttpMethod.Get, "/report"),
+            Buffered("""{"statusCode":200,"body":"the whole report"}"""));
+        using var _ = response;
+
+        Assert.Equal("arrived", (await events.NextAsync()).GetProperty("type").GetString());
+        Assert.Equal("delivered", (await events.NextAsync()).GetProperty("type").GetString());
+        var chunk = await events.NextAsync();
+        Assert.Equal("chunk", chunk.GetProperty("type").GetString());
+        Assert.Equal(16, chunk.GetProperty("bytes").GetInt64());
+        var ended = await events.NextAsync();
+        Assert.Equal("ended", ended.GetProperty("type").GetString());
+        Assert.Equal(1, ended.GetProperty("chunks").GetInt32());
+        Assert.False(ended.GetProperty("streamed").GetBoolean());
+    }
+
+    [Fact]
     public async Task Stopping_the_emulator_ends_an_open_event_stream_cleanly()
     {
         var emulator = await LambdaEmulator.StartAsync(new LambdaEmulatorOptions { TimelinePath = TimelinePath });

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.Http.Extensions;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace StreamingApi.Streaming;
@@ -24,7 +25,7 @@ public static class StreamingExamples
         return services;
     }
 
-    /// <summary>Maps <c>/</c>, <c>/tokens</c>, <c>/download</c>, <c>/feed</c> and <c>/cookies</c>.</summary>
+    /// <summary>Maps <c>/</c>, <c>/request-url</c>, <c>/tokens</c>, <c>/download</c>, <c>/feed</c> and <c>/cookies</c>.</summary>
     public static IEndpointRouteBuilder MapStreamingExamples(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/", () => TypedResults.Text(
@@ -37,7 +38,12 @@ public static class StreamingExamples
               GET  /report              a Razor component page with [StreamRendering]
               GET  /notes, POST /notes  EF Core (PostgreSQL when configured, SQLite otherwise)
               GET  /db/backend-pid      the PostgreSQL backend behind the pooled DbContext
+              GET  /notebook            a page that posts notes (with x-amz-content-sha256, as CloudFront needs)
+              GET  /request-url         the URL the app sees (behind CloudFront: the viewer's host)
             """));
+
+        // What the app believes it was called at: scheme, host, path base and path.
+        endpoints.MapGet("/request-url", (HttpContext context) => TypedResults.Text(context.Request.GetDisplayUrl()));
 
         endpoints.MapGet("/tokens", (ITokenGenerator generator, CancellationToken cancellationToken, string? prompt) =>
             TypedResults.ServerSentEvents(TokenEventsAsync(generator, prompt ?? "Why stream?", cancellationToken)));

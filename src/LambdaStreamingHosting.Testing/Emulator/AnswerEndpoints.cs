@@ -6,7 +6,9 @@ namespace LambdaStreamingHosting.Testing;
 /// <c>POST /runtime/invocation/{id}/response</c> and <c>/error</c>: the function answers an invocation it was given.
 /// The answer is read (<see cref="AnswerReader"/>: a streamed one reaches the client as it arrives), the invocation
 /// finishes with what it led to, and the function gets <c>202</c> or the Runtime API's error. An answer for an unknown,
-/// finished or timed-out invocation gets <c>400</c> or <c>410</c>.
+/// finished or timed-out invocation gets <c>400</c> or <c>410</c>, and so does, with <c>410</c>, an answer whose
+/// <c>Lambda-Runtime-Invocation-Id</c> is not the current delivery's (the late answer of an earlier delivery of a reused
+/// request id). An answer without that header is accepted, as Lambda accepts it, and recorded on the invocation.
 /// </summary>
 internal sealed class AnswerEndpoints(LambdaEmulatorOptions options, InvocationLog log, DeliveredInvocations delivered, EnvironmentResets resets, InvocationDeadlines deadlines, CancellationToken stopping)
 {
@@ -126,12 +128,22 @@ internal sealed class AnswerEndpoints(LambdaEmulatorOptions options, InvocationL
             return null;
         }
 
+        var echoed = context.Request.Headers[RuntimeApiReplies.InvocationIdHeader];
+        if (echoed.Count > 0 && !string.Equals(echoed.ToString(), invocation.InvocationId, StringComparison.Ordinal))
+        {
+            // Another delivery's answer: with the echo Lambda can tell, and refuses it instead of giving it to this one.
+            await RuntimeApiReplies.ErrorAsync(context, StatusCodes.Status410Gone, RuntimeApiReplies.ErrorRuntimeInvokeTimeout,
+                $"The answer for {requestId} carries Lambda-Runtime-Invocation-Id '{echoed}', not the current delivery's: it came too late.");
+            return null;
+        }
+
         string? problem = null;
         lock (invocation.Sync)
         {
             if (invocation.State == InvocationState.Delivered)
             {
                 invocation.State = InvocationState.Answering;
+                invocation.AnsweredWithoutInvocationId = echoed.Count == 0;
                 return invocation;
             }
 

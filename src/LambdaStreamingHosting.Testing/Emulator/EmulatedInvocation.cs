@@ -61,6 +61,15 @@ internal sealed class EmulatedInvocation
 
     public string RequestId { get; }
 
+    /// <summary>
+    /// The <c>Lambda-Runtime-Invocation-Id</c> of this invocation's delivery, new with every delivery (a retry that
+    /// reuses the request id gets another); its answers must carry it back, or none.
+    /// </summary>
+    public string? InvocationId { get; set; }
+
+    /// <summary>Whether the function answered without a <c>Lambda-Runtime-Invocation-Id</c> (accepted, as Lambda accepts it).</summary>
+    public bool AnsweredWithoutInvocationId { get; set; }
+
     public FrontDoor Door { get; }
 
     public HttpContext Client { get; }
@@ -296,6 +305,8 @@ internal sealed class EmulatedInvocation
         var record = new LambdaInvocationRecord
         {
             RequestId = RequestId,
+            InvocationId = InvocationId,
+            AnsweredWithoutInvocationId = AnsweredWithoutInvocationId,
             FrontDoor = Door.Kind,
             Method = Method,
             Target = Target,

@@ -12,6 +12,8 @@ namespace LambdaStreamingHosting.Testing;
 internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions options, InvocationQueue queue, InvocationLog log)
 {
     private const string ErrorHeader = "x-lambda-emulator-error";
+
+    private const string RequestIdHeader = LambdaEmulator.RequestIdHeader;
     private const int MaxKeptEventBufferBytes = 64 * 1024;
 
     // Events are written synchronously, so each thread can reuse one buffer and writer (no 4 KB buffer per request).
@@ -74,7 +76,13 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
 
     public async Task HandleAsync(HttpContext client)
     {
-        var requestId = Guid.NewGuid().ToString();
+        if (!TryTakeRequestId(client, out var requestId))
+        {
+            client.Response.StatusCode = StatusCodes.Status400BadRequest;
+            client.Response.Headers[ErrorHeader] = $"{RequestIdHeader} must be 1 to 100 letters, digits, '-', '_' or '.'.";
+            return;
+        }
+
         var body = await ReadRequestBodyAsync(client);
         InvocationFailure? refused = null;
         byte[] eventBytes = [];
@@ -123,6 +131,21 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
             client.Response.ContentType = contentType;
             await client.Response.WriteAsync(text, client.RequestAborted);
         }
+    }
+
+    /// <summary>The request id: the client's <see cref="RequestIdHeader"/> (taken off the request), or a new one; false when the header is not a valid id.</summary>
+    private static bool TryTakeRequestId(HttpContext client, out string requestId)
+    {
+        var chosen = client.Request.Headers[RequestIdHeader];
+        if (chosen.Count == 0)
+        {
+            requestId = Guid.NewGuid().ToString();
+            return true;
+        }
+
+        client.Request.Headers.Remove(RequestIdHeader);
+        requestId = chosen.ToString();
+        return requestId.Length is > 0 and <= 100 && requestId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
     }
 
     /// <summary>A response the door gives without invoking the function (e.g. a path outside the stage), or null.</summary>

@@ -149,6 +149,7 @@ internal sealed class InvocationQueue
                 if (!pollerGone)
                 {
                     invocation.State = InvocationState.Delivered;
+                    invocation.InvocationId = Guid.NewGuid().ToString("N"); // a nonce per delivery
                 }
             }
 

@@ -33,6 +33,13 @@ public sealed class LambdaEmulator : IAsyncDisposable
         _runtimeApi = runtimeApi;
     }
 
+    /// <summary>
+    /// A client request header that gives the invocation this request id instead of a new one, as an upstream retry
+    /// reuses its request id: 1 to 100 letters, digits, <c>-</c>, <c>_</c> or <c>.</c> (otherwise the client gets 400).
+    /// The header does not reach the event. Each delivery still gets a new <c>Lambda-Runtime-Invocation-Id</c>.
+    /// </summary>
+    public const string RequestIdHeader = "x-lambda-emulator-request-id";
+
     /// <summary>The options the emulator runs with (do not change them after start).</summary>
     public LambdaEmulatorOptions Options { get; }
 

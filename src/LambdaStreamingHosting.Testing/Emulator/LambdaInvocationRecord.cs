@@ -6,6 +6,19 @@ public sealed class LambdaInvocationRecord
     /// <summary>The invocation id (<c>Lambda-Runtime-Aws-Request-Id</c>).</summary>
     public required string RequestId { get; init; }
 
+    /// <summary>
+    /// The <c>Lambda-Runtime-Invocation-Id</c> the function got with the event, new with every delivery;
+    /// <see langword="null"/> when the event was never delivered.
+    /// </summary>
+    public string? InvocationId { get; init; }
+
+    /// <summary>
+    /// Whether the function answered this invocation without sending its <see cref="InvocationId"/> back in
+    /// <c>Lambda-Runtime-Invocation-Id</c>. Lambda accepts such an answer (older runtime clients send none), but
+    /// then cannot refuse it when it comes late, after a newer delivery took the request id.
+    /// </summary>
+    public bool AnsweredWithoutInvocationId { get; init; }
+
     /// <summary>The front end the request came through.</summary>
     public required LambdaFrontDoor FrontDoor { get; init; }
 

@@ -48,6 +48,7 @@ internal sealed class NextEndpoint(LambdaEmulatorOptions options, InvocationLog 
             : invocation.Thawed ? InvocationStart.Thawed : InvocationStart.Warm);
         var headers = context.Response.Headers;
         headers["Lambda-Runtime-Aws-Request-Id"] = invocation.RequestId;
+        headers[RuntimeApiReplies.InvocationIdHeader] = invocation.InvocationId;
         headers["Lambda-Runtime-Deadline-Ms"] = invocation.Deadline.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
         headers["Lambda-Runtime-Invoked-Function-Arn"] = options.FunctionArn;
         headers["Lambda-Runtime-Trace-Id"] = invocation.TraceId;

@@ -12,6 +12,12 @@ internal static class RuntimeApiReplies
     public const string RequestEntityTooLarge = "RequestEntityTooLarge";
     public const string InvokeTimeout = "InvokeTimeout";
 
+    /// <summary>The 410's type for an answer whose <c>Lambda-Runtime-Invocation-Id</c> is not the current delivery's.</summary>
+    public const string ErrorRuntimeInvokeTimeout = "ErrorRuntimeInvokeTimeout";
+
+    /// <summary>The header that ties an answer to one delivery of its invocation.</summary>
+    public const string InvocationIdHeader = "Lambda-Runtime-Invocation-Id";
+
     /// <summary>A 500's type: the emulator is stopping or the execution environment failed, so the runtime exits.</summary>
     public const string Unavailable = "Emulator.Unavailable";
 

@@ -24,6 +24,8 @@ internal sealed class Invocation : IDisposable
     private string? _clientContext;
     private string? _cognitoIdentity;
     private string? _tenantId;
+    private string? _invocationId;
+    private bool _invocationIdIgnored;
 
     [Flags]
     private enum Present
@@ -55,6 +57,16 @@ internal sealed class Invocation : IDisposable
 
     public string? TenantId => Has(Present.TenantId) ? _tenantId : null;
 
+    /// <summary>
+    /// This delivery's <c>Lambda-Runtime-Invocation-Id</c>, which its answers (<c>/response</c>, <c>/error</c>) carry
+    /// back so the Runtime API can refuse them once a newer delivery took the request id; <see langword="null"/> when
+    /// <c>/next</c> sent none, or a value that is not a printable token (see <see cref="InvocationIdIgnored"/>).
+    /// </summary>
+    public string? InvocationId => _invocationId;
+
+    /// <summary>Whether <c>/next</c> sent a <c>Lambda-Runtime-Invocation-Id</c> that is not a printable token (it is not echoed).</summary>
+    public bool InvocationIdIgnored => _invocationIdIgnored;
+
     /// <summary>The raw event: valid until <see cref="Release"/>.</summary>
     public ReadOnlyMemory<byte> Event => _event.WrittenMemory;
 
@@ -69,6 +81,8 @@ internal sealed class Invocation : IDisposable
         _requestId = "";
         _traceId = null;
         _deadline = DateTimeOffset.MaxValue;
+        _invocationId = null;
+        _invocationIdIgnored = false;
     }
 
     /// <summary>Takes one header of the <c>/next</c> reply (names compared case-insensitively; others are ignored).</summary>
@@ -113,7 +127,21 @@ internal sealed class Invocation : IDisposable
         {
             Keep(ref _tenantId, value, Present.TenantId);
         }
+        else if (Ascii.EqualsIgnoreCase(name, "Lambda-Runtime-Invocation-Id"u8))
+        {
+            // It goes back into request heads: anything but a printable token (a CR or LF above all) stays out.
+            var token = IsPrintableToken(value);
+            _invocationId = token ? Encoding.ASCII.GetString(value) : null;
+            _invocationIdIgnored = !token;
+        }
     }
+
+    /// <summary>The longest <c>Lambda-Runtime-Invocation-Id</c> echoed.</summary>
+    internal const int MaxInvocationIdLength = 1024;
+
+    /// <summary>Whether <paramref name="value"/> is 1 to <see cref="MaxInvocationIdLength"/> visible ASCII characters (no space, no control character).</summary>
+    internal static bool IsPrintableToken(ReadOnlySpan<byte> value) =>
+        value.Length is > 0 and <= MaxInvocationIdLength && !value.ContainsAnyExceptInRange((byte)0x21, (byte)0x7E);
 
     /// <summary>Checks that the reply just read can be answered.</summary>
     /// <exception cref="RuntimeApiFatalException">The reply has no request id: nothing could answer it.</exception>

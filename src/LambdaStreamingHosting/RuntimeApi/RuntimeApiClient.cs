@@ -25,6 +25,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         $"Trailer: {ChunkFraming.ErrorTypeTrailer}, {ChunkFraming.ErrorBodyTrailer}\r\n";
 
     private const string StreamedResponse = "the streamed /response";
+    private const string InvocationIdHeader = "Lambda-Runtime-Invocation-Id: ";
     private static readonly ApiPath NextPath = new("runtime/invocation/next");
     private readonly bool _reuseConnections;
 
@@ -90,13 +91,16 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     public Task<RuntimeApiReply> RestoreNextAsync(CancellationToken cancellationToken) =>
         SendAsync("GET", new ApiPath("runtime/restore/next"), null, ReadOnlyMemory<byte>.Empty, cancellationToken).AsTask();
 
-    /// <summary>Posts a buffered response document.</summary>
-    public ValueTask<RuntimeApiReply> PostResponseAsync(string requestId, ReadOnlyMemory<byte> document, CancellationToken cancellationToken) =>
-        SendAsync("POST", InvocationPath(requestId, "/response"), "Content-Type: application/json\r\n", document, cancellationToken);
+    /// <summary>
+    /// Posts a buffered response document; <paramref name="invocationId"/>, the delivery's
+    /// <c>Lambda-Runtime-Invocation-Id</c>, goes with it when <c>/next</c> sent one (<see cref="Invocation.InvocationId"/>).
+    /// </summary>
+    public ValueTask<RuntimeApiReply> PostResponseAsync(string requestId, string? invocationId, ReadOnlyMemory<byte> document, CancellationToken cancellationToken) =>
+        SendAsync("POST", InvocationPath(requestId, "/response"), "Content-Type: application/json\r\n", document, cancellationToken, invocationId);
 
-    /// <summary>Reports that an invocation failed.</summary>
-    public ValueTask<RuntimeApiReply> PostErrorAsync(string requestId, LambdaError error, CancellationToken cancellationToken) =>
-        PostErrorDocumentAsync(InvocationPath(requestId, "/error"), error, cancellationToken);
+    /// <summary>Reports that an invocation failed (with its <paramref name="invocationId"/>, as <see cref="PostResponseAsync"/>).</summary>
+    public ValueTask<RuntimeApiReply> PostErrorAsync(string requestId, string? invocationId, LambdaError error, CancellationToken cancellationToken) =>
+        PostErrorDocumentAsync(InvocationPath(requestId, "/error"), error, cancellationToken, invocationId);
 
     /// <summary>Reports that the init phase failed; the process must exit afterwards.</summary>
     public Task<RuntimeApiReply> PostInitErrorAsync(LambdaError error, CancellationToken cancellationToken) =>
@@ -112,14 +116,15 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     /// <see cref="ReadEarlyStreamingReplyAsync"/>, <see cref="PostErrorInsteadAsync"/> or <see cref="AbandonAsync"/>
     /// takes it back. The request object is this client's previous one when that one was released, else a new one. Its
     /// send queue reports into <paramref name="state"/>, the response's, which says whether anything was sent.
+    /// <paramref name="invocationId"/> goes in its head (and in the <c>/error</c> that may replace it) when not null.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, ResponseState state, CancellationToken cancellationToken)
+    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, string? invocationId, ResponseState state, CancellationToken cancellationToken)
     {
         var connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
-        var head = RentHead("POST", InvocationPath(requestId, "/response"), StreamingResponseHeaders, contentLength: null);
+        var head = RentHead("POST", InvocationPath(requestId, "/response"), StreamingResponseHeaders, contentLength: null, invocationId);
         var request = _streaming is { IsReleased: true } previous ? previous : _streaming = new StreamingResponseRequest();
-        request.Begin(connection, requestId, head, state);
+        request.Begin(connection, requestId, invocationId, head, state);
         return request;
     }
 
@@ -171,7 +176,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         }
 
         await ReleaseAsync(request).ConfigureAwait(false);
-        return await PostErrorAsync(request.RequestId, error, cancellationToken).ConfigureAwait(false);
+        return await PostErrorAsync(request.RequestId, request.InvocationId, error, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -224,13 +229,13 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         await connection.DisposeAsync().ConfigureAwait(false);
     }
 
-    private ValueTask<RuntimeApiReply> PostErrorDocumentAsync(ApiPath path, LambdaError error, CancellationToken cancellationToken) =>
+    private ValueTask<RuntimeApiReply> PostErrorDocumentAsync(ApiPath path, LambdaError error, CancellationToken cancellationToken, string? invocationId = null) =>
         SendAsync("POST", path,
             $"Lambda-Runtime-Function-Error-Type: {ChunkFraming.HeaderValue(error.ErrorType)}\r\nContent-Type: application/json\r\n",
-            error.ToJson(), cancellationToken);
+            error.ToJson(), cancellationToken, invocationId);
 
-    private ValueTask<RuntimeApiReply> SendAsync(string method, ApiPath path, string? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
-        SendAsync(method, path, RentHead(method, path, headers, method == "GET" ? null : body.Length), pooledHead: true, body, cancellationToken);
+    private ValueTask<RuntimeApiReply> SendAsync(string method, ApiPath path, string? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken, string? invocationId = null) =>
+        SendAsync(method, path, RentHead(method, path, headers, method == "GET" ? null : body.Length, invocationId), pooledHead: true, body, cancellationToken);
 
     /// <summary>
     /// Sends <paramref name="head"/> and <paramref name="body"/> and reads the reply; a <paramref name="pooledHead"/>
@@ -328,9 +333,10 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
 
     /// <summary>
     /// Writes a request head into a buffer rented from <see cref="ArrayPool{T}.Shared"/>: request line, <c>Host</c>,
-    /// <c>User-Agent</c>, <paramref name="headers"/> (complete lines), <c>Content-Length</c> when given, blank line.
+    /// <c>User-Agent</c>, <paramref name="headers"/> (complete lines), <c>Lambda-Runtime-Invocation-Id</c> when
+    /// <paramref name="invocationId"/> is not empty, <c>Content-Length</c> when given, blank line.
     /// </summary>
-    private ArraySegment<byte> RentHead(string method, ApiPath path, string? headers, long? contentLength)
+    private ArraySegment<byte> RentHead(string method, ApiPath path, string? headers, long? contentLength, string? invocationId = null)
     {
         Span<char> digits = stackalloc char[20];
         var digitCount = 0;
@@ -340,7 +346,9 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         }
 
         const string ContentLength = "Content-Length: ";
+        var echo = !string.IsNullOrEmpty(invocationId);
         var size = method.Length + 1 + _targetStart.Length + path.Length + _commonHeaders.Length + (headers?.Length ?? 0) +
+            (echo ? InvocationIdHeader.Length + invocationId!.Length + 2 : 0) +
             (contentLength is null ? 0 : ContentLength.Length + digitCount + 2) + 2;
         var buffer = ArrayPool<byte>.Shared.Rent(size);
         var at = 0;
@@ -352,6 +360,13 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         Append(buffer, ref at, path.End);
         Append(buffer, ref at, _commonHeaders);
         Append(buffer, ref at, headers);
+        if (echo)
+        {
+            Append(buffer, ref at, InvocationIdHeader);
+            Append(buffer, ref at, invocationId);
+            Append(buffer, ref at, "\r\n");
+        }
+
         if (contentLength is not null)
         {
             Append(buffer, ref at, ContentLength);

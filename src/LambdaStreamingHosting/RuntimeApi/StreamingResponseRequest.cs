@@ -19,6 +19,9 @@ internal sealed class StreamingResponseRequest
     /// <summary>The invocation being answered.</summary>
     public string RequestId { get; private set; } = "";
 
+    /// <summary>The delivery's <c>Lambda-Runtime-Invocation-Id</c> the request carries (null when <c>/next</c> sent none).</summary>
+    public string? InvocationId { get; private set; }
+
     /// <summary>Whether the request let its connection go, so this object can carry the next one.</summary>
     public bool IsReleased => _connection is null;
 
@@ -54,7 +57,7 @@ internal sealed class StreamingResponseRequest
     /// was released), reporting into <paramref name="state"/>. Nothing is sent yet: <paramref name="head"/>, rented
     /// from <see cref="ArrayPool{T}.Shared"/>, leads the body's first send.
     /// </summary>
-    internal void Begin(RuntimeApiConnection connection, string requestId, ArraySegment<byte> head, ResponseState state)
+    internal void Begin(RuntimeApiConnection connection, string requestId, string? invocationId, ArraySegment<byte> head, ResponseState state)
     {
         if (_connection is not null)
         {
@@ -63,6 +66,7 @@ internal sealed class StreamingResponseRequest
 
         _connection = connection;
         RequestId = requestId;
+        InvocationId = invocationId;
         State = state;
         _sendCountBefore = connection.SendCount;
         Body.Begin(connection, head, state);

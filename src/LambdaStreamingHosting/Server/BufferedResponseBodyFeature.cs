@@ -21,6 +21,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
     private readonly RuntimeApiClient _client;
     private ArrayBufferWriter<byte>? _document;
     private string _requestId = "";
+    private string? _invocationId;
     private ResponseShape _shape;
     private int _limit;
 
@@ -37,11 +38,15 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
 
     protected override IBufferWriter<byte> BodyBuffer => _body;
 
-    /// <summary>Readies the feature to collect the answer of invocation <paramref name="requestId"/> to a <paramref name="method"/> request.</summary>
-    public BufferedResponseBodyFeature Start(string requestId, ResponseShape shape, string method)
+    /// <summary>
+    /// Readies the feature to collect the answer of invocation <paramref name="requestId"/> (delivered as
+    /// <paramref name="invocationId"/>, echoed when not null) to a <paramref name="method"/> request.
+    /// </summary>
+    public BufferedResponseBodyFeature Start(string requestId, string? invocationId, ResponseShape shape, string method)
     {
         Start(method);
         _requestId = requestId;
+        _invocationId = invocationId;
         _shape = shape;
         _limit = BufferedResponseWriter.LimitOf(shape);
         return this;
@@ -50,6 +55,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
     public override void Release()
     {
         _requestId = "";
+        _invocationId = null;
         if (_document is { Capacity: > RetainedDocumentBytes })
         {
             _document = null;
@@ -100,7 +106,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         }
 
         State.MarkSent(); // the document, all of the answer at once
-        return (await _client.PostResponseAsync(_requestId, document.WrittenMemory, cancellationToken).ConfigureAwait(false), null);
+        return (await _client.PostResponseAsync(_requestId, _invocationId, document.WrittenMemory, cancellationToken).ConfigureAwait(false), null);
     }
 
     protected override void OnAdvanced()
@@ -129,7 +135,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
     private async ValueTask<(RuntimeApiReply? Reply, string? ErrorType)> PostErrorAsync(ResponseEnding ending, Exception? error, CancellationToken cancellationToken)
     {
         var failure = ErrorFor(ending, error);
-        return (await _client.PostErrorAsync(_requestId, failure, cancellationToken).ConfigureAwait(false), failure.ErrorType);
+        return (await _client.PostErrorAsync(_requestId, _invocationId, failure, cancellationToken).ConfigureAwait(false), failure.ErrorType);
     }
 
     private void WriteDocument(ArrayBufferWriter<byte> document)

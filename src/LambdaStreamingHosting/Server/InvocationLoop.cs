@@ -101,6 +101,11 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         try
         {
             using var scope = Log.InvocationScope(_logger, _invocation.RequestId);
+            if (_invocation.InvocationIdIgnored)
+            {
+                _context.WarnInvocationIdIgnored(_invocation.RequestId);
+            }
+
             var coldStart = !_context.IsWarmUp && _context.Telemetry.TakeColdStart();
             using var logContext = _context.LambdaLoggerEnabled ? InvocationLogContext.Begin(_invocation) : null;
             if (oneAtATime && _context.SetTraceIdEnvironmentVariable)
@@ -141,7 +146,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         }
 
         Log.InvalidEvent(_logger, error.ErrorType, error.ErrorMessage);
-        var reply = await _client.PostErrorAsync(_invocation.RequestId, error, CancellationToken.None).ConfigureAwait(false);
+        var reply = await _client.PostErrorAsync(_invocation.RequestId, _invocation.InvocationId, error, CancellationToken.None).ConfigureAwait(false);
         LogUnexpected(reply, "/error");
         if (!_context.IsWarmUp)
         {
@@ -162,17 +167,18 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         }
 
         var requestId = _invocation.RequestId;
+        var invocationId = _invocation.InvocationId;
         ResponseBodyFeature body;
         if (streaming)
         {
-            var streamed = await _client.BeginStreamingResponseAsync(requestId, _response.State, CancellationToken.None).ConfigureAwait(false);
+            var streamed = await _client.BeginStreamingResponseAsync(requestId, invocationId, _response.State, CancellationToken.None).ConfigureAwait(false);
             _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger, _context.Time) { ConnectionLost = _lifetime.ConnectionLostCallback };
             body = _streamingBody.Start(streamed, request.ResponseShape, request.Method);
         }
         else
         {
             _bufferedBody ??= new BufferedResponseBodyFeature(_response, _client, options, _logger);
-            body = _bufferedBody.Start(requestId, request.ResponseShape, request.Method);
+            body = _bufferedBody.Start(requestId, invocationId, request.ResponseShape, request.Method);
         }
 
         if (RequestLimits.Check(request, options.Limits) is { IsRefused: true } refusal)
@@ -332,7 +338,17 @@ internal sealed class InvocationLoop<TContext> : IDisposable
 
     private void LogUnexpected(RuntimeApiReply? reply, string request)
     {
-        if (reply is { IsSuccess: false } unexpected)
+        if (reply is { StatusCode: 410 } refused)
+        {
+            // The invocation timed out, or a newer delivery took its request id: the answer was dropped, and the
+            // invocation it belonged to is over. Nothing is wrong with this environment; the loop goes on.
+            Log.LateAnswerRefused(_logger, _invocation.RequestId, refused.ToString());
+            if (!_context.IsWarmUp)
+            {
+                _context.Telemetry.RecordLateAnswerRefused();
+            }
+        }
+        else if (reply is { IsSuccess: false } unexpected)
         {
             Log.UnexpectedReply(_logger, request, unexpected.ToString());
         }

@@ -43,6 +43,7 @@ internal sealed class InvocationTelemetry : IDisposable
     private readonly Counter<long> _coldStarts;
     private readonly Counter<long> _timeouts;
     private readonly Counter<long> _streamFailures;
+    private readonly Counter<long> _lateAnswersRefused;
     private readonly Histogram<double> _initDuration;
     private readonly Histogram<double> _invokeDuration;
     private readonly Histogram<double> _timeToFirstByte;
@@ -63,6 +64,7 @@ internal sealed class InvocationTelemetry : IDisposable
         _coldStarts = _meter.CreateCounter<long>("faas.coldstarts", "{coldstart}", "First invocations of an execution environment.");
         _timeouts = _meter.CreateCounter<long>("faas.timeouts", "{timeout}", "Invocations whose deadline came while they ran (RequestAborted fired DeadlineMargin before it).");
         _streamFailures = _meter.CreateCounter<long>("lambda_streaming.stream.failures", "{failure}", "Streamed answers that failed after their first bytes went out (error trailers, or a broken Runtime API connection).");
+        _lateAnswersRefused = _meter.CreateCounter<long>("lambda_streaming.late_answers.refused", "{answer}", "Answers the Runtime API refused with 410: their invocation had timed out, or a newer delivery of its request id had taken its place.");
         _initDuration = _meter.CreateHistogram<double>("faas.init_duration", "s", "From the process start (with SnapStart, the restore) to the first request for an event (the init phase).", advice: new() { HistogramBucketBoundaries = DurationBoundaries });
         _invokeDuration = _meter.CreateHistogram<double>("faas.invoke_duration", "s", "From the event's arrival to the end of its answer (last byte sent and the Runtime API's reply read).", advice: new() { HistogramBucketBoundaries = DurationBoundaries });
         _timeToFirstByte = _meter.CreateHistogram<double>("lambda_streaming.time_to_first_byte", "s", "Streamed answers: from the event's arrival to the first bytes of the answer leaving for the client.", advice: new() { HistogramBucketBoundaries = DurationBoundaries });
@@ -193,6 +195,15 @@ internal sealed class InvocationTelemetry : IDisposable
         if (_invokeDuration.Enabled)
         {
             _invokeDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, TriggerOnly);
+        }
+    }
+
+    /// <summary>Records an answer the Runtime API refused as late (410).</summary>
+    public void RecordLateAnswerRefused()
+    {
+        if (_lateAnswersRefused.Enabled)
+        {
+            _lateAnswersRefused.Add(1, TriggerOnly);
         }
     }
 

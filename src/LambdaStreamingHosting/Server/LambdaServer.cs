@@ -94,6 +94,11 @@ internal sealed class LambdaServer : IServer
 
         // Logged before the loops start, so the flush before the first /next writes it out.
         Log.Started(_logger, Endpoint.BaseUrl, Options.InvokeMode.ToString(), Concurrency);
+        if (ThreadPoolMinimum.For(Concurrency, _settings.MinThreads, Environment.ProcessorCount) is { } threads && ThreadPoolMinimum.Raise(threads))
+        {
+            Log.ThreadPoolMinimumRaised(_logger, threads, Concurrency);
+        }
+
         var loops = _clients.Select(client => new InvocationLoop<TContext>(_context, application, client)).ToArray();
         _abortForShutdown = [.. loops.Select(loop => (Func<bool>)loop.AbortForShutdown)];
         _loops = [.. loops.Select(RunLoopAsync)];

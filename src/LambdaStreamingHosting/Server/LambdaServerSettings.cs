@@ -20,6 +20,12 @@ internal sealed class LambdaServerSettings
     /// <summary><c>AWS_LAMBDA_MAX_CONCURRENCY</c> (Lambda Managed Instances), unless the options name one.</summary>
     public int? MaxConcurrency { get; init; }
 
+    /// <summary>
+    /// <c>AWS_LAMBDA_DOTNET_MIN_THREADS</c>: the thread pool's minimum worker threads, instead of the loops plus the
+    /// processor count that several loops get (see <see cref="ThreadPoolMinimum"/>); 0 leaves the pool alone.
+    /// </summary>
+    public int? MinThreads { get; init; }
+
     /// <summary><c>AWS_REGION</c>: the region the function runs in (the <c>cloud.region</c> of its telemetry).</summary>
     public string? Region { get; init; }
 
@@ -62,6 +68,7 @@ internal sealed class LambdaServerSettings
     {
         RuntimeApiEndpoint = Environment.GetEnvironmentVariable(RuntimeApiVariable),
         MaxConcurrency = int.TryParse(Environment.GetEnvironmentVariable("AWS_LAMBDA_MAX_CONCURRENCY"), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : null,
+        MinThreads = ThreadPoolMinimum.Parse(Environment.GetEnvironmentVariable(ThreadPoolMinimum.Variable)),
         InitializationType = Environment.GetEnvironmentVariable("AWS_LAMBDA_INITIALIZATION_TYPE"),
         Region = Environment.GetEnvironmentVariable("AWS_REGION"),
         SetTraceIdEnvironmentVariable = true,

@@ -68,6 +68,15 @@ internal static partial class Log
     [LoggerMessage(19, LogLevel.Warning, "The request was answered 400 without running the app: its target has a NUL character (raw, or %00 in the path), which Kestrel refuses.")]
     public static partial void InvalidRequestTarget(ILogger logger);
 
+    [LoggerMessage(20, LogLevel.Warning, "The Runtime API refused a late answer to invocation {AwsRequestId} (410 {Reply}): the invocation had timed out, or a newer delivery of the same request id had taken its place. The answer was dropped and this environment goes on serving.")]
+    public static partial void LateAnswerRefused(ILogger logger, string awsRequestId, string reply);
+
+    [LoggerMessage(21, LogLevel.Warning, "The Lambda-Runtime-Invocation-Id header of invocation {AwsRequestId} is not a printable token; it is ignored and not sent back with the answer (this warning is logged once per process).")]
+    public static partial void InvocationIdIgnored(ILogger logger, string awsRequestId);
+
+    [LoggerMessage(22, LogLevel.Information, "The thread pool keeps at least {Threads} threads ready, so each of the {Concurrency} invocation loops can reach /next while app code blocks threads (AWS_LAMBDA_DOTNET_MIN_THREADS changes it).")]
+    public static partial void ThreadPoolMinimumRaised(ILogger logger, int threads, int concurrency);
+
     // Shutdown (ids from 100).
     [LoggerMessage(100, LogLevel.Warning, "The host is stopping and its shutdown timeout ran out: {Count} invocation(s) in flight are aborted (a response that started ends with the LambdaStreaming.Shutdown error).")]
     public static partial void AbortingAtShutdown(ILogger logger, int count);

@@ -14,6 +14,7 @@ internal sealed class ServiceContext
     private static readonly TimeSpan LogFlushTimeout = TimeSpan.FromSeconds(1);
     private readonly LambdaLoggerProvider? _lambdaLogger;
     private int _warnedCannotStream;
+    private int _warnedInvocationIdIgnored;
 
     public ServiceContext(
         LambdaStreamingOptions options,
@@ -86,6 +87,15 @@ internal sealed class ServiceContext
         if (Interlocked.Exchange(ref _warnedCannotStream, 1) == 0)
         {
             Log.SourceCannotStream(Logger, source);
+        }
+    }
+
+    /// <summary>Logs, once per process, that a <c>Lambda-Runtime-Invocation-Id</c> that is not a printable token was ignored.</summary>
+    public void WarnInvocationIdIgnored(string requestId)
+    {
+        if (Interlocked.Exchange(ref _warnedInvocationIdIgnored, 1) == 0)
+        {
+            Log.InvocationIdIgnored(Logger, requestId);
         }
     }
 }

@@ -73,6 +73,27 @@ app.MapGet("/stream/ignoring-abort", async (HttpContext context) =>
     await Task.Delay(Timeout.Infinite, CancellationToken.None);
 });
 
+// Blocking app code under several loops: each /block/until-released streams a line, then holds its thread-pool thread
+// (as synchronous I/O or sync-over-async does) until /block/release; /threads reports the pool's minimum.
+var blockGate = new ManualResetEventSlim();
+app.MapGet("/block/until-released", async (HttpContext context) =>
+{
+    await context.Response.WriteAsync("blocked\n");
+    await context.Response.Body.FlushAsync();
+    blockGate.Wait();
+    await context.Response.WriteAsync("released\n");
+});
+app.MapGet("/block/release", () =>
+{
+    blockGate.Set();
+    return "released";
+});
+app.MapGet("/threads", () =>
+{
+    ThreadPool.GetMinThreads(out var workers, out _);
+    return $"minimum {workers}";
+});
+
 app.Lifetime.ApplicationStopped.Register(() => log.LogInformation("The host stopped"));
 app.Run();
 

@@ -27,8 +27,8 @@ public sealed class EarlyReplyTests : IDisposable
             "HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}");
 
         // Far more than the loopback socket buffers hold, so the send is still running when the peer closes.
-        var late = await client.PostResponseAsync("late-request", new byte[64 * 1024 * 1024], CancellationToken.None).AsTask().Within();
-        var next = await client.PostResponseAsync("next-request", "{}"u8.ToArray(), CancellationToken.None).AsTask().Within();
+        var late = await client.PostResponseAsync("late-request", null, new byte[64 * 1024 * 1024], CancellationToken.None).AsTask().Within();
+        var next = await client.PostResponseAsync("next-request", null, "{}"u8.ToArray(), CancellationToken.None).AsTask().Within();
 
         Assert.Equal(410, late.StatusCode);
         Assert.Contains("late", late.BodyText(), StringComparison.Ordinal);

@@ -93,6 +93,50 @@ public sealed class ProcessTests
         Assert.Equal(1, api.NextRequests);
     }
 
+    [Fact]
+    public async Task With_several_loops_a_free_loop_still_answers_while_the_others_block_their_threads()
+    {
+        // Eight loops on what the runtime takes for one processor (the thread pool's default minimum is then 1): seven
+        // requests block their thread-pool threads synchronously, and the eighth loop must still take and answer an event.
+        const int Loops = 8;
+        await using var api = new FakeRuntimeApi();
+        using var process = Start(api.Endpoint, false, null, ("AWS_LAMBDA_MAX_CONCURRENCY", $"{Loops}"), ("DOTNET_PROCESSOR_COUNT", "1"));
+        try
+        {
+            await api.WaitForNextRequestsAsync(Loops).WaitAsync(Generous);
+            var blocked = Enumerable.Range(0, Loops - 1).Select(_ => api.Enqueue(TestEvents.FunctionUrl(path: "/block/until-released"))).ToList();
+            var answers = new List<FakeAnswer>();
+            foreach (var invocation in blocked)
+            {
+                var answer = await invocation.Answer.WaitAsync(Generous);
+                await answer.ReadPreludeAsync().WaitAsync(Generous);
+                await answer.ReadBodyUntilAsync("blocked").WaitAsync(Generous);
+                answers.Add(answer);
+            }
+
+            // Seven loops hold a blocked thread each: the eighth answers, and the pool keeps a thread for every loop.
+            var threads = await api.Enqueue(TestEvents.FunctionUrl(path: "/threads")).Answer.WaitAsync(Generous);
+            await threads.ReadPreludeAsync().WaitAsync(Generous);
+            var minimum = int.Parse(Encoding.UTF8.GetString(await threads.ReadBodyToEndAsync().WaitAsync(Generous)).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(minimum >= Loops + 1, $"the thread pool's minimum is {minimum}, fewer than {Loops} loops + 1 processor");
+            foreach (var answer in answers)
+            {
+                Assert.False(answer.Completed.IsCompleted);
+            }
+
+            await api.Enqueue(TestEvents.FunctionUrl(path: "/block/release")).Answer.WaitAsync(Generous);
+            foreach (var answer in answers)
+            {
+                Assert.EndsWith("released\n", Encoding.UTF8.GetString(await answer.ReadBodyToEndAsync().WaitAsync(Generous)), StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync().WaitAsync(Generous);
+        }
+    }
+
     private static Process Start(string runtimeApi, bool failStart = false, List<string>? stdout = null, params (string Name, string Value)[] environment)
     {
         var app = Path.Combine(AppContext.BaseDirectory, "ProcessApp.dll");

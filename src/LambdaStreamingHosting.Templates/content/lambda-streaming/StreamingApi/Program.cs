@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.HttpOverrides;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -19,7 +20,20 @@ if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         .WithMetrics(metrics => metrics.AddLambdaStreamingInstrumentation().AddOtlpExporter());
 }
 
+// Behind CloudFront (deploy/template.yaml with FrontDoor=CloudFront) the viewer's host arrives in X-Forwarded-Host; the
+// template sets FrontDoor__TrustForwardedHost there only, where the Function URL is closed to all but the distribution.
+if (builder.Configuration.GetValue<bool>("FrontDoor:TrustForwardedHost"))
+{
+    builder.Services.Configure<ForwardedHeadersOptions>(options =>
+    {
+        options.ForwardedHeaders = ForwardedHeaders.XForwardedHost;
+        options.KnownIPNetworks.Clear();
+        options.KnownProxies.Clear();
+    });
+}
+
 var app = builder.Build();
+app.UseForwardedHeaders(); // does nothing unless configured above
 
 app.MapGet("/", () => "Hello from ASP.NET Core on AWS Lambda. GET /tokens streams server-sent events.");
 
