@@ -33,7 +33,7 @@ public class SseKeepAliveBenchmarks
         _sink = new DiscardServer();
         _client = new RuntimeApiClient(RuntimeApiEndpoint.Parse(_sink.Endpoint));
         var response = new ResponseFeature();
-        _request = await _client.BeginStreamingResponseAsync("benchmark-request", response.State, CancellationToken.None);
+        _request = await _client.BeginStreamingResponseAsync("benchmark-request", null, response.State, CancellationToken.None);
         var options = new LambdaStreamingOptions
         {
             ServerSentEventsKeepAliveInterval = KeepAlive == "off" ? TimeSpan.Zero : TimeSpan.FromSeconds(15),

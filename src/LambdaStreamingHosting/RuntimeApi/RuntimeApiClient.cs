@@ -114,16 +114,22 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     /// Starts a streamed <c>/response</c>. Nothing is sent yet: the request head goes out with the first chunk. The
     /// connection belongs to the returned request until <see cref="ReadStreamingReplyAsync"/>,
     /// <see cref="ReadEarlyStreamingReplyAsync"/>, <see cref="PostErrorInsteadAsync"/> or <see cref="AbandonAsync"/>
-    /// takes it back. The request object is this client's previous one when that one was released, else a new one. Its
+    /// takes it back. The request object is this client's one, reused: beginning another while it holds its connection
+    /// throws. Its
     /// send queue reports into <paramref name="state"/>, the response's, which says whether anything was sent.
     /// <paramref name="invocationId"/> goes in its head (and in the <c>/error</c> that may replace it) when not null.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, string? invocationId, ResponseState state, CancellationToken cancellationToken)
     {
+        if (_streaming is { IsReleased: false })
+        {
+            throw new InvalidOperationException("The previous streamed /response still holds its connection: read its reply or abandon it first.");
+        }
+
         var connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
         var head = RentHead("POST", InvocationPath(requestId, "/response"), StreamingResponseHeaders, contentLength: null, invocationId);
-        var request = _streaming is { IsReleased: true } previous ? previous : _streaming = new StreamingResponseRequest();
+        var request = _streaming ??= new StreamingResponseRequest();
         request.Begin(connection, requestId, invocationId, head, state);
         return request;
     }
@@ -180,17 +186,22 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Gives up on <paramref name="request"/> without reading a reply and takes its connection back, which stays reusable
-    /// only when nothing was sent on it. Only when no send is in flight.
+    /// Gives up on <paramref name="request"/>, if it still holds its connection, without reading a reply, and takes the
+    /// connection back. A connection that carried nothing of it stays reusable; otherwise it is closed, which ends a send
+    /// still in flight (the response is then marked broken), and it is let go once no send is in flight. Does nothing
+    /// for a request that was released already (its reply read or <c>/error</c> posted instead).
     /// </summary>
-    public ValueTask AbandonAsync(StreamingResponseRequest request)
+    public ValueTask AbandonAsync(StreamingResponseRequest request) => request.IsReleased ? default : AbandonOpenAsync(request);
+
+    private async ValueTask AbandonOpenAsync(StreamingResponseRequest request)
     {
-        if (!request.IsReleased && request.State.AnythingSent)
+        if (request.State.AnythingSent)
         {
-            request.Connection.Invalidate();
+            request.Connection.Close();
+            await request.Body.DrainAsync().ConfigureAwait(false);
         }
 
-        return ReleaseAsync(request);
+        await ReleaseAsync(request).ConfigureAwait(false);
     }
 
     /// <summary>Throws <see cref="RuntimeApiFatalException"/> for a 500 reply.</summary>
@@ -203,8 +214,17 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     private static RuntimeApiReply ThrowIfFatal(RuntimeApiReply reply, string method, ApiPath path) =>
         reply.StatusCode >= 500 ? ThrowIfFatal(reply, $"{method} /{path}") : reply;
 
+    /// <summary>
+    /// Closes the idle connection, and shuts down the one a streamed <c>/response</c> still holds (an invocation abandoned
+    /// at shutdown): a send waiting on it fails, so its loop goes on to its <c>finally</c>, which releases the request.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (_streaming is { IsReleased: false } open)
+        {
+            open.Connection.Close();
+        }
+
         if (_idle is { } idle)
         {
             _idle = null;

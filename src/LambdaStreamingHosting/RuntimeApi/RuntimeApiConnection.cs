@@ -223,8 +223,25 @@ internal sealed class RuntimeApiConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Marks the connection as not reusable (for example after a request was abandoned half-way).</summary>
+    /// <summary>Marks the connection as not reusable (after a failed request).</summary>
     public void Invalidate() => _reusable = false;
+
+    /// <summary>
+    /// Shuts the connection down in both directions (a request abandoned half-way): it is not reused, a send in flight
+    /// fails at once, and the peer sees the request end. <see cref="DisposeAsync"/> still releases it.
+    /// </summary>
+    public void Close()
+    {
+        _reusable = false;
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Closed already.
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

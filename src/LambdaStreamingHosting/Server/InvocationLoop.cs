@@ -166,27 +166,51 @@ internal sealed class InvocationLoop<TContext> : IDisposable
             _context.WarnCannotStream(request.Source);
         }
 
+        // The streamed /response is acquired here and let go in this method's finally, whatever failed in between:
+        // normally the answer read its reply (or answered /error instead) and released it already; otherwise it is
+        // abandoned there, its connection closed when anything of it was sent.
         var requestId = _invocation.RequestId;
         var invocationId = _invocation.InvocationId;
-        ResponseBodyFeature body;
-        if (streaming)
+        StreamingResponseRequest? streamed = null;
+        ResponseBodyFeature? body = null;
+        try
         {
-            var streamed = await _client.BeginStreamingResponseAsync(requestId, invocationId, _response.State, CancellationToken.None).ConfigureAwait(false);
-            _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger, _context.Time) { ConnectionLost = _lifetime.ConnectionLostCallback };
-            body = _streamingBody.Start(streamed, request.ResponseShape, request.Method);
-        }
-        else
-        {
-            _bufferedBody ??= new BufferedResponseBodyFeature(_response, _client, options, _logger);
-            body = _bufferedBody.Start(requestId, invocationId, request.ResponseShape, request.Method);
-        }
+            if (streaming)
+            {
+                streamed = await _client.BeginStreamingResponseAsync(requestId, invocationId, _response.State, CancellationToken.None).ConfigureAwait(false);
+                _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger, _context.Time) { ConnectionLost = _lifetime.ConnectionLostCallback };
+                body = _streamingBody.Start(streamed, request.ResponseShape, request.Method);
+            }
+            else
+            {
+                _bufferedBody ??= new BufferedResponseBodyFeature(_response, _client, options, _logger);
+                body = _bufferedBody.Start(requestId, invocationId, request.ResponseShape, request.Method);
+            }
 
-        if (RequestLimits.Check(request, options.Limits) is { IsRefused: true } refusal)
-        {
-            await RefuseAsync(request, refusal, body, started).ConfigureAwait(false);
-            return;
+            if (RequestLimits.Check(request, options.Limits) is { IsRefused: true } refusal)
+            {
+                await RefuseAsync(request, refusal, body, started).ConfigureAwait(false);
+            }
+            else
+            {
+                await AnswerAsync(request, body, started, coldStart).ConfigureAwait(false);
+            }
         }
+        finally
+        {
+            body?.Release();
+            if (streamed is not null)
+            {
+                await _client.AbandonAsync(streamed).ConfigureAwait(false);
+            }
+        }
+    }
 
+    /// <summary>Runs the app for <paramref name="request"/> and answers the invocation through <paramref name="body"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask AnswerAsync(LambdaHttpRequest request, ResponseBodyFeature body, long started, bool coldStart)
+    {
+        var options = _context.Options;
         _lifetime.Start(_invocation.Deadline, options.DeadlineMargin, body);
         try
         {
@@ -240,7 +264,6 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         finally
         {
             _lifetime.Stop();
-            body.Release();
         }
     }
 
@@ -251,22 +274,15 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask RefuseAsync(LambdaHttpRequest request, RequestRefusal refusal, ResponseBodyFeature body, long started)
     {
-        try
+        RequestLimits.LogRefusal(_logger, request, refusal, _context.Options.Limits);
+        _response.StatusCode = refusal.StatusCode;
+        var reply = await body.FinishAsync(error: null, CancellationToken.None).ConfigureAwait(false);
+        if (!_context.IsWarmUp)
         {
-            RequestLimits.LogRefusal(_logger, request, refusal, _context.Options.Limits);
-            _response.StatusCode = refusal.StatusCode;
-            var reply = await body.FinishAsync(error: null, CancellationToken.None).ConfigureAwait(false);
-            if (!_context.IsWarmUp)
-            {
-                _context.Telemetry.Record(started, body.Outcome, deadlineReached: false);
-            }
+            _context.Telemetry.Record(started, body.Outcome, deadlineReached: false);
+        }
 
-            LogUnexpected(reply, "/response");
-        }
-        finally
-        {
-            body.Release();
-        }
+        LogUnexpected(reply, "/response");
     }
 
     /// <summary>

@@ -23,6 +23,8 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
     private readonly List<Task> _connections = [];
     private readonly Task _acceptLoop;
     private int _connectionCount;
+    private int _openConnections;
+    private readonly List<TaskCompletionSource> _allClosedWaiters = [];
     private int _nextRequests;
     private readonly List<(int Count, TaskCompletionSource Waiter)> _nextWaiters = [];
 
@@ -40,6 +42,25 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
 
     /// <summary>TCP connections accepted so far.</summary>
     public int ConnectionCount => Volatile.Read(ref _connectionCount);
+
+    /// <summary>TCP connections accepted and not yet closed by the function.</summary>
+    public int OpenConnections => Volatile.Read(ref _openConnections);
+
+    /// <summary>Completes once every connection the function opened was closed by it (at once when none is open).</summary>
+    public Task WaitForAllConnectionsClosedAsync()
+    {
+        lock (_allClosedWaiters)
+        {
+            if (OpenConnections == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _allClosedWaiters.Add(waiter);
+            return waiter.Task;
+        }
+    }
 
     /// <summary><c>/next</c> requests received so far.</summary>
     public int NextRequests => Volatile.Read(ref _nextRequests);
@@ -124,6 +145,7 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
             var socket = await _listener.AcceptSocketAsync(_stop.Token);
             socket.NoDelay = true;
             Interlocked.Increment(ref _connectionCount);
+            Interlocked.Increment(ref _openConnections);
             lock (_connections)
             {
                 _connections.Add(ServeAsync(socket));
@@ -167,6 +189,23 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
         finally
         {
             await reader.CompleteAsync();
+            ConnectionClosed();
+        }
+    }
+
+    private void ConnectionClosed()
+    {
+        lock (_allClosedWaiters)
+        {
+            if (Interlocked.Decrement(ref _openConnections) == 0)
+            {
+                foreach (var waiter in _allClosedWaiters)
+                {
+                    waiter.TrySetResult();
+                }
+
+                _allClosedWaiters.Clear();
+            }
         }
     }
 
@@ -189,7 +228,12 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
                 return;
             }
 
-            var invocation = await _queue.Reader.ReadAsync(_stop.Token);
+            var invocation = await NextEventAsync(reader);
+            if (invocation is null)
+            {
+                return; // the function closed the connection while it waited
+            }
+
             var head = new StringBuilder()
                 .Append("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
                 .Append("Lambda-Runtime-Aws-Request-Id: ").Append(invocation.RequestId).Append("\r\n")
@@ -247,6 +291,13 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
 
             await request.ReadBodyAsync(reader, answer, _stop.Token);
             answer.Complete();
+            if (target.CutsReply)
+            {
+                // Half a reply, then the connection closes, as a Runtime API that crashed while answering.
+                await stream.WriteAsync("HTTP/1.1 202 Accepted\r\nContent-Le"u8.ToArray());
+                throw new IOException("The test cut the reply short.");
+            }
+
             if (!KeepHistory)
             {
                 _invocations.TryRemove(target.RequestId, out _);
@@ -258,6 +309,42 @@ public sealed class FakeRuntimeApi : IAsyncDisposable
 
         await request.ReadBodyAsync(reader, null, _stop.Token);
         await ReplyAsync(stream, 400, """{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}""");
+    }
+
+    /// <summary>
+    /// The next queued event, or <see langword="null"/> when the function closes the connection first (so a connection
+    /// waiting on <c>/next</c> is seen closed, as every other one; the event stays queued).
+    /// </summary>
+    private async Task<FakeInvocation?> NextEventAsync(PipeReader reader)
+    {
+        using var closed = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        var next = _queue.Reader.ReadAsync(closed.Token).AsTask();
+        var peer = reader.ReadAsync(_stop.Token).AsTask();
+        if (await Task.WhenAny(next, peer) == peer)
+        {
+            var read = await peer;
+            reader.AdvanceTo(read.Buffer.Start);
+            if (read.IsCompleted && read.Buffer.IsEmpty)
+            {
+                await closed.CancelAsync();
+                try
+                {
+                    return await next; // an event that won the race after all is served
+                }
+                catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+                {
+                    return null;
+                }
+            }
+
+            // Bytes before the reply (a client does not pipeline /next): served with the event as before.
+            return await next;
+        }
+
+        reader.CancelPendingRead();
+        var pending = await peer;
+        reader.AdvanceTo(pending.Buffer.Start);
+        return await next;
     }
 
     private static async Task ReplyAsync(NetworkStream stream, int status, string body)
@@ -325,6 +412,11 @@ public sealed class FakeInvocation
     }
 
     internal bool BreaksAfterHold { get; private set; }
+
+    /// <summary>Makes the fake read the whole answer, then send half a reply and close the connection.</summary>
+    public void CutReply() => CutsReply = true;
+
+    internal bool CutsReply { get; private set; }
 
     internal Task BodyGate => _bodyHold?.Task ?? Task.CompletedTask;
 
