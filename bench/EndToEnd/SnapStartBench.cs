@@ -69,6 +69,8 @@ internal static class SnapStartBench
                 }
 
                 results.Add(new StartResult(build.Label, label, scenario, init, first, warm));
+                // Each row as soon as it is measured, so a run cut short still tells what it saw.
+                Console.WriteLine(Row(results[^1]));
             }
         }
 
@@ -156,9 +158,7 @@ internal static class SnapStartBench
             text.AppendLine("|---|---:|---:|---:|---:|");
             foreach (var result in group)
             {
-                var ratio = result.First.Median / result.Warm.Median;
-                text.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {result.Scenario.Label} | {result.Init.Median:F0} | {result.First.Median:F1} | {result.Warm.Median:F2} | {ratio:F0}× |");
+                text.AppendLine(Row(result));
             }
         }
 
@@ -167,6 +167,9 @@ internal static class SnapStartBench
             + "With SnapStart, the first request is the one after the restore; Lambda adds the restore of the VM itself, which a local freeze does not model.");
         return text.ToString();
     }
+
+    private static string Row(StartResult result) => string.Create(CultureInfo.InvariantCulture,
+        $"| {result.Scenario.Label} | {result.Init.Median:F0} | {result.First.Median:F1} | {result.Warm.Median:F2} | {result.First.Median / result.Warm.Median:F0}× |");
 
     public static bool UpdateDocument(string path, string results)
     {
