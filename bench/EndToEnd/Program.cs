@@ -37,6 +37,14 @@ var repository = Settings.FindRepositoryRoot();
 Console.WriteLine($"Machine: {machine}");
 Console.WriteLine($"Publishing the apps into {settings.WorkDirectory}");
 var jit = await ExampleBuild.PublishAsync(repository, settings.WorkDirectory, PublishedApp.Example, BuildFlavor.Jit, settings.ReuseBuilds);
+if (settings.SnapStartOnly)
+{
+    // The JIT build only; a whole run adds the ReadyToRun build (which deploy.sh publishes) to this section.
+    using var snapClient = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromMinutes(2) };
+    await MeasureSnapStartAsync([jit], snapClient);
+    return 0;
+}
+
 var coldStartBuilds = new List<ExampleBuild> { jit };
 if (settings.ColdStart)
 {
@@ -116,6 +124,11 @@ if (settings.ColdStart)
     }
 }
 
+if (settings.SnapStart && settings.ColdStart)
+{
+    await MeasureSnapStartAsync([jit, .. coldStartBuilds.Where(b => b.App == PublishedApp.Example && b.Flavor == BuildFlavor.ReadyToRun)], client);
+}
+
 var results = Report.Render(modes, coldStarts, settings, machine, Stopwatch.GetElapsedTime(started));
 Console.WriteLine();
 Console.WriteLine(results);
@@ -128,6 +141,27 @@ if (settings.DocumentPath is { } document)
 }
 
 return 0;
+
+async Task MeasureSnapStartAsync(IReadOnlyList<ExampleBuild> builds, HttpClient snapClient)
+{
+    var snapStarted = Stopwatch.GetTimestamp();
+    var snapResults = new List<StartResult>();
+    foreach (var build in builds)
+    {
+        snapResults.AddRange(await SnapStartBench.MeasureAsync(build, snapClient, settings.ColdStartRuns, settings.SnapStartWarmRequests));
+    }
+
+    var rendered = SnapStartBench.Render(snapResults, settings.ColdStartRuns, settings.SnapStartWarmRequests, settings.CommandLine, machine, Stopwatch.GetElapsedTime(snapStarted));
+    Console.WriteLine();
+    Console.WriteLine(rendered);
+    if (settings.DocumentPath is { } snapDocument)
+    {
+        var path = Path.Combine(repository, snapDocument);
+        Console.WriteLine(SnapStartBench.UpdateDocument(path, rendered)
+            ? $"Updated {path}."
+            : $"{path} has no SnapStart markers ({SnapStartBench.BeginMarker} ... {SnapStartBench.EndMarker}): not updated.");
+    }
+}
 
 static FunctionProcessOptions NullFunctionOptions() => new()
 {

@@ -9,6 +9,8 @@ internal sealed class Settings
           --reuse-builds   reuse the example builds of an earlier run when present
           --no-cold-start  skip the cold-start measurements (and the ReadyToRun and Native AOT publishes)
           --no-aot         skip the Native AOT build
+          --no-snap-start  skip the SnapStart measurements (first request after a restore)
+          --snap-start-only  only the SnapStart measurements, of the JIT build (a whole run adds ReadyToRun)
           --no-doc         only print the results; do not update docs/benchmarks.md
           --work DIR       where the example builds go (default: $TMPDIR/lambda-streaming-bench)
         """;
@@ -33,6 +35,15 @@ internal sealed class Settings
 
     public bool ReuseBuilds { get; private init; }
 
+    /// <summary>Whether the SnapStart section is measured.</summary>
+    public bool SnapStart { get; private init; } = true;
+
+    /// <summary>Whether only the SnapStart section is measured.</summary>
+    public bool SnapStartOnly { get; private init; }
+
+    /// <summary>Warm requests after each first request of the SnapStart section.</summary>
+    public int SnapStartWarmRequests { get; private init; } = 20;
+
     public string? DocumentPath { get; private init; } = "docs/benchmarks.md";
 
     public string WorkDirectory { get; private init; } = "";
@@ -44,7 +55,7 @@ internal sealed class Settings
     {
         var quick = args.Contains("--quick");
         var work = Array.IndexOf(args, "--work");
-        var known = new[] { "--quick", "--reuse-builds", "--no-cold-start", "--no-aot", "--no-doc", "--work" };
+        var known = new[] { "--quick", "--reuse-builds", "--no-cold-start", "--no-aot", "--no-doc", "--work", "--no-snap-start", "--snap-start-only" };
         if (args.Where((a, i) => i != work + 1 || work < 0).Any(a => !known.Contains(a)) || (work >= 0 && work == args.Length - 1))
         {
             return null;
@@ -60,6 +71,9 @@ internal sealed class Settings
             ColdStart = !args.Contains("--no-cold-start"),
             NativeAot = !args.Contains("--no-aot"),
             ReuseBuilds = args.Contains("--reuse-builds"),
+            SnapStart = !args.Contains("--no-snap-start"),
+            SnapStartOnly = args.Contains("--snap-start-only"),
+            SnapStartWarmRequests = quick ? 10 : 20,
             DocumentPath = args.Contains("--no-doc") ? null : "docs/benchmarks.md",
             CommandLine = ("dotnet run -c Release --project bench/EndToEnd -- " + string.Join(' ', args)).TrimEnd(' ', '-'),
             WorkDirectory = work >= 0 ? Path.GetFullPath(args[work + 1]) : Path.Combine(Path.GetTempPath(), "lambda-streaming-bench"),

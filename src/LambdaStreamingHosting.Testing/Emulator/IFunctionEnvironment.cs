@@ -16,11 +16,14 @@ public interface IFunctionEnvironment
     /// <param name="cancellationToken">Signalled when the emulator stops.</param>
     ValueTask NextEventRequestedAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    /// <summary>Called when the function is idle (it asked for the next event and none is pending).</summary>
+    /// <summary>
+    /// Called when the function is idle (it asked for the next event and none is pending), and, with
+    /// <see cref="LambdaEmulatorOptions.SnapStart"/>, when it asks <c>/runtime/restore/next</c>: the snapshot.
+    /// </summary>
     /// <param name="cancellationToken">Signalled when the emulator stops.</param>
     ValueTask FreezeAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    /// <summary>Called before an event is handed to a frozen function.</summary>
+    /// <summary>Called before an event is handed to a frozen function, and to restore it from a SnapStart snapshot.</summary>
     /// <param name="cancellationToken">Signalled when the emulator stops.</param>
     ValueTask ThawAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 

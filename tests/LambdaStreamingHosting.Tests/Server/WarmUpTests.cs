@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LambdaStreamingHosting.Tests.Server;
 
@@ -79,6 +80,7 @@ public sealed class WarmUpTests : FakeRuntimeApiTest
         App = await start;
         var invocation = Api.Enqueue(TestEvents.FunctionUrl("POST", "/items", body: "{}", headers: new Dictionary<string, string> { ["content-type"] = "application/json" }));
         await (await invocation.Answer.Within()).Completed.Within();
+        await Api.WaitForNextRequestsAsync(2).Within(); // the invocation is over (measured, its context disposed)
 
         var real = seen.Last();
         Assert.False(real.IsWarmUp);
@@ -224,6 +226,33 @@ public sealed class WarmUpTests : FakeRuntimeApiTest
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => start);
         Assert.Equal("after-restore failed on purpose", error.Message);
         Assert.Equal(0, Api.NextRequests);
+    }
+
+    [Fact]
+    public async Task After_a_restore_long_after_the_snapshot_deadlines_are_read_on_the_clock_of_the_restore()
+    {
+        // On Lambda a snapshot may wait days for its restore: nothing measured at init may stand in for the deadline.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var seen = new ConcurrentQueue<(TimeSpan Remaining, bool Aborted)>();
+        var start = TestApp.StartAsync(Api, app => app.MapGet("/", (HttpContext context) =>
+            {
+                seen.Enqueue((context.GetLambdaInvocation()!.RemainingTime, context.RequestAborted.IsCancellationRequested));
+                return "ok";
+            }),
+            settings: new LambdaServerSettings { RuntimeApiEndpoint = Api.Endpoint, EndpointOverridesOptions = true, InitializationType = "snap-start", Time = clock },
+            clock: clock);
+        await Api.RestoreRequested.Task.Within();
+        var warmUps = seen.Count;
+        clock.Advance(TimeSpan.FromDays(3));
+        Api.Restore.SetResult();
+        App = await start;
+
+        await (await Api.Enqueue(TestEvents.FunctionUrl(), deadline: clock.GetUtcNow() + TimeSpan.FromSeconds(30)).Answer.Within()).Completed.Within();
+
+        var (remaining, aborted) = seen.Last();
+        Assert.Equal(warmUps + 1, seen.Count);
+        Assert.InRange(remaining, TimeSpan.FromSeconds(29), TimeSpan.FromSeconds(30));
+        Assert.False(aborted);
     }
 
     [Theory]

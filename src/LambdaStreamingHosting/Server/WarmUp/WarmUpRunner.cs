@@ -40,7 +40,7 @@ internal static class WarmUpRunner
         var started = Stopwatch.GetTimestamp();
         try
         {
-            await using var api = new WarmUpRuntimeApi(events, InvocationTimeout);
+            await using var api = new WarmUpRuntimeApi(events, InvocationTimeout, context.Time);
             await using var client = new RuntimeApiClient(RuntimeApiEndpoint.Parse(api.Endpoint));
             using var loop = new InvocationLoop<TContext>(context.ForWarmUp(), application, client);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -32,6 +32,7 @@ internal sealed class WarmUpRuntimeApi : IAsyncDisposable
     private readonly Socket _listener;
     private readonly IReadOnlyList<WarmUpEvent> _events;
     private readonly TimeSpan _timeout;
+    private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _connections = [];
     private readonly WarmUpAnswer?[] _answers;
@@ -42,10 +43,12 @@ internal sealed class WarmUpRuntimeApi : IAsyncDisposable
 
     /// <param name="events">The events, handed out in order.</param>
     /// <param name="timeout">Each invocation's time (its <c>Lambda-Runtime-Deadline-Ms</c>).</param>
-    public WarmUpRuntimeApi(IReadOnlyList<WarmUpEvent> events, TimeSpan timeout)
+    /// <param name="time">The server's clock, on which the deadlines are read.</param>
+    public WarmUpRuntimeApi(IReadOnlyList<WarmUpEvent> events, TimeSpan timeout, TimeProvider time)
     {
         _events = events;
         _timeout = timeout;
+        _time = time;
         _answers = new WarmUpAnswer?[events.Count];
         _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -200,7 +203,7 @@ internal sealed class WarmUpRuntimeApi : IAsyncDisposable
     private byte[] EventReply(int index)
     {
         var body = _events[index].Event;
-        var deadline = (DateTimeOffset.UtcNow + _timeout).ToUnixTimeMilliseconds();
+        var deadline = (_time.GetUtcNow() + _timeout).ToUnixTimeMilliseconds();
         var head = string.Create(CultureInfo.InvariantCulture,
             $"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {RequestId(index)}\r\n" +
             $"Lambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:function:warm-up\r\n" +
