@@ -22,6 +22,8 @@ internal static class CommandLine
           -c, --configuration <name>  Build configuration for --project. Default: Release.
           --artifacts-path <path>     Build output folder for --project. Default: the project's bin and obj folders.
           --port <number>             Function URL port (0 = any free port). Default: 5050.
+          --api-port <number>         Port of Lambda's invoke API (Invoke, InvokeWithResponseStream) for AWS SDK
+                                      callers (0 = any free port). Default: the Function URL port + 1 (0 with --port 0).
           --freeze                    Freeze the app (SIGSTOP) while idle and thaw it (SIGCONT) per event, as Lambda does.
           --snap-start                SnapStart as Lambda runs it: the app starts with AWS_LAMBDA_INITIALIZATION_TYPE=snap-start,
                                       is frozen when it asks /restore/next (the snapshot) and continued for the first
@@ -65,6 +67,7 @@ internal static class CommandLine
         var configuration = "Release";
         string? artifactsPath = null;
         var port = RunSettings.DefaultPort;
+        int? apiPort = null;
         var freeze = false;
         var snapStart = false;
         var buffered = false;
@@ -97,7 +100,10 @@ internal static class CommandLine
                     artifactsPath = Value();
                     break;
                 case "--port":
-                    port = ParsePort(Value());
+                    port = ParsePort(Value(), name);
+                    break;
+                case "--api-port":
+                    apiPort = ParsePort(Value(), name);
                     break;
                 case "--freeze":
                     freeze = NoValue(name, inlineValue);
@@ -155,6 +161,7 @@ internal static class CommandLine
             ArtifactsPath = artifactsPath,
             Command = command,
             Port = port,
+            ApiPort = apiPort ?? (port is 0 or 65535 ? 0 : port + 1),
             Freeze = freeze || snapStart,
             SnapStart = snapStart,
             Timeout = timeout,
@@ -190,10 +197,10 @@ internal static class CommandLine
         return timeout;
     }
 
-    private static int ParsePort(string text) =>
+    private static int ParsePort(string text, string option) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65535
             ? port
-            : throw new CommandLineException($"Invalid --port '{text}': use a port number from 1 to 65535, or 0 for any free port.");
+            : throw new CommandLineException($"Invalid {option} '{text}': use a port number from 1 to 65535, or 0 for any free port.");
 
     private static string ParseHandler(string text) =>
         FunctionProcessOptions.HandlerProblem(text) is { } problem

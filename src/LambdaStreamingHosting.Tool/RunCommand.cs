@@ -83,6 +83,7 @@ internal static class RunCommand
                 new LambdaEmulatorOptions
                 {
                     FunctionUrlPort = settings.Port,
+                    LambdaApiPort = settings.ApiPort,
                     InvokeMode = settings.Buffered ? LambdaInvokeMode.Buffered : LambdaInvokeMode.ResponseStream,
                     Timeout = settings.Timeout,
                     SnapStart = settings.SnapStart,
@@ -94,7 +95,7 @@ internal static class RunCommand
         catch (IOException exception) when (exception.InnerException is AddressInUseException)
         {
             await function.DisposeAsync().ConfigureAwait(false);
-            throw new ToolException($"Could not listen on port {settings.Port.ToString(CultureInfo.InvariantCulture)} ({exception.Message}): choose another with --port, or --port 0 for any free port.");
+            throw new ToolException($"Could not listen on port {settings.Port.ToString(CultureInfo.InvariantCulture)} or {settings.ApiPort.ToString(CultureInfo.InvariantCulture)} ({exception.Message}): choose others with --port and --api-port, or --port 0 for any free ports.");
         }
 
         emulator.InvocationCompleted += (_, record) => output.WriteLine(InvocationLine.Format(record));
@@ -110,6 +111,8 @@ internal static class RunCommand
             await output.WriteLineAsync(
                 $"lambda-streaming: Function URL {emulator.FunctionUrl} ({(settings.Buffered ? "BUFFERED" : "RESPONSE_STREAM")}, " +
                 $"timeout {settings.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s, freeze {(settings.Freeze ? "on" : "off")}{(settings.SnapStart ? ", SnapStart: snapshot taken, restored for the first event" : "")})").ConfigureAwait(false);
+            await output.WriteLineAsync(
+                $"lambda-streaming: Lambda API {emulator.LambdaApiUrl} (Invoke and InvokeWithResponseStream of function '{emulator.Options.FunctionName}', for AWS SDK callers)").ConfigureAwait(false);
             if (settings.Timeline)
             {
                 await output.WriteLineAsync($"lambda-streaming: timeline {new Uri(emulator.FunctionUrl, RunSettings.TimelinePath)}").ConfigureAwait(false);

@@ -21,6 +21,9 @@ internal sealed class RunSettings
     /// <summary>The Function URL port; 0 picks a free port.</summary>
     public int Port { get; init; } = DefaultPort;
 
+    /// <summary>The port of Lambda's invoke API; 0 picks a free port.</summary>
+    public int ApiPort { get; init; }
+
     /// <summary>Whether the app is frozen (<c>SIGSTOP</c>) between invocations.</summary>
     public bool Freeze { get; init; }
 

@@ -23,12 +23,13 @@ public sealed class CommandLineTests
     public void Every_option_is_read_in_both_spellings()
     {
         var settings = CommandLine.Parse(
-            ["run", "--project", "examples/StreamingApi", "-c", "Debug", "--artifacts-path", "/tmp/out", "--port=0", "--freeze", "--timeout", "2m", "--buffered", "-e", "A=1", "--env=B=x=y", "--handler", "src/index.handler", "--no-timeline"])!;
+            ["run", "--project", "examples/StreamingApi", "-c", "Debug", "--artifacts-path", "/tmp/out", "--port=0", "--api-port", "9001", "--freeze", "--timeout", "2m", "--buffered", "-e", "A=1", "--env=B=x=y", "--handler", "src/index.handler", "--no-timeline"])!;
 
         Assert.Equal("examples/StreamingApi", settings.ProjectPath);
         Assert.Equal("Debug", settings.Configuration);
         Assert.Equal("/tmp/out", settings.ArtifactsPath);
         Assert.Equal(0, settings.Port);
+        Assert.Equal(9001, settings.ApiPort);
         Assert.True(settings.Freeze);
         Assert.Equal(TimeSpan.FromMinutes(2), settings.Timeout);
         Assert.True(settings.Buffered);
@@ -47,6 +48,18 @@ public sealed class CommandLineTests
         Assert.True(settings.SnapStart);
         Assert.True(settings.Freeze); // the snapshot is a freeze
         Assert.False(CommandLine.Parse(["run", "--", "dotnet", "App.dll"])!.SnapStart);
+    }
+
+    [Theory]
+    [InlineData(new[] { "run", "--", "app" }, 5050, 5051)]
+    [InlineData(new[] { "run", "--port", "8080", "--", "app" }, 8080, 8081)]
+    [InlineData(new[] { "run", "--port", "0", "--", "app" }, 0, 0)]
+    public void The_Lambda_API_port_follows_the_Function_URL_port_unless_given(string[] args, int port, int apiPort)
+    {
+        var settings = CommandLine.Parse(args)!;
+
+        Assert.Equal(port, settings.Port);
+        Assert.Equal(apiPort, settings.ApiPort);
     }
 
     [Theory]
@@ -75,6 +88,7 @@ public sealed class CommandLineTests
     [InlineData(new string[] { "run", "--port" }, "Option '--port' needs a value")]
     [InlineData(new string[] { "run", "--port", "70000", "--", "app" }, "Invalid --port '70000'")]
     [InlineData(new string[] { "run", "--port", "-1", "--", "app" }, "Invalid --port '-1'")]
+    [InlineData(new string[] { "run", "--api-port", "x", "--", "app" }, "Invalid --api-port 'x'")]
     [InlineData(new string[] { "run", "--timeout", "soon", "--", "app" }, "Invalid --timeout 'soon'")]
     [InlineData(new string[] { "run", "--timeout", "16m", "--", "app" }, "up to 15 minutes")]
     [InlineData(new string[] { "run", "--timeout", "0s", "--", "app" }, "Invalid --timeout '0s'")]

@@ -92,7 +92,7 @@ internal sealed class AnswerEndpoints(LambdaEmulatorOptions options, InvocationL
         }
 
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(invocation.AnswerCancellation.Token, context.RequestAborted, stopping);
-        var (errorType, errorMessage) = await ErrorReport.ReadAsync(context, reading.Token);
+        var (errorType, errorMessage, document) = await ErrorReport.ReadAsync(context, reading.Token);
         if (invocation.TimedOut)
         {
             invocation.Finish(deadlines.TimedOut());
@@ -100,7 +100,7 @@ internal sealed class AnswerEndpoints(LambdaEmulatorOptions options, InvocationL
             return;
         }
 
-        invocation.Finish(new InvocationFailure(errorType, errorMessage));
+        invocation.Finish(new InvocationFailure(errorType, errorMessage) { ErrorDocument = document });
         await RuntimeApiReplies.AcceptedAsync(context);
     }
 
@@ -192,7 +192,7 @@ internal sealed class AnswerEndpoints(LambdaEmulatorOptions options, InvocationL
         InvocationFailure? failure;
         try
         {
-            failure = await answer.WriteAsync(stopping);
+            failure = await invocation.Door.WriteBufferedAsync(invocation, answer, stopping);
         }
         catch (OperationCanceledException)
         {

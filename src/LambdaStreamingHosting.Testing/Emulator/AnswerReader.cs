@@ -42,6 +42,11 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
     public async Task<AnswerOutcome> ReadStreamedAsync()
     {
         invocation.Streamed = true;
+        if (invocation.ApiCall is { } call)
+        {
+            return await ReadRawStreamAsync(call);
+        }
+
         if (!Door.Streams)
         {
             await DrainAsync();
@@ -105,6 +110,73 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
         }
 
         return new AnswerOutcome(ending);
+    }
+
+    /// <summary>
+    /// Reads a streamed answer for a Lambda API call: its bytes as they arrive (prelude, delimiter and body alike: the
+    /// Lambda API passes them through untouched) go to the call, then the trailers, which may report an error.
+    /// </summary>
+    private async Task<AnswerOutcome> ReadRawStreamAsync(LambdaApiCall call)
+    {
+        var reader = runtime.Request.BodyReader;
+        var limit = call.Streams ? options.MaxStreamedResponseBytes : options.MaxBufferedResponseBytes;
+        try
+        {
+            while (true)
+            {
+                if (!reader.TryRead(out var result))
+                {
+                    await call.FlushAsync(invocation, cancellationToken);
+                    result = await reader.ReadAsync(cancellationToken);
+                }
+
+                var buffer = result.Buffer;
+                _streamedBytes += buffer.Length;
+                if (_streamedBytes > limit)
+                {
+                    reader.AdvanceTo(buffer.End);
+                    await DrainAsync();
+                    var message = call.Streams
+                        ? $"The streamed response exceeded {limit} bytes and was cut."
+                        : $"The streamed response exceeded {limit} bytes, the most Invoke returns (InvokeWithResponseStream returns up to {options.MaxStreamedResponseBytes}).";
+                    return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.ResponseSizeTooLarge, message),
+                        StatusCodes.Status413RequestEntityTooLarge, RuntimeApiReplies.RequestEntityTooLarge, message);
+                }
+
+                if (!buffer.IsEmpty)
+                {
+                    await call.WriteAsync(invocation, buffer, cancellationToken);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+
+            await call.FlushAsync(invocation, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return Interrupted();
+        }
+        catch (BadHttpRequestException ex) when (IsConnectionClosedMidBody(ex))
+        {
+            return Interrupted();
+        }
+        catch (BadHttpRequestException ex)
+        {
+            var message = $"The function's chunked request body is malformed: {ex.Message}";
+            invocation.Violation(message);
+            return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.ProtocolViolation, message), Crashed: true);
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException)
+        {
+            return Interrupted();
+        }
+
+        return new AnswerOutcome(ReadTrailers());
     }
 
     /// <summary>
@@ -240,7 +312,7 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
             return Interrupted();
         }
 
-        if (Door.Streams)
+        if (Door.Streams && !Door.TakesEitherAnswerMode)
         {
             var message = $"The function answered buffered (no Lambda-Runtime-Function-Response-Mode: streaming header), but the {Door.Describe()} streams: the client gets the JSON document verbatim. {Door.StreamingHint}";
             if (invocation.Violation(message))
@@ -348,11 +420,13 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
 
         var errorBody = trailers.Trailers[ErrorBodyTrailer].ToString();
         string? message = null;
+        byte[]? document = null;
         if (errorBody.Length > 0)
         {
             try
             {
-                (_, message) = ErrorReport.ParseDocument(Convert.FromBase64String(errorBody));
+                document = Convert.FromBase64String(errorBody);
+                (_, message) = ErrorReport.ParseDocument(document);
             }
             catch (FormatException)
             {
@@ -360,7 +434,7 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
             }
         }
 
-        return new InvocationFailure(errorType, message ?? "(the function streamed an error trailer without a message)");
+        return new InvocationFailure(errorType, message ?? "(the function streamed an error trailer without a message)") { ErrorDocument = document };
     }
 
     private async Task<byte[]> ReadAllAsync(int limit)

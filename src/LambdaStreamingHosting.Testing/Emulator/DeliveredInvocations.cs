@@ -38,6 +38,18 @@ internal sealed class DeliveredInvocations
         _invocations.TryRemove(released.RequestId, out _);
     }
 
+    /// <summary>Adds a line the function wrote to the log of each invocation it is running that keeps one.</summary>
+    public void AddFunctionOutput(string line)
+    {
+        foreach (var invocation in _invocations.Values)
+        {
+            if (invocation.Log is { } log && invocation.State is InvocationState.Delivered or InvocationState.Answering)
+            {
+                log.Add(line);
+            }
+        }
+    }
+
     /// <summary>Stops reading every answer in progress (the emulator stops).</summary>
     public void CancelAnswers()
     {

@@ -22,7 +22,11 @@ internal enum InvocationState
 /// <param name="ErrorType">The error type logged, e.g. <c>Sandbox.Timedout</c>.</param>
 /// <param name="Message">Details for the log and the <c>x-lambda-emulator-error</c> header.</param>
 /// <param name="ClientStatusCode">The status the client gets when its response has not started (usually 502).</param>
-internal sealed record InvocationFailure(string ErrorType, string Message, int ClientStatusCode = StatusCodes.Status502BadGateway);
+internal sealed record InvocationFailure(string ErrorType, string Message, int ClientStatusCode = StatusCodes.Status502BadGateway)
+{
+    /// <summary>The error document the function reported (<c>/error</c>'s body, or the decoded error trailer), when it sent one.</summary>
+    public byte[]? ErrorDocument { get; init; }
+}
 
 /// <summary>
 /// One client request on its way through the function: the event, the client's <see cref="HttpContext"/> (which the
@@ -101,6 +105,18 @@ internal sealed class EmulatedInvocation
     public DateTimeOffset Deadline { get; set; }
 
     public bool Streamed { get; set; }
+
+    /// <summary>The ARN sent in <c>Lambda-Runtime-Invoked-Function-Arn</c> when it is not the unqualified one (a qualifier was asked for).</summary>
+    public string? InvokedFunctionArn { get; init; }
+
+    /// <summary>The caller's client context (JSON text) for <c>Lambda-Runtime-Client-Context</c>, when it sent one.</summary>
+    public string? ClientContext { get; init; }
+
+    /// <summary>What the function wrote while it ran this invocation, when the caller asked for the log (Lambda API calls only).</summary>
+    public FunctionLogTail? Log { get; init; }
+
+    /// <summary>The Lambda API call this invocation answers, when it came through the Lambda API.</summary>
+    public LambdaApiCall? ApiCall { get; init; }
 
     /// <summary>Whether the environment was thawed to be given this invocation.</summary>
     public bool Thawed { get; set; }
@@ -284,7 +300,7 @@ internal sealed class EmulatedInvocation
             }
         }
 
-        var abort = failure is not null && Client.Response.HasStarted;
+        var abort = failure is not null && Client.Response.HasStarted && Door.CutsClientOnFailure;
         ClientAborted = abort;
         int status;
         if (failure is null)
@@ -293,7 +309,7 @@ internal sealed class EmulatedInvocation
         }
         else
         {
-            status = abort ? Client.Response.StatusCode : failure.ClientStatusCode;
+            status = abort || !Door.CutsClientOnFailure ? Client.Response.StatusCode : failure.ClientStatusCode;
         }
 
         List<string> violations;

@@ -10,8 +10,8 @@ namespace LambdaStreamingHosting.Testing;
 /// </summary>
 internal static class ErrorReport
 {
-    /// <summary>Reads an error report: the type from the header (else the document), and the message.</summary>
-    public static async Task<(string ErrorType, string Message)> ReadAsync(HttpContext context, CancellationToken cancellationToken)
+    /// <summary>Reads an error report: the type from the header (else the document), the message, and the document as sent.</summary>
+    public static async Task<(string ErrorType, string Message, byte[] Document)> ReadAsync(HttpContext context, CancellationToken cancellationToken)
     {
         var headerType = context.Request.Headers["Lambda-Runtime-Function-Error-Type"].ToString();
         byte[] body;
@@ -28,7 +28,7 @@ internal static class ErrorReport
 
         var (bodyType, message) = ParseDocument(body);
         var errorType = headerType.Length > 0 ? headerType : bodyType ?? EmulatorErrorTypes.Unknown;
-        return (errorType, message ?? "(no errorMessage)");
+        return (errorType, message ?? "(no errorMessage)", body);
     }
 
     /// <summary>The <c>errorType</c> and <c>errorMessage</c> of an error document; <see langword="null"/> for what it lacks or when it is not one.</summary>

@@ -63,6 +63,7 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
         LambdaFrontDoor.FunctionUrl => new PayloadV2Door(kind, options, queue, log),
         LambdaFrontDoor.HttpApi => new PayloadV2Door(kind, options, queue, log),
         LambdaFrontDoor.RestApi => new RestApiDoor(options, queue, log),
+        LambdaFrontDoor.LambdaApi => new LambdaApiDoor(options, queue, log),
         _ => new AlbDoor(options, queue, log),
     };
 
@@ -71,10 +72,24 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
         LambdaFrontDoor.FunctionUrl => $"Function URL (InvokeMode {(Streams ? "RESPONSE_STREAM" : "BUFFERED")})",
         LambdaFrontDoor.RestApi => $"REST API ({(Streams ? "responseTransferMode STREAM" : "buffered")})",
         LambdaFrontDoor.HttpApi => "HTTP API",
+        LambdaFrontDoor.LambdaApi => Streams ? "Lambda API (InvokeWithResponseStream)" : "Lambda API (Invoke)",
         _ => "Application Load Balancer",
     };
 
-    public async Task HandleAsync(HttpContext client)
+    /// <summary>
+    /// Whether a failure after the client's response started cuts the client's connection (HTTP front ends), rather
+    /// than being reported in the response itself (the Lambda API's <c>InvokeComplete</c> event).
+    /// </summary>
+    public virtual bool CutsClientOnFailure => true;
+
+    /// <summary>Whether the door takes a buffered and a streamed answer alike (the Lambda API), so neither is a violation.</summary>
+    public virtual bool TakesEitherAnswerMode => false;
+
+    /// <summary>Writes an accepted buffered answer to the client; returns the failure, if any.</summary>
+    public virtual Task<InvocationFailure?> WriteBufferedAsync(EmulatedInvocation invocation, ClientAnswer answer, CancellationToken cancellationToken) =>
+        answer.WriteAsync(cancellationToken);
+
+    public virtual async Task HandleAsync(HttpContext client)
     {
         if (!TryTakeRequestId(client, out var requestId))
         {
@@ -286,7 +301,7 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
         }
     }
 
-    private static string HeaderSafe(string value)
+    protected static string HeaderSafe(string value)
     {
         var builder = new StringBuilder(Math.Min(value.Length, 1000));
         foreach (var c in value)

@@ -58,6 +58,14 @@ public sealed class LambdaEmulator : IAsyncDisposable
     /// <summary>The load balancer URL, e.g. <c>http://127.0.0.1:5004/</c>.</summary>
     public Uri AlbUrl { get; private set; } = null!;
 
+    /// <summary>
+    /// The endpoint of Lambda's invoke API, e.g. <c>http://127.0.0.1:5005/</c>: point an AWS SDK's Lambda client at it
+    /// (any credentials; signatures are not checked) and call <c>Invoke</c> (<c>RequestResponse</c>, <c>Event</c>,
+    /// <c>DryRun</c>) or <c>InvokeWithResponseStream</c> with the function's name (<see cref="LambdaEmulatorOptions.FunctionName"/>)
+    /// or ARN. The payload is the event, as sent.
+    /// </summary>
+    public Uri LambdaApiUrl { get; private set; } = null!;
+
     /// <summary>The invocations finished so far, oldest first (a snapshot).</summary>
     public IReadOnlyList<LambdaInvocationRecord> Invocations => _log.Snapshot();
 
@@ -92,6 +100,7 @@ public sealed class LambdaEmulator : IAsyncDisposable
             (LambdaFrontDoor.RestApi, options.RestApiPort),
             (LambdaFrontDoor.HttpApi, options.HttpApiPort),
             (LambdaFrontDoor.ApplicationLoadBalancer, options.AlbPort),
+            (LambdaFrontDoor.LambdaApi, options.LambdaApiPort),
         };
         var bound = new ListenOptions[listeners.Length];
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
@@ -130,6 +139,12 @@ public sealed class LambdaEmulator : IAsyncDisposable
         var runtimeApi = new RuntimeApiServer(options, log);
         var emulator = new LambdaEmulator(options, app, log, runtimeApi);
         log.Owner = emulator;
+        if (options.Environment is FunctionProcess process)
+        {
+            // What the function writes while it runs an invocation is that invocation's log (X-Amz-Log-Type: Tail).
+            process.LineWritten += runtimeApi.Delivered.AddFunctionOutput;
+        }
+
         app.Run(emulator.DispatchAsync);
         try
         {
@@ -163,6 +178,7 @@ public sealed class LambdaEmulator : IAsyncDisposable
                     break;
                 case LambdaFrontDoor.RestApi: emulator.RestApiUrl = url; break;
                 case LambdaFrontDoor.HttpApi: emulator.HttpApiUrl = url; break;
+                case LambdaFrontDoor.LambdaApi: emulator.LambdaApiUrl = url; break;
                 default: emulator.AlbUrl = url; break;
             }
         }
@@ -193,6 +209,11 @@ public sealed class LambdaEmulator : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
+        }
+
+        if (Options.Environment is FunctionProcess process)
+        {
+            process.LineWritten -= _runtimeApi.Delivered.AddFunctionOutput;
         }
 
         _runtimeApi.Stop();

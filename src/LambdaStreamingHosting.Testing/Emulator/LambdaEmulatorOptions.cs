@@ -146,6 +146,9 @@ public sealed class LambdaEmulatorOptions
     /// <summary>Port of the load balancer front door. Default: 0, a free port (read <see cref="LambdaEmulator.AlbUrl"/>).</summary>
     public int AlbPort { get; set; }
 
+    /// <summary>Port of Lambda's invoke API (<c>Invoke</c>, <c>InvokeWithResponseStream</c>). Default: 0, a free port (read <see cref="LambdaEmulator.LambdaApiUrl"/>).</summary>
+    public int LambdaApiPort { get; set; }
+
     /// <summary>The function's name, used in its ARN. Default: <c>function</c>.</summary>
     public string FunctionName { get; set; } = "function";
 
@@ -195,7 +198,7 @@ public sealed class LambdaEmulatorOptions
         Require(MaxAlbBodyBytes > 0, nameof(MaxAlbBodyBytes), $"must be more than 0; it is {MaxAlbBodyBytes}.");
         Require(UncappedResponseBytes >= 0, nameof(UncappedResponseBytes), $"must be 0 or more; it is {UncappedResponseBytes}.");
         Require(ThrottledBytesPerSecond > 0, nameof(ThrottledBytesPerSecond), $"must be more than 0; it is {ThrottledBytesPerSecond}.");
-        foreach (var (name, port) in new[] { (nameof(RuntimeApiPort), RuntimeApiPort), (nameof(FunctionUrlPort), FunctionUrlPort), (nameof(RestApiPort), RestApiPort), (nameof(HttpApiPort), HttpApiPort), (nameof(AlbPort), AlbPort) })
+        foreach (var (name, port) in new[] { (nameof(RuntimeApiPort), RuntimeApiPort), (nameof(FunctionUrlPort), FunctionUrlPort), (nameof(RestApiPort), RestApiPort), (nameof(HttpApiPort), HttpApiPort), (nameof(AlbPort), AlbPort), (nameof(LambdaApiPort), LambdaApiPort) })
         {
             Require(port is >= 0 and <= 65535, name, $"must be 0 (a free port) or a port number up to 65535; it is {port}.");
         }

@@ -14,4 +14,10 @@ public enum LambdaFrontDoor
 
     /// <summary>An Application Load Balancer target group; never streams.</summary>
     ApplicationLoadBalancer = 3,
+
+    /// <summary>
+    /// Lambda's own API: <c>Invoke</c> and <c>InvokeWithResponseStream</c>, as an AWS SDK calls them
+    /// (<see cref="LambdaEmulator.LambdaApiUrl"/>); the event is the caller's payload, as sent.
+    /// </summary>
+    LambdaApi = 4,
 }

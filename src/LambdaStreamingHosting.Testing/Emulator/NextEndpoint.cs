@@ -50,8 +50,12 @@ internal sealed class NextEndpoint(LambdaEmulatorOptions options, InvocationLog 
         headers["Lambda-Runtime-Aws-Request-Id"] = invocation.RequestId;
         headers[RuntimeApiReplies.InvocationIdHeader] = invocation.InvocationId;
         headers["Lambda-Runtime-Deadline-Ms"] = invocation.Deadline.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-        headers["Lambda-Runtime-Invoked-Function-Arn"] = options.FunctionArn;
+        headers["Lambda-Runtime-Invoked-Function-Arn"] = invocation.InvokedFunctionArn ?? options.FunctionArn;
         headers["Lambda-Runtime-Trace-Id"] = invocation.TraceId;
+        if (invocation.ClientContext is { } clientContext)
+        {
+            headers["Lambda-Runtime-Client-Context"] = clientContext;
+        }
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = invocation.Event.Length;
         try

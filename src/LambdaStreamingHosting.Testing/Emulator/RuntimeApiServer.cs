@@ -36,6 +36,9 @@ internal sealed class RuntimeApiServer : IDisposable
         _snapStart = new SnapStartEndpoints(options, log, Queue, _resets, _stopping.Token);
     }
 
+    /// <summary>The invocations the function holds.</summary>
+    public DeliveredInvocations Delivered => _delivered;
+
     /// <summary>Where the front doors put the invocations they make.</summary>
     public InvocationQueue Queue { get; }
 
@@ -112,7 +115,7 @@ internal sealed class RuntimeApiServer : IDisposable
     // POST /runtime/init/error: the first queued invocation fails with the report, and the environment starts again.
     private async Task InitErrorAsync(HttpContext context)
     {
-        var (errorType, errorMessage) = await ErrorReport.ReadAsync(context, context.RequestAborted);
+        var (errorType, errorMessage, _) = await ErrorReport.ReadAsync(context, context.RequestAborted);
         if (Queue.TryTakeQueued(out var first))
         {
             first.Finish(new InvocationFailure(errorType, "The function failed to start: " + errorMessage));

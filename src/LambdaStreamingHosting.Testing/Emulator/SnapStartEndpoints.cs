@@ -88,7 +88,7 @@ internal sealed class SnapStartEndpoints(LambdaEmulatorOptions options, Invocati
     /// <summary><c>POST /runtime/restore/error</c>: the after-restore work failed; the first event fails with it.</summary>
     public async Task RestoreErrorAsync(HttpContext context)
     {
-        var (errorType, errorMessage) = await ErrorReport.ReadAsync(context, context.RequestAborted);
+        var (errorType, errorMessage, _) = await ErrorReport.ReadAsync(context, context.RequestAborted);
         NextRequested();
         if (!options.SnapStart)
         {

@@ -437,11 +437,15 @@ public sealed class FunctionProcess : IFunctionEnvironment, IAsyncDisposable
         return output.Length == 0 ? "It wrote no output." : $"Its last output:{System.Environment.NewLine}{output}";
     }
 
+    /// <summary>Raised with each line the function writes (standard output or error), before it is forwarded.</summary>
+    internal event Action<string>? LineWritten;
+
     private void OnOutput(string? line, Action<string>? forward)
     {
         if (line is not null)
         {
             AppendOutput(line);
+            LineWritten?.Invoke(line);
             Forward(line, forward);
         }
     }

@@ -60,6 +60,22 @@ app.MapGet("/fail", async (HttpContext context) =>
     throw new InvalidOperationException("The report could not be finished.");
 });
 
+// Writes a line to standard output, then waits for the gate: the test opens it once it has seen the line, so the line
+// is known to have been written while the invocation ran.
+app.MapGet("/log", async (string line, string gate, CancellationToken aborted) =>
+{
+    Console.WriteLine(line);
+    await File.ReadAllTextAsync(gate, aborted);
+    return "logged";
+});
+
+// What Lambda told the function about the invocation: the ARN it was invoked with and the caller's client context.
+app.MapGet("/invocation", (HttpContext context) =>
+{
+    var invocation = context.GetLambdaInvocation()!;
+    return $"{invocation.InvokedFunctionArn}\n{invocation.ClientContext}";
+});
+
 // Hangs, ignoring RequestAborted as a stuck dependency would: lets a test drive the emulator's timeout and reset.
 app.MapGet("/hang", async () =>
 {
