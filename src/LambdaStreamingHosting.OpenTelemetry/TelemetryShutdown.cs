@@ -6,23 +6,25 @@ using OpenTelemetry.Trace;
 namespace LambdaStreamingHosting.OpenTelemetry;
 
 /// <summary>
-/// Inside Lambda, shuts the tracer and meter providers down once the host has stopped, giving them at most
+/// On the Lambda server (inside Lambda, under <c>LambdaApplicationFactory</c>, with <c>AddLambdaServer</c>: what
+/// <see cref="LambdaHostingInfo.UsesLambdaServer"/> says), shuts the tracer and meter providers down once the host has stopped, giving them at most
 /// <see cref="ExportTimeout"/> together to export what is left (the spans and metrics of an invocation aborted at
 /// shutdown; everything before went out before its freeze). OpenTelemetry's providers otherwise do it when the host
 /// disposes them, waiting up to 5 s each for a collector that does not answer, while Lambda kills the process 300 ms
 /// after <c>SIGTERM</c>: the function was killed instead of exiting 0. Disposing the providers afterwards waits for
-/// nothing more. Outside Lambda nothing changes.
+/// nothing more. On any other server nothing changes.
 /// </summary>
 internal sealed class TelemetryShutdown(IServiceProvider services) : IHostedLifecycleService
 {
     /// <summary>How long the providers may take, together, to export at shutdown.</summary>
     internal static readonly TimeSpan ExportTimeout = TimeSpan.FromMilliseconds(100);
 
-    private static readonly bool InsideLambda = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("AWS_LAMBDA_RUNTIME_API"));
+    /// <summary>Whether the providers get <see cref="ExportTimeout"/> at shutdown: the app runs on the Lambda server.</summary>
+    internal bool BoundsShutdown => services.GetService<LambdaHostingInfo>()?.UsesLambdaServer == true;
 
     public Task StoppedAsync(CancellationToken cancellationToken)
     {
-        if (!InsideLambda)
+        if (!BoundsShutdown)
         {
             return Task.CompletedTask;
         }

@@ -1,5 +1,3 @@
-// Note for the Testing package: AddLambdaServer(services, runtimeApiEndpoint) below switches the Lambda server on
-// without the AWS_LAMBDA_RUNTIME_API environment variable (internal; InternalsVisibleTo LambdaStreamingHosting.Testing).
 using System.Diagnostics;
 using LambdaStreamingHosting;
 using LambdaStreamingHosting.Logging;
@@ -48,19 +46,28 @@ public static class LambdaStreamingServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Registers the Lambda server regardless of the environment, taking requests from
-    /// <paramref name="runtimeApiEndpoint"/> (<c>host:port[/path]</c>, which wins over the options), with the options the
-    /// app configured. For the Testing package and tests.
+    /// Runs the app on the Lambda server whatever the environment, taking requests from the Lambda Runtime API at
+    /// <paramref name="runtimeApiEndpoint"/> (<c>host:port[/path]</c>; it wins over
+    /// <see cref="LambdaStreamingOptions.RuntimeApiEndpoint"/>), with the options the app configured. This is what
+    /// <c>LambdaApplicationFactory</c> does with its emulator; an app inside Lambda calls
+    /// <see cref="AddLambdaStreaming"/> instead, which also sets up Lambda's log format and shutdown budget.
     /// </summary>
-    internal static IServiceCollection AddLambdaServer(this IServiceCollection services, string runtimeApiEndpoint) =>
-        services.AddLambdaServer(runtimeApiEndpoint, TimeProvider.System);
-
-    /// <summary>
-    /// As <see cref="AddLambdaServer(IServiceCollection, string)"/>, with deadlines and idle times on <paramref name="time"/>,
-    /// the clock the Runtime API at <paramref name="runtimeApiEndpoint"/> computes its deadlines on.
-    /// </summary>
-    internal static IServiceCollection AddLambdaServer(this IServiceCollection services, string runtimeApiEndpoint, TimeProvider time) =>
-        services.AddLambdaServer(new LambdaServerSettings { RuntimeApiEndpoint = runtimeApiEndpoint, EndpointOverridesOptions = true, Time = time });
+    /// <param name="services">The app's services.</param>
+    /// <param name="runtimeApiEndpoint">The Runtime API to take invocations from (an emulator's, in tests).</param>
+    /// <param name="timeProvider">
+    /// The clock the Runtime API computes its deadlines on, which the server measures deadlines and idle times on
+    /// (an emulator's fake clock, in tests); <see cref="TimeProvider.System"/> when <see langword="null"/>.
+    /// </param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    public static IServiceCollection AddLambdaServer(this IServiceCollection services, string runtimeApiEndpoint, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrEmpty(runtimeApiEndpoint);
+        return services.AddLambdaServer(new LambdaServerSettings
+        {
+            RuntimeApiEndpoint = runtimeApiEndpoint, EndpointOverridesOptions = true, Time = timeProvider ?? TimeProvider.System,
+        });
+    }
 
     /// <summary>Registers the Lambda server with explicit <paramref name="settings"/> (what it would read from the environment).</summary>
     internal static IServiceCollection AddLambdaServer(this IServiceCollection services, LambdaServerSettings settings)
@@ -109,6 +116,7 @@ public static class LambdaStreamingServiceCollectionExtensions
 
         services.AddSingleton<OptionsMarker>();
         services.AddOptions<LambdaStreamingOptions>().BindConfiguration(LambdaStreamingOptions.ConfigurationSectionName);
+        services.TryAddSingleton(LambdaHostingInfo.Create);
     }
 
     /// <summary>Marks that the options binding was registered, so it is registered once.</summary>
