@@ -77,24 +77,9 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
                 return cut;
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (IsStreamReadFailure(ex))
         {
-            return Interrupted();
-        }
-        catch (BadHttpRequestException ex) when (IsConnectionClosedMidBody(ex))
-        {
-            // The function's connection closed (its process exited) in the middle of the body: a crash, not bad framing.
-            return Interrupted();
-        }
-        catch (BadHttpRequestException ex)
-        {
-            var message = $"The function's chunked request body is malformed: {ex.Message}";
-            invocation.Violation(message);
-            return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.ProtocolViolation, message), Crashed: true);
-        }
-        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException)
-        {
-            return Interrupted();
+            return StreamReadFailed(ex);
         }
 
         if (!_clientStarted)
@@ -157,23 +142,9 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
 
             await call.FlushAsync(invocation, cancellationToken);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (IsStreamReadFailure(ex))
         {
-            return Interrupted();
-        }
-        catch (BadHttpRequestException ex) when (IsConnectionClosedMidBody(ex))
-        {
-            return Interrupted();
-        }
-        catch (BadHttpRequestException ex)
-        {
-            var message = $"The function's chunked request body is malformed: {ex.Message}";
-            invocation.Violation(message);
-            return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.ProtocolViolation, message), Crashed: true);
-        }
-        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException)
-        {
-            return Interrupted();
+            return StreamReadFailed(ex);
         }
 
         return new AnswerOutcome(ReadTrailers());
@@ -364,6 +335,30 @@ internal sealed class AnswerReader(HttpContext runtime, EmulatedInvocation invoc
     }
 
     /// <summary>Kestrel's rejection of a body cut short by the end of the connection (its message is all that tells it apart).</summary>
+    /// <summary>Whether reading the function's streamed body ended in a way <see cref="StreamReadFailed"/> answers.</summary>
+    private bool IsStreamReadFailure(Exception exception) => exception switch
+    {
+        BadHttpRequestException or IOException or ConnectionResetException or ConnectionAbortedException => true,
+        OperationCanceledException => cancellationToken.IsCancellationRequested,
+        _ => false,
+    };
+
+    /// <summary>
+    /// How a streamed body that could not be read ended: malformed chunk framing is a protocol violation; a connection
+    /// closed in the middle of the body (the process exited), a reset or the emulator stopping is an interruption.
+    /// </summary>
+    private AnswerOutcome StreamReadFailed(Exception exception)
+    {
+        if (exception is BadHttpRequestException bad && !IsConnectionClosedMidBody(bad))
+        {
+            var message = $"The function's chunked request body is malformed: {bad.Message}";
+            invocation.Violation(message);
+            return new AnswerOutcome(new InvocationFailure(EmulatorErrorTypes.ProtocolViolation, message), Crashed: true);
+        }
+
+        return Interrupted();
+    }
+
     private static bool IsConnectionClosedMidBody(BadHttpRequestException exception) =>
         exception.Message.StartsWith("Unexpected end of request content", StringComparison.Ordinal);
 

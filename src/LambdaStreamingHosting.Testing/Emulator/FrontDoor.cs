@@ -98,7 +98,7 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
             return;
         }
 
-        var body = await ReadRequestBodyAsync(client);
+        var body = await ClientRequestBody.ReadAsync(client, MaxRequestBodyBytes);
         InvocationFailure? refused = null;
         byte[] eventBytes = [];
         if (body is null)
@@ -260,43 +260,6 @@ internal abstract class FrontDoor(LambdaFrontDoor kind, LambdaEmulatorOptions op
             if (buffer.Capacity > MaxKeptEventBufferBytes)
             {
                 t_eventBuffer = null; // a large event's buffer is not kept
-            }
-        }
-    }
-
-    /// <summary>Reads the whole client body; null when it is larger than <see cref="MaxRequestBodyBytes"/>.</summary>
-    private async Task<byte[]?> ReadRequestBodyAsync(HttpContext client)
-    {
-        var limit = MaxRequestBodyBytes;
-        if (client.Request.ContentLength > limit)
-        {
-            return null;
-        }
-
-        if (client.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
-        {
-            return []; // e.g. a GET without Content-Length or Transfer-Encoding
-        }
-
-        using var buffer = new MemoryStream();
-        var reader = client.Request.BodyReader;
-        while (true)
-        {
-            var result = await reader.ReadAsync(client.RequestAborted);
-            foreach (var segment in result.Buffer)
-            {
-                buffer.Write(segment.Span);
-            }
-
-            reader.AdvanceTo(result.Buffer.End);
-            if (buffer.Length > limit)
-            {
-                return null;
-            }
-
-            if (result.IsCompleted)
-            {
-                return buffer.ToArray();
             }
         }
     }

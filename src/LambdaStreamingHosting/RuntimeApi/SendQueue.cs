@@ -407,6 +407,13 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
                 return default;
             }
 
+            if (_waiting)
+            {
+                // One waiter at a time: a second would strand the first, whose wait would then never end.
+                throw new InvalidOperationException(
+                    "A write, flush or drain of this response is already waiting for its sends: writes to one response must not overlap.");
+            }
+
             _writerWait.Reset();
             _waiting = true;
             _waitUntilSent = untilSentAt;

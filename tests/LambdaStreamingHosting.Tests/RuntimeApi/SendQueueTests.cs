@@ -129,6 +129,34 @@ public sealed class SendQueueTests : IDisposable
     }
 
     [Fact]
+    public async Task A_second_wait_while_a_writer_waits_is_refused_and_the_first_writer_still_goes_on()
+    {
+        await using var client = new RuntimeApiClient(_peer.Endpoint);
+        var accept = _peer.AcceptAsync();
+        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), CancellationToken.None).AsTask().Within();
+        var queue = request.Body;
+        queue.Configure(maxUnsentBytes: 64 * 1024, broken: null);
+
+        queue.Write(new byte[Large]);
+        var flush = queue.FlushAsync().AsTask();
+        Assert.False(flush.IsCompleted); // the writer waits on the cap
+
+        // A drain while the writer waits would take its place and strand it: it is refused instead.
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => queue.DrainAsync().AsTask());
+        Assert.Contains("must not overlap", error.Message);
+
+        using var peer = await accept.Within();
+        await RuntimeApiPeer.ReadHeadAsync(peer);
+        await RuntimeApiPeer.ReadExactlyAsync(peer, $"{Large:X}\r\n".Length + Large + 2);
+        await flush.Within(); // the first writer was not stranded
+
+        await queue.EndAsync().AsTask().Within();
+        Assert.Equal("0\r\n\r\n", Encoding.ASCII.GetString(await RuntimeApiPeer.ReadExactlyAsync(peer, 5)));
+        await queue.DrainAsync().AsTask().Within();
+        await client.AbandonAsync(request);
+    }
+
+    [Fact]
     public async Task An_error_end_sends_the_unflushed_bytes_then_the_last_chunk_with_both_error_trailers()
     {
         await using var client = new RuntimeApiClient(_peer.Endpoint);

@@ -85,7 +85,7 @@ internal sealed partial class LambdaApiDoor : FrontDoor
         var type = request.Headers["X-Amz-Invocation-Type"].ToString() is { Length: > 0 } given ? given : "RequestResponse";
         var (qualifiedArn, executedVersion) = Resolve(name, request.Query["Qualifier"].ToString());
         var limit = type == "Event" ? MaxAsyncPayloadBytes : Options.MaxEventBytes;
-        var payload = await ReadPayloadAsync(client, limit);
+        var payload = await ClientRequestBody.ReadAsync(client, limit);
         if (payload is null)
         {
             var operationName = type == "Event" ? "InvokeAsync" : "InvokeFunction";
@@ -304,41 +304,6 @@ internal sealed partial class LambdaApiDoor : FrontDoor
         detached.Request.Headers[TraceIds.HeaderName] = client.Request.Headers[TraceIds.HeaderName];
         detached.Response.StatusCode = StatusCodes.Status202Accepted;
         return detached;
-    }
-
-    private static async Task<byte[]?> ReadPayloadAsync(HttpContext client, int limit)
-    {
-        if (client.Request.ContentLength > limit)
-        {
-            return null;
-        }
-
-        if (client.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
-        {
-            return [];
-        }
-
-        using var buffer = new MemoryStream();
-        var reader = client.Request.BodyReader;
-        while (true)
-        {
-            var result = await reader.ReadAsync(client.RequestAborted);
-            foreach (var segment in result.Buffer)
-            {
-                buffer.Write(segment.Span);
-            }
-
-            reader.AdvanceTo(result.Buffer.End);
-            if (buffer.Length > limit)
-            {
-                return null;
-            }
-
-            if (result.IsCompleted)
-            {
-                return buffer.ToArray();
-            }
-        }
     }
 
     /// <summary>Lambda's error answer: the status, <c>x-amzn-ErrorType</c> and <c>{"Type":"User","message":…}</c>.</summary>
