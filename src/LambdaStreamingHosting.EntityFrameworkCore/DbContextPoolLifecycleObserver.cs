@@ -26,7 +26,7 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
     public static string OptionsName { get; } = typeof(TContext).FullName ?? typeof(TContext).Name;
 
     /// <summary>The thaw state of the context's pool, shared with the context's interceptor.</summary>
-    public NpgsqlPoolGuard Guard { get; } = new(logger, typeof(TContext).Name);
+    public NpgsqlPoolThawCheck ThawCheck { get; } = new(typeof(TContext).Name, logger);
 
     /// <summary>The options in force.</summary>
     public LambdaConnectionPoolOptions Options => optionsMonitor.Get(OptionsName);
@@ -38,7 +38,7 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
         var options = Options;
         if (options.Enabled)
         {
-            Guard.OnThaw(idleTime, options, ClearIdleConnections);
+            ThawCheck.OnThaw(idleTime, options, ClearIdleConnections);
         }
 
         return ValueTask.CompletedTask;
@@ -49,7 +49,7 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
         // Connections captured in a snapshot are dead in every environment restored from it.
         if (Options.Enabled)
         {
-            Guard.SetCheckDue(false);
+            ThawCheck.Cancel();
             if (ClearIdleConnections())
             {
                 LogClearedBeforeSnapshot(logger, typeof(TContext).Name);
@@ -63,7 +63,7 @@ internal sealed partial class DbContextPoolLifecycleObserver<TContext>(
     {
         if (Options.Enabled)
         {
-            Guard.SetCheckDue(false);
+            ThawCheck.Cancel();
             ClearIdleConnections();
             await WarmUpAsync(cancellationToken).ConfigureAwait(false);
         }

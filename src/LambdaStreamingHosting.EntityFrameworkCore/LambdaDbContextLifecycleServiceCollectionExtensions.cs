@@ -3,7 +3,9 @@ using LambdaStreamingHosting.EntityFrameworkCore;
 using LambdaStreamingHosting.Lifecycle;
 using LambdaStreamingHosting.Npgsql;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -35,7 +37,10 @@ public static class LambdaDbContextLifecycleServiceCollectionExtensions
         where TContext : DbContext
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddLambdaConnectionPoolOptions(DbContextPoolLifecycleObserver<TContext>.OptionsName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LambdaConnectionPoolOptions>, LambdaConnectionPoolOptionsValidator>());
+        var options = services.AddOptions<LambdaConnectionPoolOptions>(DbContextPoolLifecycleObserver<TContext>.OptionsName)
+            .BindConfiguration(LambdaConnectionPoolOptions.ConfigurationSectionName)
+            .ValidateOnStart();
         if (configure is not null)
         {
             options.Configure(configure);
@@ -50,8 +55,8 @@ public static class LambdaDbContextLifecycleServiceCollectionExtensions
                 var observer = provider.GetRequiredService<DbContextPoolLifecycleObserver<TContext>>();
                 builder.AddInterceptors(new ThawCheckAndOpenRetryInterceptor(
                     () => observer.Options,
-                    observer.Guard,
-                    provider.GetServices<ILambdaLifecycleObserver>().OfType<NpgsqlDataSourceLifecycleObserver>().FirstOrDefault(),
+                    observer.ThawCheck,
+                    dataSource => NpgsqlPoolThawCheck.IsCheckedAtThaw(provider, dataSource),
                     provider.GetRequiredService<ILogger<ThawCheckAndOpenRetryInterceptor>>()));
             });
         }

@@ -9,19 +9,19 @@ namespace LambdaStreamingHosting.EntityFrameworkCore;
 
 /// <summary>
 /// Runs before a context opens its connection. On the first open after a thaw it checks the pool's idle connections
-/// (<see cref="NpgsqlPoolCheck"/>), so the open gets one that answered, or a fresh one. Then it opens the connection
+/// (<see cref="NpgsqlPoolThawCheck"/>), so the open gets one that answered, or a fresh one. Then it opens the connection
 /// itself and, when the open fails with a transient error (connection refused or reset, a server that cannot accept
 /// connections yet), tries once more. Retrying an open is always safe: no command ran. Commands are never retried here,
 /// because one that failed may already have taken effect.
 /// </summary>
 /// <param name="options">The options in force.</param>
-/// <param name="guard">The thaw state of the context's pool.</param>
-/// <param name="dataSourceLine">The observer of <c>AddLambdaNpgsqlDataSourceLifecycle()</c>, if registered: a context on its data source is checked there, at the thaw.</param>
+/// <param name="thawCheck">The thaw state of the context's pool.</param>
+/// <param name="isCheckedAtThaw">Whether a data source is checked at every thaw already (by <c>AddLambdaNpgsqlDataSourceLifecycle()</c>): a context on it is not checked again.</param>
 /// <param name="logger">Where retries are logged.</param>
 internal sealed partial class ThawCheckAndOpenRetryInterceptor(
     Func<LambdaConnectionPoolOptions> options,
-    NpgsqlPoolGuard guard,
-    NpgsqlDataSourceLifecycleObserver? dataSourceLine,
+    NpgsqlPoolThawCheck thawCheck,
+    Func<NpgsqlDataSource, bool> isCheckedAtThaw,
     ILogger<ThawCheckAndOpenRetryInterceptor> logger) : DbConnectionInterceptor
 {
     public override InterceptionResult ConnectionOpening(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
@@ -72,28 +72,24 @@ internal sealed partial class ThawCheckAndOpenRetryInterceptor(
 
     private Task CheckIfDue(DbConnection connection, ConnectionEventData eventData, LambdaConnectionPoolOptions settings)
     {
-        if (!guard.CheckDue)
+        if (!thawCheck.IsDue)
         {
             return Task.CompletedTask;
         }
 
         if (connection is not NpgsqlConnection npgsql || eventData.Context is not { } context
-            || (dataSourceLine is not null && ConnectionPool.NpgsqlDataSource(context.Database) is { } dataSource && dataSourceLine.Checks(dataSource)))
+            || (ConnectionPool.NpgsqlDataSource(context.Database) is { } dataSource && isCheckedAtThaw(dataSource)))
         {
             // SQLite and other providers: nothing is cut during a freeze. A data source the other line checks: done.
-            guard.SetCheckDue(false);
+            thawCheck.Cancel();
             return Task.CompletedTask;
         }
 
-        return guard.CheckIfDueAsync(new ContextPool(npgsql, context.Database), npgsql.ConnectionString, settings.ThawCheckTimeout);
-    }
-
-    /// <summary>The pool a context's connection draws from: its clones draw from the same one.</summary>
-    private sealed class ContextPool(NpgsqlConnection connection, Microsoft.EntityFrameworkCore.Infrastructure.DatabaseFacade database) : INpgsqlPool
-    {
-        public NpgsqlConnection CreateConnection() => (NpgsqlConnection)((ICloneable)connection).Clone();
-
-        public void Clear() => ConnectionPool.ClearIdle(database);
+        // Clones of the context's connection draw from the same pool.
+        return thawCheck.RunIfDueAsync(
+            () => (NpgsqlConnection)((ICloneable)npgsql).Clone(),
+            () => ConnectionPool.ClearIdle(context.Database),
+            settings.ThawCheckTimeout);
     }
 
     [LoggerMessage(1, LogLevel.Warning, "Opening a database connection failed with a transient error; trying once more.")]

@@ -2,11 +2,20 @@ using Microsoft.Extensions.Options;
 
 namespace LambdaStreamingHosting.Npgsql;
 
-/// <summary>Checks <see cref="LambdaConnectionPoolOptions"/> at start-up, with messages saying what to change.</summary>
-internal sealed class LambdaConnectionPoolOptionsValidator : IValidateOptions<LambdaConnectionPoolOptions>
+/// <summary>
+/// Checks <see cref="LambdaConnectionPoolOptions"/>, with messages that name the configuration key and say what to
+/// change. Both lifecycle registrations register it (once) and validate their options when the host starts; an
+/// integration that registers its own named <see cref="LambdaConnectionPoolOptions"/> instance registers it the same
+/// way, as an <see cref="IValidateOptions{TOptions}"/> singleton.
+/// </summary>
+public sealed class LambdaConnectionPoolOptionsValidator : IValidateOptions<LambdaConnectionPoolOptions>
 {
     private const string Section = LambdaConnectionPoolOptions.ConfigurationSectionName;
 
+    /// <summary>Checks every option of <paramref name="options"/> and reports each value out of range.</summary>
+    /// <param name="name">The name of the options instance (every instance is checked by the same rules).</param>
+    /// <param name="options">The options to check.</param>
+    /// <returns>Success, or one failure message per value out of range.</returns>
     public ValidateOptionsResult Validate(string? name, LambdaConnectionPoolOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -25,7 +25,10 @@ public static class LambdaNpgsqlServiceCollectionExtensions
     public static IServiceCollection AddLambdaNpgsqlDataSourceLifecycle(this IServiceCollection services, Action<LambdaConnectionPoolOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddLambdaConnectionPoolOptions(NpgsqlDataSourceLifecycleObserver.OptionsName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LambdaConnectionPoolOptions>, LambdaConnectionPoolOptionsValidator>());
+        var options = services.AddOptions<LambdaConnectionPoolOptions>(NpgsqlDataSourceLifecycleObserver.OptionsName)
+            .BindConfiguration(LambdaConnectionPoolOptions.ConfigurationSectionName)
+            .ValidateOnStart();
         if (configure is not null)
         {
             options.Configure(configure);
@@ -33,14 +36,5 @@ public static class LambdaNpgsqlServiceCollectionExtensions
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ILambdaLifecycleObserver, NpgsqlDataSourceLifecycleObserver>());
         return services;
-    }
-
-    /// <summary>Registers the named options, bound from their section and validated at start.</summary>
-    internal static OptionsBuilder<LambdaConnectionPoolOptions> AddLambdaConnectionPoolOptions(this IServiceCollection services, string name)
-    {
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LambdaConnectionPoolOptions>, LambdaConnectionPoolOptionsValidator>());
-        return services.AddOptions<LambdaConnectionPoolOptions>(name)
-            .BindConfiguration(LambdaConnectionPoolOptions.ConfigurationSectionName)
-            .ValidateOnStart();
     }
 }

@@ -20,7 +20,7 @@ internal sealed partial class NpgsqlDataSourceLifecycleObserver : ILambdaLifecyc
     private readonly IServiceProvider _services;
     private readonly IOptionsMonitor<LambdaConnectionPoolOptions> _options;
     private readonly ILogger<NpgsqlDataSourceLifecycleObserver> _logger;
-    private readonly NpgsqlPoolGuard _guard;
+    private readonly NpgsqlPoolThawCheck _thawCheck;
     private NpgsqlDataSource? _dataSource;
 
     public NpgsqlDataSourceLifecycleObserver(IServiceProvider services, IOptionsMonitor<LambdaConnectionPoolOptions> options, ILogger<NpgsqlDataSourceLifecycleObserver> logger)
@@ -28,7 +28,7 @@ internal sealed partial class NpgsqlDataSourceLifecycleObserver : ILambdaLifecyc
         _services = services;
         _options = options;
         _logger = logger;
-        _guard = new NpgsqlPoolGuard(logger, nameof(NpgsqlDataSource));
+        _thawCheck = new NpgsqlPoolThawCheck(nameof(NpgsqlDataSource), logger);
     }
 
     private LambdaConnectionPoolOptions Options => _options.Get(OptionsName);
@@ -39,7 +39,7 @@ internal sealed partial class NpgsqlDataSourceLifecycleObserver : ILambdaLifecyc
 
     /// <summary>
     /// Whether this observer checks <paramref name="dataSource"/> after every thaw, so an EF Core context running on it
-    /// need not check again.
+    /// need not check again (<see cref="NpgsqlPoolThawCheck.IsCheckedAtThaw"/>).
     /// </summary>
     public bool Checks(NpgsqlDataSource dataSource) => Options.Enabled && ReferenceEquals(_services.GetService<NpgsqlDataSource>(), dataSource);
 
@@ -54,9 +54,9 @@ internal sealed partial class NpgsqlDataSourceLifecycleObserver : ILambdaLifecyc
         }
 
         var dataSource = DataSource;
-        if (!_guard.OnThaw(idleTime, options, () => Clear(dataSource)))
+        if (!_thawCheck.OnThaw(idleTime, options, () => Clear(dataSource)))
         {
-            await _guard.CheckIfDueAsync(new DataSourcePool(dataSource), dataSource.ConnectionString, options.ThawCheckTimeout)
+            await _thawCheck.RunIfDueAsync(dataSource.CreateConnection, dataSource.Clear, options.ThawCheckTimeout)
                 .WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }

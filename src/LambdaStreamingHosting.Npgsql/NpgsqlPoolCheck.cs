@@ -45,17 +45,18 @@ internal static class NpgsqlPoolCheck
     }
 
     /// <summary>Checks the pool's idle connections, one after another.</summary>
-    /// <param name="pool">The pool.</param>
+    /// <param name="createConnection">A new, closed connection that draws from the pool when opened.</param>
+    /// <param name="clearPool">Closes every idle connection of the pool (connections in use when they are returned).</param>
     /// <param name="timeout">How long one connection may take to answer (and a new connection to open).</param>
     /// <param name="maxPoolSize">The pool's maximum size: the walk rents at most one more than that.</param>
-    public static async Task<PoolCheckResult> CheckIdleConnectionsAsync(INpgsqlPool pool, TimeSpan timeout, int maxPoolSize)
+    public static async Task<PoolCheckResult> CheckIdleConnectionsAsync(Func<NpgsqlConnection> createConnection, Action clearPool, TimeSpan timeout, int maxPoolSize)
     {
         var started = Stopwatch.GetTimestamp();
         var seen = new HashSet<(string Server, int BackendProcessId)>();
         int answered = 0, closed = 0, silent = 0;
         for (var rented = 0; rented <= maxPoolSize; rented++)
         {
-            var connection = pool.CreateConnection();
+            var connection = createConnection();
             var opening = connection.OpenAsync();
             try
             {
@@ -86,7 +87,7 @@ internal static class NpgsqlPoolCheck
                     break;
                 default:
                     silent++;
-                    pool.Clear();
+                    clearPool();
                     return new PoolCheckResult(answered, closed, silent, Stopwatch.GetElapsedTime(started));
             }
         }
