@@ -15,6 +15,14 @@ namespace LambdaStreamingHosting.Templates.Tests;
 /// read from README.md and run by bash in a copy of the repository, with this test's own template hive and NuGet
 /// package cache, so the README cannot drift from what works. Then what those commands produced is checked: the
 /// packages (readme, license, commit, symbols, ReadyToRun images), the generated project and its managed deploy build.
+/// <para>
+/// What it proves about the packages working together: every package is packed from the copy, and the generated
+/// project restores <c>LambdaStreamingHosting</c> and <c>LambdaStreamingHosting.Testing</c> from that folder only
+/// (package source mapping), both at the packed version; its <c>dotnet test</c> runs <c>LambdaApplicationFactory</c>
+/// tests, so <c>.Testing</c> from its package drives the core from its package, and the <c>lambda-streaming</c> tool
+/// runs from its own package. It runs no code of <c>.Npgsql</c>, <c>.EntityFrameworkCore</c>, <c>.OpenTelemetry</c> or
+/// <c>.Callers</c>: <see cref="PackedPackagesTests"/> does that for the database packages, in a fraction of the time.
+/// </para>
 /// </summary>
 public sealed partial class ReadmeTemplateTests(ITestOutputHelper output)
 {
