@@ -109,13 +109,17 @@ public sealed class PackedPackagesTests(ITestOutputHelper output)
               </packageSourceMapping>
             </configuration>
             """);
-        await WriteAsync(app, "PackedApp/PackedApp.csproj", $"""
-            <Project Sdk="Microsoft.NET.Sdk.Web">
+        await WriteAsync(app, "Directory.Build.props", """
+            <Project>
               <PropertyGroup>
                 <TargetFramework>net10.0</TargetFramework>
                 <Nullable>enable</Nullable>
                 <ImplicitUsings>enable</ImplicitUsings>
               </PropertyGroup>
+            </Project>
+            """);
+        await WriteAsync(app, "PackedApp/PackedApp.csproj", $"""
+            <Project Sdk="Microsoft.NET.Sdk.Web">
               <ItemGroup>
                 <PackageReference Include="LambdaStreamingHosting.EntityFrameworkCore" Version="{version}" />
               </ItemGroup>
@@ -181,9 +185,6 @@ public sealed class PackedPackagesTests(ITestOutputHelper output)
         await WriteAsync(app, "PackedApp.Tests/PackedApp.Tests.csproj", $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
-                <TargetFramework>net10.0</TargetFramework>
-                <Nullable>enable</Nullable>
-                <ImplicitUsings>enable</ImplicitUsings>
                 <IsTestProject>true</IsTestProject>
               </PropertyGroup>
               <ItemGroup>
