@@ -211,8 +211,7 @@ public sealed class RuntimeApiClientTests : IDisposable
     {
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), CancellationToken.None).AsTask().Within();
-        request.Body.Configure(maxUnsentBytes: null, broken: null);
+        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         request.Body.Write("body"u8);
         await request.Body.EndAsync().AsTask().Within();
         using var peer = await accept.Within();

@@ -29,9 +29,8 @@ public sealed class SendQueueCommentTests : IDisposable
     {
         await using var client = new RuntimeApiClient(RuntimeApiEndpoint.Parse($"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}"));
         var accept = _listener.AcceptSocketAsync();
-        var request = await client.BeginStreamingResponseAsync("request", null, new ResponseState(), CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("request", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         var queue = request.Body;
-        queue.Configure(maxUnsentBytes: null, broken: null);
         queue.TrackEvents(_clock);
 
         // Far more than the loopback buffers hold while the peer reads nothing: the send stays in flight.
@@ -64,9 +63,8 @@ public sealed class SendQueueCommentTests : IDisposable
     {
         await using var client = new RuntimeApiClient(RuntimeApiEndpoint.Parse($"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}"));
         var accept = _listener.AcceptSocketAsync();
-        var request = await client.BeginStreamingResponseAsync("request", null, new ResponseState(), CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("request", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         var queue = request.Body;
-        queue.Configure(maxUnsentBytes: null, broken: null);
         queue.TrackEvents(_clock);
 
         var events = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat(Event, 512 * 1024)));

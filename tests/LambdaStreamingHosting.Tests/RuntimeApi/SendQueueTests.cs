@@ -26,9 +26,8 @@ public sealed class SendQueueTests : IDisposable
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
         var state = new ResponseState();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, state, CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("request-1", null, state, maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         var queue = request.Body;
-        queue.Configure(maxUnsentBytes: null, broken: null);
         var prelude = Encoding.ASCII.GetBytes("{\"statusCode\":200}\0\0\0\0\0\0\0\0");
         queue.SetPrelude(new ReadOnlySequence<byte>(prelude));
         Assert.False(state.AnythingSent);
@@ -64,9 +63,8 @@ public sealed class SendQueueTests : IDisposable
     {
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         var queue = request.Body;
-        queue.Configure(maxUnsentBytes: null, broken: null);
 
         var large = new byte[Large];
         large.AsSpan().Fill((byte)'x');
@@ -103,9 +101,8 @@ public sealed class SendQueueTests : IDisposable
     {
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: 64 * 1024, broken: null, CancellationToken.None).AsTask().Within();
         var queue = request.Body;
-        queue.Configure(maxUnsentBytes: 64 * 1024, broken: null);
 
         var large = new byte[Large];
         Random.Shared.NextBytes(large);
@@ -133,9 +130,8 @@ public sealed class SendQueueTests : IDisposable
     {
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: 64 * 1024, broken: null, CancellationToken.None).AsTask().Within();
         var queue = request.Body;
-        queue.Configure(maxUnsentBytes: 64 * 1024, broken: null);
 
         queue.Write(new byte[Large]);
         var flush = queue.FlushAsync().AsTask();
@@ -161,9 +157,8 @@ public sealed class SendQueueTests : IDisposable
     {
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         var queue = request.Body;
-        queue.Configure(maxUnsentBytes: null, broken: null);
         queue.Write("partial"u8);
         await queue.FlushAsync().AsTask().Within();
         queue.Write("tail"u8); // not flushed: it goes before the trailers
@@ -193,9 +188,8 @@ public sealed class SendQueueTests : IDisposable
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
         var state = new ResponseState();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, state, CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("request-1", null, state, maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         var queue = request.Body;
-        queue.Configure(maxUnsentBytes: null, broken: null);
         await queue.EndAsync().AsTask().Within();
         Assert.True(state.AnythingSent);
 
@@ -223,11 +217,9 @@ public sealed class SendQueueTests : IDisposable
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
         var state = new ResponseState();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, state, CancellationToken.None).AsTask().Within();
-        var queue = request.Body;
         var failures = new List<Exception>();
         var broken = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
-        queue.Configure(maxUnsentBytes: 64 * 1024, broken: ex =>
+        void OnBroken(Exception ex)
         {
             lock (failures)
             {
@@ -235,7 +227,10 @@ public sealed class SendQueueTests : IDisposable
             }
 
             broken.TrySetResult(ex);
-        });
+        }
+
+        var request = await client.BeginStreamingResponseAsync("request-1", null, state, maxUnsentBytes: 64 * 1024, OnBroken, CancellationToken.None).AsTask().Within();
+        var queue = request.Body;
 
         queue.Write(new byte[Large]);
         var flush = queue.FlushAsync().AsTask();

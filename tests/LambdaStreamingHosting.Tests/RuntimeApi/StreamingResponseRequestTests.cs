@@ -21,10 +21,9 @@ public sealed class StreamingResponseRequestTests : IDisposable
     {
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("req/1 é", "invocation-7", new ResponseState(), CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("req/1 é", "invocation-7", new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         Assert.Equal("req/1 é", request.RequestId);
         Assert.Equal("invocation-7", request.InvocationId);
-        request.Body.Configure(maxUnsentBytes: null, broken: null);
         await request.Body.EndAsync().AsTask().Within();
 
         using var peer = await accept.Within();
@@ -47,9 +46,8 @@ public sealed class StreamingResponseRequestTests : IDisposable
     {
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         Assert.Null(request.InvocationId);
-        request.Body.Configure(maxUnsentBytes: null, broken: null);
         await request.Body.EndAsync().AsTask().Within();
 
         using var peer = await accept.Within();
@@ -65,8 +63,7 @@ public sealed class StreamingResponseRequestTests : IDisposable
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
         var state = new ResponseState();
-        var request = await client.BeginStreamingResponseAsync("request-1", "invocation-1", state, CancellationToken.None).AsTask().Within();
-        request.Body.Configure(maxUnsentBytes: null, broken: null);
+        var request = await client.BeginStreamingResponseAsync("request-1", "invocation-1", state, maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         request.Body.Write("never committed"u8);
         Assert.Equal(0, request.SendCount);
 
@@ -91,8 +88,7 @@ public sealed class StreamingResponseRequestTests : IDisposable
     {
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), CancellationToken.None).AsTask().Within();
-        request.Body.Configure(maxUnsentBytes: null, broken: null);
+        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         await request.Body.FlushAsync().AsTask().Within(); // a flush with no body bytes sends the head
 
         using var peer = await accept.Within();
@@ -107,11 +103,9 @@ public sealed class StreamingResponseRequestTests : IDisposable
     {
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
-        var first = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), CancellationToken.None).AsTask().Within();
-        await Assert.ThrowsAsync<InvalidOperationException>(() => client.BeginStreamingResponseAsync("request-2", null, new ResponseState(), CancellationToken.None).AsTask()).Within();
-        Assert.Throws<InvalidOperationException>(() => first.Begin(first.Connection, "request-2", null, default, new ResponseState()));
-
-        first.Body.Configure(maxUnsentBytes: null, broken: null);
+        var first = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.BeginStreamingResponseAsync("request-2", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask()).Within();
+        Assert.Throws<InvalidOperationException>(() => first.Reset(first.Connection, "request-2", null, default, new ResponseState(), maxUnsentBytes: null, broken: null));
         first.Body.Write("x"u8);
         await first.Body.EndAsync().AsTask().Within();
         using var peer = await accept.Within();
@@ -123,7 +117,7 @@ public sealed class StreamingResponseRequestTests : IDisposable
         Assert.Throws<InvalidOperationException>(() => first.Connection);
         Assert.Null(first.Release());
 
-        var second = await client.BeginStreamingResponseAsync("request-2", null, new ResponseState(), CancellationToken.None).AsTask().Within();
+        var second = await client.BeginStreamingResponseAsync("request-2", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         Assert.Same(first, second);
         Assert.Equal("request-2", second.RequestId);
         Assert.Equal(0, second.SendCount);
@@ -135,7 +129,7 @@ public sealed class StreamingResponseRequestTests : IDisposable
     {
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), CancellationToken.None).AsTask().Within();
+        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         await client.AbandonAsync(request).AsTask().Within();
         Assert.True(request.IsReleased);
         await client.AbandonAsync(request).AsTask().Within(); // released already: nothing to do
@@ -154,8 +148,7 @@ public sealed class StreamingResponseRequestTests : IDisposable
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
         var state = new ResponseState();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, state, CancellationToken.None).AsTask().Within();
-        request.Body.Configure(maxUnsentBytes: null, broken: null);
+        var request = await client.BeginStreamingResponseAsync("request-1", null, state, maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         request.Body.Write("half"u8);
         await request.Body.FlushAsync().AsTask().Within();
 
@@ -182,9 +175,8 @@ public sealed class StreamingResponseRequestTests : IDisposable
         await using var client = new RuntimeApiClient(_peer.Endpoint);
         var accept = _peer.AcceptAsync();
         var state = new ResponseState();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, state, CancellationToken.None).AsTask().Within();
         var broken = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
-        request.Body.Configure(maxUnsentBytes: null, broken: ex => broken.TrySetResult(ex));
+        var request = await client.BeginStreamingResponseAsync("request-1", null, state, maxUnsentBytes: null, broken: ex => broken.TrySetResult(ex), CancellationToken.None).AsTask().Within();
         // The app is done: its last flush returned (no cap) while the send of it is still in flight.
         request.Body.Write(new byte[32 * 1024 * 1024]);
         await request.Body.FlushAsync().AsTask().Within();
