@@ -1,10 +1,6 @@
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using BenchmarkDotNet.Attributes;
-using LambdaStreamingHosting.Events;
-using LambdaStreamingHosting.RuntimeApi;
-using LambdaStreamingHosting.Server;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LambdaStreamingHosting.Benchmarks;
 
@@ -18,10 +14,7 @@ public class ChunkWriterBenchmarks
     private readonly byte[] _small = new byte[64];
     private readonly byte[] _chunk = new byte[4096];
     private readonly byte[] _large = new byte[64 * 1024];
-    private DiscardServer _sink = null!;
-    private RuntimeApiClient _client = null!;
-    private StreamingResponseRequest _request = null!;
-    private StreamingResponseBodyFeature _body = null!;
+    private StreamedBodyRig _rig = null!;
     private Stream _stream = null!;
     private PipeWriter _writer = null!;
 
@@ -30,26 +23,13 @@ public class ChunkWriterBenchmarks
     {
         Random.Shared.NextBytes(_chunk);
         Random.Shared.NextBytes(_large);
-        _sink = new DiscardServer();
-        _client = new RuntimeApiClient(RuntimeApiEndpoint.Parse(_sink.Endpoint));
-        var response = new ResponseFeature();
-        _request = await _client.BeginStreamingResponseAsync("benchmark-request", null, response.State, CancellationToken.None);
-        _body = new StreamingResponseBodyFeature(response, _client, new LambdaStreamingOptions(), NullLogger.Instance).Start(_request, ResponseShape.PayloadV2, "GET");
-        _stream = _body.Stream;
-        _writer = _body.Writer;
-        await _body.StartAsync();
-        await _writer.FlushAsync(); // the request head and the prelude go out here, once
+        _rig = await StreamedBodyRig.StartAsync(new LambdaStreamingOptions());
+        _stream = _rig.Stream;
+        _writer = _rig.Writer;
     }
 
     [GlobalCleanup]
-    public async Task CleanupAsync()
-    {
-        await _request.Body.DrainAsync(); // no send in flight any more
-        _body.Release();
-        await _client.AbandonAsync(_request); // the stream never ends: drop its connection
-        await _client.DisposeAsync();
-        await _sink.DisposeAsync();
-    }
+    public ValueTask CleanupAsync() => _rig.DisposeAsync();
 
     [Benchmark(Description = "Response.Body 64 B write (no flush: sent at once)")]
     public ValueTask SmallWrite() => _stream.WriteAsync(_small);

@@ -1,9 +1,6 @@
 using System.IO.Pipelines;
 using BenchmarkDotNet.Attributes;
-using LambdaStreamingHosting.Events;
 using LambdaStreamingHosting.RuntimeApi;
-using LambdaStreamingHosting.Server;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LambdaStreamingHosting.Benchmarks;
 
@@ -17,10 +14,7 @@ namespace LambdaStreamingHosting.Benchmarks;
 public class SseKeepAliveBenchmarks
 {
     private readonly byte[] _event = "data: {\"token\":\"streaming\",\"index\":12345,\"more\":true,\"x\":\"12\"}\n\n"u8.ToArray();
-    private DiscardServer _sink = null!;
-    private RuntimeApiClient _client = null!;
-    private StreamingResponseRequest _request = null!;
-    private StreamingResponseBodyFeature _body = null!;
+    private StreamedBodyRig _rig = null!;
     private Stream _stream = null!;
     private PipeWriter _writer = null!;
 
@@ -30,32 +24,17 @@ public class SseKeepAliveBenchmarks
     [GlobalSetup]
     public async Task SetupAsync()
     {
-        _sink = new DiscardServer();
-        _client = new RuntimeApiClient(RuntimeApiEndpoint.Parse(_sink.Endpoint));
-        var response = new ResponseFeature();
-        _request = await _client.BeginStreamingResponseAsync("benchmark-request", null, response.State, CancellationToken.None);
         var options = new LambdaStreamingOptions
         {
             ServerSentEventsKeepAliveInterval = KeepAlive == "off" ? TimeSpan.Zero : TimeSpan.FromSeconds(15),
         };
-        _body = new StreamingResponseBodyFeature(response, _client, options, NullLogger.Instance).Start(_request, ResponseShape.PayloadV2, "GET");
-        response.Headers.ContentType = KeepAlive == "on, text/plain" ? "text/plain" : "text/event-stream";
-        _stream = _body.Stream;
-        _writer = _body.Writer;
-        await _body.StartAsync();
-        await _writer.FlushAsync(); // the request head and the prelude go out here, once
+        _rig = await StreamedBodyRig.StartAsync(options, KeepAlive == "on, text/plain" ? "text/plain" : "text/event-stream");
+        _stream = _rig.Stream;
+        _writer = _rig.Writer;
     }
 
     [GlobalCleanup]
-    public async Task CleanupAsync()
-    {
-        await _request.Body.DrainAsync(); // no send in flight any more
-        _body.Release();
-        _body.Dispose();
-        await _client.AbandonAsync(_request); // the stream never ends: drop its connection
-        await _client.DisposeAsync();
-        await _sink.DisposeAsync();
-    }
+    public ValueTask CleanupAsync() => _rig.DisposeAsync();
 
     [Benchmark(Description = "SSE event: Response.Body 64 B write (sent at once)")]
     public ValueTask EventWrite() => _stream.WriteAsync(_event);

@@ -11,7 +11,7 @@ namespace LambdaStreamingHosting.Events;
 /// <see cref="EventMapper"/>; the server's request features read it, and write into it what the app sets (its one
 /// place during the invocation, as Kestrel's <c>HttpProtocol</c> holds the parsed request and the values middleware
 /// sets alike). An invocation loop reuses one for every invocation (as a Kestrel connection reuses its request
-/// headers): <see cref="Clear"/> forgets the invocation, and <see cref="Headers"/> is the same dictionary each time,
+/// headers): <see cref="Release"/> forgets the invocation, and <see cref="Headers"/> is the same dictionary each time,
 /// emptied, so it keeps its capacity.
 /// </summary>
 internal sealed class LambdaHttpRequest
@@ -105,8 +105,8 @@ internal sealed class LambdaHttpRequest
         return Headers;
     }
 
-    /// <summary>Forgets the request: nothing of it (headers, body, identity) stays referenced.</summary>
-    public void Clear()
+    /// <summary>The invocation is over: nothing of the request (headers, body, identity) stays referenced.</summary>
+    public void Release()
     {
         EmptyHeaders(0);
         Source = LambdaEventSource.Auto;

@@ -115,12 +115,13 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
     /// connection belongs to the returned request until <see cref="ReadStreamingReplyAsync"/>,
     /// <see cref="ReadEarlyStreamingReplyAsync"/>, <see cref="PostErrorInsteadAsync"/> or <see cref="AbandonAsync"/>
     /// takes it back. The request object is this client's one, reused: beginning another while it holds its connection
-    /// throws. Its
-    /// send queue reports into <paramref name="state"/>, the response's, which says whether anything was sent.
-    /// <paramref name="invocationId"/> goes in its head (and in the <c>/error</c> that may replace it) when not null.
+    /// throws. Its send queue reports into <paramref name="state"/>, the response's, which says whether anything was
+    /// sent; commits wait while more than <paramref name="maxUnsentBytes"/> are unsent (<see langword="null"/>: never),
+    /// and <paramref name="broken"/> hears once of a send that failed. <paramref name="invocationId"/> goes in its head
+    /// (and in the <c>/error</c> that may replace it) when not null.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, string? invocationId, ResponseState state, CancellationToken cancellationToken)
+    public async ValueTask<StreamingResponseRequest> BeginStreamingResponseAsync(string requestId, string? invocationId, ResponseState state, long? maxUnsentBytes, Action<Exception>? broken, CancellationToken cancellationToken)
     {
         if (_streaming is { IsReleased: false })
         {
@@ -130,7 +131,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         var connection = await AcquireAsync(cancellationToken).ConfigureAwait(false);
         var head = RentHead("POST", InvocationPath(requestId, "/response"), StreamingResponseHeaders, contentLength: null, invocationId);
         var request = _streaming ??= new StreamingResponseRequest();
-        request.Begin(connection, requestId, invocationId, head, state);
+        request.Reset(connection, requestId, invocationId, head, state, maxUnsentBytes, broken);
         return request;
     }
 

@@ -20,7 +20,7 @@ namespace LambdaStreamingHosting.RuntimeApi;
 /// at once, and continue on the socket's completion thread when it does not. The queue keeps no answer of its own to
 /// "was anything sent" or "is it broken": it reports both into the response's <see cref="ResponseState"/> (the first
 /// commit marks the answer sent; a failed send marks it broken) and reads them from there. Once broken nothing more is
-/// sent, waiting writers are released, and the owner is told once, in the execution context of <see cref="Begin"/>
+/// sent, waiting writers are released, and the owner is told once, in the execution context of <see cref="Reset"/>
 /// (so its log scope). Nothing is allocated per write or send: blocks and their arrays are pooled,
 /// the socket operation and the gather list are reused, the writer's wait is this object.
 /// </remarks>
@@ -40,7 +40,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     private ManualResetValueTaskSourceCore<bool> _writerWait = new() { RunContinuationsAsynchronously = true };
 
     private RuntimeApiConnection? _connection;
-    private ResponseState _state = null!; // set by Begin: the response the queue reports into
+    private ResponseState _state = null!; // set by Reset: the response the queue reports into
     private ExecutionContext? _context;
     private Action<Exception>? _broken;
     private long _cap;
@@ -110,27 +110,20 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     }
 
     /// <summary>
-    /// Starts a request on <paramref name="connection"/> whose head is <paramref name="head"/>, rented from
-    /// <see cref="ArrayPool{T}.Shared"/> (given back once sent, or by <see cref="Reset"/>), reporting into
-    /// <paramref name="state"/>. Failures are reported in the execution context of this call.
+    /// Readies the queue for a request on <paramref name="connection"/> whose head is <paramref name="head"/>, rented
+    /// from <see cref="ArrayPool{T}.Shared"/> (given back once sent, or by <see cref="Release"/>), reporting into
+    /// <paramref name="state"/>. Commits wait while more than <paramref name="maxUnsentBytes"/> committed bytes are
+    /// unsent (<see langword="null"/>: never); <paramref name="broken"/> hears of the failed send that broke the
+    /// response, once, in the execution context of this call.
     /// </summary>
-    public void Begin(RuntimeApiConnection connection, ArraySegment<byte> head, ResponseState state)
+    public void Reset(RuntimeApiConnection connection, ArraySegment<byte> head, ResponseState state, long? maxUnsentBytes = null, Action<Exception>? broken = null)
     {
         _connection = connection;
         _state = state;
         _head = head;
-        _cap = long.MaxValue;
-        _context = ExecutionContext.Capture();
-    }
-
-    /// <summary>
-    /// Commits wait while more than <paramref name="maxUnsentBytes"/> committed bytes are unsent (<see langword="null"/>:
-    /// never); <paramref name="broken"/> hears of the failed send that broke the response, once. Before the first commit.
-    /// </summary>
-    public void Configure(long? maxUnsentBytes, Action<Exception>? broken)
-    {
         _cap = maxUnsentBytes ?? long.MaxValue;
         _broken = broken;
+        _context = ExecutionContext.Capture();
     }
 
     /// <summary>
@@ -317,10 +310,10 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     }
 
     /// <summary>
-    /// Readies the queue for the next request: the pooled arrays go back, unsent heads and preludes too. Only when no
-    /// send is in flight (after <see cref="DrainAsync"/>, a failure, or when nothing was committed).
+    /// The request is over: the pooled arrays go back, an unsent head and prelude too, and nothing of the request stays
+    /// referenced. Only when no send is in flight (after <see cref="DrainAsync"/>, a failure, or when nothing was committed).
     /// </summary>
-    public void Reset()
+    public void Release()
     {
         lock (_gate)
         {

@@ -53,11 +53,12 @@ internal sealed class StreamingResponseRequest
     }
 
     /// <summary>
-    /// Starts the request for invocation <paramref name="requestId"/> on <paramref name="connection"/> (this object
-    /// was released), reporting into <paramref name="state"/>. Nothing is sent yet: <paramref name="head"/>, rented
-    /// from <see cref="ArrayPool{T}.Shared"/>, leads the body's first send.
+    /// Readies this (released) object for the request answering invocation <paramref name="requestId"/> on
+    /// <paramref name="connection"/>, reporting into <paramref name="state"/>. Nothing is sent yet: <paramref name="head"/>,
+    /// rented from <see cref="ArrayPool{T}.Shared"/>, leads the body's first send; <paramref name="maxUnsentBytes"/> and
+    /// <paramref name="broken"/> go to the body (see <see cref="SendQueue.Reset"/>).
     /// </summary>
-    internal void Begin(RuntimeApiConnection connection, string requestId, string? invocationId, ArraySegment<byte> head, ResponseState state)
+    internal void Reset(RuntimeApiConnection connection, string requestId, string? invocationId, ArraySegment<byte> head, ResponseState state, long? maxUnsentBytes, Action<Exception>? broken)
     {
         if (_connection is not null)
         {
@@ -69,11 +70,11 @@ internal sealed class StreamingResponseRequest
         InvocationId = invocationId;
         State = state;
         _sendCountBefore = connection.SendCount;
-        Body.Begin(connection, head, state);
+        Body.Reset(connection, head, state, maxUnsentBytes, broken);
     }
 
     /// <summary>
-    /// Lets the connection go (handed back to the caller) and readies the body for the next request; <see langword="null"/>
+    /// The request is over: lets the connection go (handed back to the caller) and releases the body; <see langword="null"/>
     /// when it was released already. Only when no send is in flight.
     /// </summary>
     internal RuntimeApiConnection? Release()
@@ -83,7 +84,7 @@ internal sealed class StreamingResponseRequest
         {
             _sendsBeforeRelease = connection.SendCount - _sendCountBefore;
             _connection = null;
-            Body.Reset(); // pooled arrays back, and an unsent head
+            Body.Release(); // pooled arrays back, and an unsent head
         }
 
         return connection;

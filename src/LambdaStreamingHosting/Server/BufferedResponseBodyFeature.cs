@@ -25,7 +25,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
     private ResponseShape _shape;
     private int _limit;
 
-    /// <summary>A buffered body for an invocation loop, reused for its invocations (see <see cref="Start"/>).</summary>
+    /// <summary>A buffered body for an invocation loop, reused for its invocations (see <see cref="Reset"/>).</summary>
     public BufferedResponseBodyFeature(ResponseFeature response, RuntimeApiClient client, LambdaStreamingOptions options, ILogger logger)
         : base(response, options, logger)
     {
@@ -42,9 +42,9 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
     /// Readies the feature to collect the answer of invocation <paramref name="requestId"/> (delivered as
     /// <paramref name="invocationId"/>, echoed when not null) to a <paramref name="method"/> request.
     /// </summary>
-    public BufferedResponseBodyFeature Start(string requestId, string? invocationId, ResponseShape shape, string method)
+    public BufferedResponseBodyFeature Reset(string requestId, string? invocationId, ResponseShape shape, string method)
     {
-        Start(method);
+        Reset(method);
         _requestId = requestId;
         _invocationId = invocationId;
         _shape = shape;

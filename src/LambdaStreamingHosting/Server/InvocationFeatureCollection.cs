@@ -6,7 +6,7 @@ namespace LambdaStreamingHosting.Server;
 
 /// <summary>
 /// The features of an invocation loop's requests, one collection reused for every invocation as Kestrel reuses its
-/// connection's: the server puts its features in when an invocation starts, <see cref="Clear"/> drops them and
+/// connection's: the server puts its features in when an invocation starts, <see cref="Release"/> drops them and
 /// whatever the app or the framework added once the invocation is over, and every change bumps
 /// <see cref="Revision"/>, so the features <c>DefaultHttpContext</c> cached are fetched again. As an
 /// <see cref="IHostContextContainer{TContext}"/> it also keeps the hosting layer's context, so the
@@ -62,8 +62,8 @@ internal sealed class InvocationFeatureCollection<TContext> : IFeatureCollection
 
     public void Set<TFeature>(TFeature? instance) => this[typeof(TFeature)] = instance;
 
-    /// <summary>Drops every feature (the invocation is over); the host context stays for the next one.</summary>
-    public void Clear()
+    /// <summary>The invocation is over: every feature is dropped; the host context stays for the next one.</summary>
+    public void Release()
     {
         _features.Clear();
         Revision++;

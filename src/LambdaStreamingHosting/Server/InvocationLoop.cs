@@ -121,9 +121,9 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         }
         finally
         {
-            _features.Clear();
-            _request.Reset();
-            _response.Reset();
+            _features.Release();
+            _request.Release();
+            _response.Release();
             _invocation.Release();
         }
     }
@@ -177,14 +177,14 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         {
             if (streaming)
             {
-                streamed = await _client.BeginStreamingResponseAsync(requestId, invocationId, _response.State, CancellationToken.None).ConfigureAwait(false);
                 _streamingBody ??= new StreamingResponseBodyFeature(_response, _client, options, _logger, _context.Time) { ConnectionLost = _lifetime.ConnectionLostCallback };
-                body = _streamingBody.Start(streamed, request.ResponseShape, request.Method);
+                streamed = await _client.BeginStreamingResponseAsync(requestId, invocationId, _response.State, options.MaxResponseBufferSize, _streamingBody.ConnectionBroken, CancellationToken.None).ConfigureAwait(false);
+                body = _streamingBody.Reset(streamed, request.ResponseShape, request.Method);
             }
             else
             {
                 _bufferedBody ??= new BufferedResponseBodyFeature(_response, _client, options, _logger);
-                body = _bufferedBody.Start(requestId, invocationId, request.ResponseShape, request.Method);
+                body = _bufferedBody.Reset(requestId, invocationId, request.ResponseShape, request.Method);
             }
 
             if (RequestLimits.Check(request, options.Limits) is { IsRefused: true } refusal)
@@ -211,7 +211,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     private async ValueTask AnswerAsync(LambdaHttpRequest request, ResponseBodyFeature body, long started, bool coldStart)
     {
         var options = _context.Options;
-        _lifetime.Start(_invocation.Deadline, options.DeadlineMargin, body);
+        _lifetime.Reset(_invocation.Deadline, options.DeadlineMargin, body);
         try
         {
             SetFeatures(request, body);
@@ -263,7 +263,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         }
         finally
         {
-            _lifetime.Stop();
+            _lifetime.Release();
         }
     }
 
@@ -311,7 +311,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
     /// <summary>Puts the server's features in the (empty) collection, the way Kestrel sets them for a request.</summary>
     private void SetFeatures(LambdaHttpRequest request, ResponseBodyFeature body)
     {
-        _request.Start(body);
+        _request.Reset(body);
         var features = _features;
         features.Set<IHttpRequestFeature>(_request);
         features.Set<IHttpRequestBodyDetectionFeature>(_request);

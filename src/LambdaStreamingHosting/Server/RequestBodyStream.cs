@@ -20,8 +20,7 @@ internal sealed class RequestBodyStream : Stream
     private bool _ended;
 
     /// <summary>
-    /// Starts over with the body of the next request (the stream is reused from one invocation to the next);
-    /// <see langword="default"/> when the invocation is over, so no event bytes stay referenced.
+    /// Readies the stream for the body of the next request (the stream is reused from one invocation to the next).
     /// </summary>
     public void Reset(ReadOnlyMemory<byte> body, IHttpBodyControlFeature? bodyControl)
     {
@@ -32,7 +31,13 @@ internal sealed class RequestBodyStream : Stream
         ReadStarted = false;
     }
 
-    /// <summary>The invocation this stream was handed out for is over: reads throw from now on.</summary>
+    /// <summary>The invocation is over: no event bytes stay referenced, and the stream waits for the next <see cref="Reset"/>.</summary>
+    public void Release() => Reset(default, bodyControl: null);
+
+    /// <summary>
+    /// The invocation this stream was handed out for is over, and the app kept it: reads throw from now on, and the
+    /// loop replaces it (a stream that was never handed out is only <see cref="Release"/>d).
+    /// </summary>
     public void End()
     {
         _ended = true;

@@ -16,7 +16,7 @@ namespace LambdaStreamingHosting.Server;
 /// Kestrel's <c>HttpProtocol</c> implements its features itself). What the event said is read from
 /// <see cref="Request"/>, the request each event is mapped into, and what the app sets (a path middleware rewrites, the
 /// scheme a forwarded-headers middleware finds, the user, the remote address) is written there too, so each value has
-/// one place for its invocation; <see cref="Reset"/> empties it. The features add their own: a read-once, non-seekable
+/// one place for its invocation; <see cref="Release"/> empties it. The features add their own: a read-once, non-seekable
 /// body stream and Kestrel's <see cref="IHttpMaxRequestBodySizeFeature"/> (settable until the body is read), headers or
 /// a body or trace identifier the app put in place of the request's, the Lambda invocation, and the endpoint and route
 /// values routing sets. The caller's identity and client certificate are offered only when the event has them.
@@ -53,7 +53,7 @@ internal sealed class RequestFeatures :
         _time = time;
     }
 
-    /// <summary>The request each of the loop's events is mapped into (and what the app changed of it), until <see cref="Reset"/>.</summary>
+    /// <summary>The request each of the loop's events is mapped into (and what the app changed of it), until <see cref="Release"/>.</summary>
     public LambdaHttpRequest Request => _request;
 
     public string Protocol { get => _request.Protocol; set => _request.Protocol = value; }
@@ -177,15 +177,15 @@ internal sealed class RequestFeatures :
     /// Readies the body stream for the request just mapped into <see cref="Request"/>; <paramref name="bodyControl"/>
     /// says whether synchronous body reads are allowed.
     /// </summary>
-    public void Start(IHttpBodyControlFeature bodyControl) => _body.Reset(_request.Body, bodyControl);
+    public void Reset(IHttpBodyControlFeature bodyControl) => _body.Reset(_request.Body, bodyControl);
 
     /// <summary>
     /// The invocation is over: <see cref="Request"/> is emptied and what the app set is forgotten, so nothing of the
     /// request, its event bytes included, stays referenced.
     /// </summary>
-    public void Reset()
+    public void Release()
     {
-        _request.Clear();
+        _request.Release();
         if (_bodyHandedOut)
         {
             _body.End();
@@ -193,7 +193,7 @@ internal sealed class RequestFeatures :
             _bodyHandedOut = false;
         }
 
-        _body.Reset(default, bodyControl: null);
+        _body.Release();
         _replacedHeaders = null;
         _replacedBody = null;
         _traceIdentifier = _connectionId = null;

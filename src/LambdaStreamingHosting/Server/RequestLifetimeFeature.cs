@@ -47,11 +47,11 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
     public Action ConnectionLostCallback { get; }
 
     /// <summary>
-    /// Starts an invocation: a fresh <see cref="RequestAborted"/> that fires <paramref name="margin"/> before
+    /// Readies the feature for an invocation: a fresh <see cref="RequestAborted"/> that fires <paramref name="margin"/> before
     /// <paramref name="deadline"/> (never for <see cref="DateTimeOffset.MaxValue"/>), and <see cref="Abort"/> aborting
     /// <paramref name="body"/>.
     /// </summary>
-    public void Start(DateTimeOffset deadline, TimeSpan margin, ResponseBodyFeature body)
+    public void Reset(DateTimeOffset deadline, TimeSpan margin, ResponseBodyFeature body)
     {
         lock (_gate)
         {
@@ -72,7 +72,7 @@ internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDis
     }
 
     /// <summary>The invocation is over: the deadline no longer applies and the body is let go.</summary>
-    public void Stop()
+    public void Release()
     {
         lock (_gate)
         {

@@ -213,7 +213,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
 
     /// <summary>
     /// The invocation is over: the stream and writer handed out for it stop working. The feature (reused by its
-    /// invocation loop) waits for the next <see cref="Start"/>.
+    /// invocation loop) waits for the next <see cref="Reset"/>.
     /// </summary>
     public virtual void Release() => EndGeneration();
 
@@ -334,10 +334,10 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
 
     /// <summary>
     /// Makes the feature as new for an invocation answering a <paramref name="method"/> request: nothing written,
-    /// synchronous IO off; bodies handed out before no longer work. (The response's state was reset with the response
-    /// feature when the previous invocation ended.)
+    /// synchronous IO off; bodies handed out before no longer work. (The response's state was released with the
+    /// response feature when the previous invocation ended.)
     /// </summary>
-    protected void Start(string method)
+    protected void Reset(string method)
     {
         EndGeneration();
         _isHead = HttpMethods.IsHead(method);

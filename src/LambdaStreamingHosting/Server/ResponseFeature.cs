@@ -137,12 +137,12 @@ internal sealed class ResponseFeature : IHttpResponseFeature
     }
 
     /// <summary>
-    /// Makes the feature as new for the next invocation (it is reused by its invocation loop): status 200, our own
-    /// header dictionary emptied and writable again, no callbacks, its <see cref="State"/> as new.
+    /// The invocation is over: the feature (reused by its invocation loop) is as new for the next one: status 200, our
+    /// own header dictionary emptied and writable again, no callbacks, its <see cref="State"/> released.
     /// </summary>
-    public void Reset()
+    public void Release()
     {
-        State.Reset();
+        State.Release();
         _headers = _ownHeaders;
         _ownHeaders.IsReadOnly = false;
         _ownHeaders.Clear();

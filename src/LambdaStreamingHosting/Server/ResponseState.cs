@@ -9,7 +9,7 @@ namespace LambdaStreamingHosting.Server;
 /// server, or broken with the Runtime API connection). The body features move it forward, the send queue reports the
 /// first bytes it sends and the break of its connection, and every decision reads it. Transitions are atomic, because
 /// an abort or a failed send may race the app's thread. One instance serves its invocation loop's responses one after
-/// another (<see cref="Reset"/>).
+/// another (<see cref="Release"/>).
 /// </summary>
 internal sealed class ResponseState
 {
@@ -99,8 +99,8 @@ internal sealed class ResponseState
         Volatile.Write(ref _facts, 0);
     }
 
-    /// <summary>Readies the state for the loop's next response: nothing started, sent, ended or cut short.</summary>
-    public void Reset()
+    /// <summary>The response is over: the state is as new for the loop's next one (nothing started, sent, ended or cut short).</summary>
+    public void Release()
     {
         Volatile.Write(ref _facts, 0);
         Volatile.Write(ref _firstByteTimestamp, 0);

@@ -23,7 +23,6 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
 {
     private static readonly byte[] Delimiter = new byte[8];
     private readonly SegmentBuffer _prelude = new(1024);
-    private readonly Action<Exception> _connectionBroken;
     private readonly RuntimeApiClient _client;
     private readonly TimeProvider _time;
     private StreamingResponseRequest _request = null!;
@@ -32,7 +31,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
     private bool _answering;
 
     /// <summary>
-    /// A streamed body for an invocation loop, reused for its invocations (see <see cref="Start"/>); the loop's
+    /// A streamed body for an invocation loop, reused for its invocations (see <see cref="Reset"/>); the loop's
     /// <paramref name="client"/> reads each request's reply; keep-alive comments are timed on <paramref name="time"/>
     /// (the server's clock; <see cref="TimeProvider.System"/> when none is given).
     /// </summary>
@@ -41,11 +40,17 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
     {
         _client = client;
         _time = time ?? TimeProvider.System;
-        _connectionBroken = OnConnectionBroken;
+        ConnectionBroken = OnConnectionBroken;
     }
 
     /// <summary>Called when the Runtime API connection broke while the response was sent (fires <c>RequestAborted</c>).</summary>
     public Action? ConnectionLost { get; set; }
+
+    /// <summary>
+    /// What the streamed request's send queue calls, once, when a send failed (see
+    /// <see cref="RuntimeApiClient.BeginStreamingResponseAsync"/>): logs the break and calls <see cref="ConnectionLost"/>.
+    /// </summary>
+    public Action<Exception> ConnectionBroken { get; }
 
     /// <summary>Socket sends this response made so far (the request head and prelude go with the first).</summary>
     internal long SendCount => _request.SendCount;
@@ -61,15 +66,14 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
 
     /// <summary>
     /// Readies the feature to stream the answer of a <paramref name="method"/> request through <paramref name="request"/>,
-    /// which the client began.
+    /// which the client began with <see cref="ConnectionBroken"/> as its observer.
     /// </summary>
-    public StreamingResponseBodyFeature Start(StreamingResponseRequest request, ResponseShape shape, string method)
+    public StreamingResponseBodyFeature Reset(StreamingResponseRequest request, ResponseShape shape, string method)
     {
-        Start(method);
+        Reset(method);
         _request = request;
         _shape = shape;
         _answering = false;
-        request.Body.Configure(Options.MaxResponseBufferSize, _connectionBroken);
         return this;
     }
 

@@ -169,7 +169,7 @@ public class EventReaderTests
         Assert.Equal((fresh.Source, fresh.Method, fresh.Path, fresh.QueryString, fresh.RawTarget, fresh.Scheme, fresh.LocalPort), (request.Source, request.Method, request.Path, request.QueryString, request.RawTarget, request.Scheme, request.LocalPort));
         Assert.True(request.Body.IsEmpty);
 
-        request.Clear();
+        request.Release();
         Assert.Empty(headers);
         Assert.Equal("", request.Path);
     }
