@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
+using LambdaStreamingHosting.Buffers;
 
 namespace LambdaStreamingHosting.RuntimeApi;
 
@@ -13,7 +14,7 @@ namespace LambdaStreamingHosting.RuntimeApi;
 /// </summary>
 internal sealed class Invocation : IDisposable
 {
-    private readonly EventBuffer _event = new();
+    private readonly PooledBuffer _event = new();
     private Present _present;
     private string _requestId = "";
     private DateTimeOffset _deadline = DateTimeOffset.MaxValue;
@@ -76,7 +77,7 @@ internal sealed class Invocation : IDisposable
     /// <summary>Forgets the previous invocation before a new <c>/next</c> reply is read into this one.</summary>
     internal void Reset()
     {
-        _event.Clear();
+        _event.Release();
         _present = Present.None;
         _requestId = "";
         _traceId = null;
@@ -153,8 +154,8 @@ internal sealed class Invocation : IDisposable
         }
     }
 
-    /// <summary>The invocation is over: its event bytes are let go (see <see cref="EventBuffer"/> for what stays allocated).</summary>
-    public void Release() => _event.Clear();
+    /// <summary>The invocation is over: its event bytes are let go (see <see cref="PooledBuffer"/> for what stays allocated).</summary>
+    public void Release() => _event.Release();
 
     public void Dispose() => _event.Dispose();
 

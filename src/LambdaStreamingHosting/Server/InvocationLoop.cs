@@ -92,6 +92,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         _lifetime.Dispose();
         _invocation.Dispose();
         _streamingBody?.Dispose();
+        _bufferedBody?.Dispose();
     }
 
     /// <summary>Serves the invocation just read into <see cref="_invocation"/>, then empties everything it used.</summary>

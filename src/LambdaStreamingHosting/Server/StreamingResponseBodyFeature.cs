@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using LambdaStreamingHosting.Buffers;
 using LambdaStreamingHosting.Events;
 using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.Extensions.Logging;
@@ -22,7 +23,7 @@ namespace LambdaStreamingHosting.Server;
 internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDisposable
 {
     private static readonly byte[] Delimiter = new byte[8];
-    private readonly SegmentBuffer _prelude = new(1024);
+    private readonly PooledBuffer _prelude = new(minimumSize: 1024, retainedSize: 16 * 1024);
     private readonly RuntimeApiClient _client;
     private readonly TimeProvider _time;
     private StreamingResponseRequest _request = null!;
@@ -80,11 +81,11 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
     public override void Release()
     {
         _keepAlive?.Stop();
-        _prelude.Dispose();
+        _prelude.Release();
         base.Release();
     }
 
-    /// <summary>The loop is over: the keep-alive timer goes (the prelude's pooled arrays went back with <see cref="Release"/>).</summary>
+    /// <summary>The loop is over: the keep-alive timer goes, and the prelude's pooled array goes back.</summary>
     public void Dispose()
     {
         _keepAlive?.Dispose();
@@ -107,7 +108,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
         _prelude.Clear();
         PreludeWriter.Write(_prelude, _shape, Response.StatusCode, Response.Headers);
         _prelude.Write(Delimiter);
-        _request.Body.SetPrelude(_prelude.AsSequence());
+        _request.Body.SetPrelude(_prelude.WrittenSpan);
         if (Options.ServerSentEventsKeepAliveInterval is var interval && interval > TimeSpan.Zero && !_answering && !IsBodyless
             && Response.Headers.ContentLength is null && ContentTypes.IsEventStream(Response.Headers.ContentType))
         {

@@ -29,7 +29,7 @@ public sealed class SendQueueTests : IDisposable
         var request = await client.BeginStreamingResponseAsync("request-1", null, state, maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
         var queue = request.Body;
         var prelude = Encoding.ASCII.GetBytes("{\"statusCode\":200}\0\0\0\0\0\0\0\0");
-        queue.SetPrelude(new ReadOnlySequence<byte>(prelude));
+        queue.SetPrelude(prelude);
         Assert.False(state.AnythingSent);
 
         queue.Write("hello"u8);
