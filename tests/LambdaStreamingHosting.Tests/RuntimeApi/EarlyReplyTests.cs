@@ -1,6 +1,4 @@
-using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using LambdaStreamingHosting.RuntimeApi;
 using LambdaStreamingHosting.Tests.Support;
 
@@ -12,16 +10,14 @@ namespace LambdaStreamingHosting.Tests.RuntimeApi;
 /// </summary>
 public sealed class EarlyReplyTests : IDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly RuntimeApiPeer _peer = new();
 
-    public EarlyReplyTests() => _listener.Start();
-
-    public void Dispose() => _listener.Dispose();
+    public void Dispose() => _peer.Dispose();
 
     [Fact]
     public async Task A_reply_sent_before_a_large_buffered_response_was_read_is_returned_not_fatal()
     {
-        await using var client = new RuntimeApiClient(RuntimeApiEndpoint.Parse($"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}"));
+        await using var client = new RuntimeApiClient(_peer.Endpoint);
         var server = ServeAsync(
             "HTTP/1.1 410 Gone\r\nContent-Type: application/json\r\nContent-Length: 39\r\nConnection: close\r\n\r\n{\"errorMessage\":\"late\",\"errorType\":\"x\"}",
             "HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}");
@@ -42,30 +38,14 @@ public sealed class EarlyReplyTests : IDisposable
     /// </summary>
     private async Task ServeAsync(string earlyReply, string reply)
     {
-        using (var early = await _listener.AcceptSocketAsync())
+        using (var early = await _peer.AcceptRequestAsync())
         {
-            await ReadHeadAsync(early);
-            await early.SendAsync(Encoding.ASCII.GetBytes(earlyReply));
-            early.Shutdown(SocketShutdown.Send);
+            await early.SendAsync(earlyReply);
+            early.Socket.Shutdown(SocketShutdown.Send);
         }
 
-        using var next = await _listener.AcceptSocketAsync();
-        var head = await ReadHeadAsync(next);
-        Assert.Contains("/next-request/response", head, StringComparison.Ordinal);
-        await next.SendAsync(Encoding.ASCII.GetBytes(reply));
-    }
-
-    private static async Task<string> ReadHeadAsync(Socket socket)
-    {
-        var received = new StringBuilder();
-        var buffer = new byte[1];
-        while (!received.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
-        {
-            var read = await socket.ReceiveAsync(buffer);
-            Assert.True(read > 0, "the connection closed before the request head ended");
-            received.Append((char)buffer[0]);
-        }
-
-        return received.ToString();
+        using var next = await _peer.AcceptRequestAsync();
+        Assert.Contains("/next-request/response", next.Head, StringComparison.Ordinal);
+        await next.SendAsync(reply);
     }
 }

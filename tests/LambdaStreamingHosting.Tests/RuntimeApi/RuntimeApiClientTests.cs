@@ -22,17 +22,15 @@ public sealed class RuntimeApiClientTests : IDisposable
     [Fact]
     public async Task Next_reads_every_invocation_header_and_the_event()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
+        await using var wire = _peer.NewClient();
         using var invocation = new Invocation();
-        var accept = _peer.AcceptAsync();
-        var next = client.NextAsync(invocation, CancellationToken.None).AsTask();
+        var next = wire.Client.NextAsync(invocation, CancellationToken.None).AsTask();
 
-        using var peer = await accept.Within();
-        var head = await RuntimeApiPeer.ReadHeadAsync(peer);
-        Assert.StartsWith("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n", head, StringComparison.Ordinal);
-        Assert.False(RuntimeApiPeer.Headers(head).ContainsKey("Content-Length"));
+        var peer = await wire.FirstConnection.Within();
+        Assert.StartsWith("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n", peer.Head, StringComparison.Ordinal);
+        Assert.False(peer.Headers.ContainsKey("Content-Length"));
         const string Event = "{\"rawPath\":\"/hello\"}";
-        await RuntimeApiPeer.SendAsync(peer,
+        await peer.SendAsync(
             "HTTP/1.1 200 OK\r\n" +
             "Content-Type: application/json\r\n" +
             "lambda-runtime-aws-request-id: 8476a536-e9f4-11e8-9739-2dfe598c3fcd\r\n" + // names are case-insensitive
@@ -62,13 +60,11 @@ public sealed class RuntimeApiClientTests : IDisposable
     [Fact]
     public async Task Next_without_optional_headers_leaves_them_empty()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
+        await using var wire = _peer.NewClient();
         using var invocation = new Invocation();
-        var accept = _peer.AcceptAsync();
-        var next = client.NextAsync(invocation, CancellationToken.None).AsTask();
-        using var peer = await accept.Within();
-        await RuntimeApiPeer.ReadHeadAsync(peer);
-        await RuntimeApiPeer.SendAsync(peer, "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r1\r\nContent-Length: 2\r\n\r\n{}");
+        var next = wire.Client.NextAsync(invocation, CancellationToken.None).AsTask();
+        var peer = await wire.FirstConnection.Within();
+        await peer.SendAsync("HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r1\r\nContent-Length: 2\r\n\r\n{}");
         await next.Within();
 
         Assert.Equal("r1", invocation.RequestId);
@@ -84,13 +80,11 @@ public sealed class RuntimeApiClientTests : IDisposable
     [Fact]
     public async Task Next_without_a_request_id_is_fatal()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
+        await using var wire = _peer.NewClient();
         using var invocation = new Invocation();
-        var accept = _peer.AcceptAsync();
-        var next = client.NextAsync(invocation, CancellationToken.None).AsTask();
-        using var peer = await accept.Within();
-        await RuntimeApiPeer.ReadHeadAsync(peer);
-        await RuntimeApiPeer.SendAsync(peer, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+        var next = wire.Client.NextAsync(invocation, CancellationToken.None).AsTask();
+        var peer = await wire.FirstConnection.Within();
+        await peer.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
         var error = await Assert.ThrowsAsync<RuntimeApiFatalException>(() => next).Within();
         Assert.Contains("Lambda-Runtime-Aws-Request-Id", error.Message, StringComparison.Ordinal);
     }
@@ -100,13 +94,11 @@ public sealed class RuntimeApiClientTests : IDisposable
     [InlineData(500)]
     public async Task Next_answered_with_anything_but_200_is_fatal_and_names_the_reply(int status)
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
+        await using var wire = _peer.NewClient();
         using var invocation = new Invocation();
-        var accept = _peer.AcceptAsync();
-        var next = client.NextAsync(invocation, CancellationToken.None).AsTask();
-        using var peer = await accept.Within();
-        await RuntimeApiPeer.ReadHeadAsync(peer);
-        await RuntimeApiPeer.SendAsync(peer, RuntimeApiPeer.Reply(status, "{\"errorType\":\"Nope\"}"));
+        var next = wire.Client.NextAsync(invocation, CancellationToken.None).AsTask();
+        var peer = await wire.FirstConnection.Within();
+        await peer.SendAsync(RuntimeApiPeer.Reply(status, "{\"errorType\":\"Nope\"}"));
         var error = await Assert.ThrowsAsync<RuntimeApiFatalException>(() => next).Within();
         Assert.Contains(status.ToString(CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
         Assert.Contains("Nope", error.Message, StringComparison.Ordinal);
@@ -120,18 +112,16 @@ public sealed class RuntimeApiClientTests : IDisposable
     [InlineData(413)]
     public async Task A_response_reply_below_500_is_returned_with_its_body_and_the_connection_kept(int status)
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
-        var post = client.PostResponseAsync("request-1", "invocation-1", "{\"ok\":true}"u8.ToArray(), CancellationToken.None).AsTask();
-        using var peer = await accept.Within();
-        var head = await RuntimeApiPeer.ReadHeadAsync(peer);
-        Assert.StartsWith("POST /2018-06-01/runtime/invocation/request-1/response HTTP/1.1\r\n", head, StringComparison.Ordinal);
-        var headers = RuntimeApiPeer.Headers(head);
+        await using var wire = _peer.NewClient();
+        var post = wire.Client.PostResponseAsync("request-1", "invocation-1", "{\"ok\":true}"u8.ToArray(), CancellationToken.None).AsTask();
+        var peer = await wire.FirstConnection.Within();
+        Assert.StartsWith("POST /2018-06-01/runtime/invocation/request-1/response HTTP/1.1\r\n", peer.Head, StringComparison.Ordinal);
+        var headers = peer.Headers;
         Assert.Equal("11", headers["Content-Length"]);
         Assert.Equal("invocation-1", headers["Lambda-Runtime-Invocation-Id"]);
-        Assert.Equal("{\"ok\":true}", Encoding.ASCII.GetString(await RuntimeApiPeer.ReadExactlyAsync(peer, 11)));
+        Assert.Equal("{\"ok\":true}", Encoding.ASCII.GetString(await peer.ReadExactlyAsync(11)));
         var body = status == 202 ? "{\"status\":\"OK\"}" : $"{{\"errorMessage\":\"m{status}\",\"errorType\":\"T\"}}";
-        await RuntimeApiPeer.SendAsync(peer, RuntimeApiPeer.Reply(status, body));
+        await peer.SendAsync(RuntimeApiPeer.Reply(status, body));
 
         var reply = await post.Within();
         Assert.Equal(status, reply.StatusCode);
@@ -140,10 +130,10 @@ public sealed class RuntimeApiClientTests : IDisposable
         Assert.Equal(status == 202 ? "" : body, reply.BodyText()); // an acknowledgement's body is read past
 
         // The next request goes on the same connection.
-        var error = client.PostErrorAsync("request-2", null, new LambdaError("E", "m"), CancellationToken.None).AsTask();
-        var errorHead = await RuntimeApiPeer.ReadHeadAsync(peer);
+        var error = wire.Client.PostErrorAsync("request-2", null, new LambdaError("E", "m"), CancellationToken.None).AsTask();
+        var errorHead = await peer.ReadHeadAsync();
         Assert.Contains("/request-2/error ", errorHead, StringComparison.Ordinal);
-        await ReadBodyAndAcknowledgeAsync(peer, errorHead, error);
+        await peer.ReadBodyAndAcknowledgeAsync(errorHead, error);
     }
 
     [Theory]
@@ -154,24 +144,22 @@ public sealed class RuntimeApiClientTests : IDisposable
     [InlineData(413)]
     public async Task An_error_reply_below_500_is_returned_and_the_request_carries_the_error_type_and_document(int status)
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
-        var post = client.PostErrorAsync("request-1", "invocation-1", new LambdaError("Function.Bad\nType", "went wrong"), CancellationToken.None).AsTask();
-        using var peer = await accept.Within();
-        var head = await RuntimeApiPeer.ReadHeadAsync(peer);
-        Assert.StartsWith("POST /2018-06-01/runtime/invocation/request-1/error HTTP/1.1\r\n", head, StringComparison.Ordinal);
-        var headers = RuntimeApiPeer.Headers(head);
+        await using var wire = _peer.NewClient();
+        var post = wire.Client.PostErrorAsync("request-1", "invocation-1", new LambdaError("Function.Bad\nType", "went wrong"), CancellationToken.None).AsTask();
+        var peer = await wire.FirstConnection.Within();
+        Assert.StartsWith("POST /2018-06-01/runtime/invocation/request-1/error HTTP/1.1\r\n", peer.Head, StringComparison.Ordinal);
+        var headers = peer.Headers;
         Assert.Equal("Function.Bad_Type", headers["Lambda-Runtime-Function-Error-Type"]);
         Assert.Equal("application/json", headers["Content-Type"]);
         Assert.Equal("invocation-1", headers["Lambda-Runtime-Invocation-Id"]);
-        var document = await RuntimeApiPeer.ReadExactlyAsync(peer, int.Parse(headers["Content-Length"], CultureInfo.InvariantCulture));
+        var document = await peer.ReadExactlyAsync(RuntimeApiPeer.ContentLength(peer.Head));
         using (var json = JsonDocument.Parse(document))
         {
             Assert.Equal("Function.Bad\nType", json.RootElement.GetProperty("errorType").GetString());
             Assert.Equal("went wrong", json.RootElement.GetProperty("errorMessage").GetString());
         }
 
-        await RuntimeApiPeer.SendAsync(peer, RuntimeApiPeer.Reply(status, "{\"status\":\"x\"}"));
+        await peer.SendAsync(RuntimeApiPeer.Reply(status, "{\"status\":\"x\"}"));
         var reply = await post.Within();
         Assert.Equal(status, reply.StatusCode);
         Assert.Equal(status == 202, reply.IsSuccess);
@@ -180,22 +168,20 @@ public sealed class RuntimeApiClientTests : IDisposable
     [Fact]
     public async Task A_500_reply_to_a_response_or_an_error_is_fatal_and_names_the_request_and_the_reply()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
-        var post = client.PostResponseAsync("request-1", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
-        using var peer = await accept.Within();
-        await RuntimeApiPeer.ReadHeadAsync(peer);
-        await RuntimeApiPeer.ReadExactlyAsync(peer, 2);
-        await RuntimeApiPeer.SendAsync(peer, RuntimeApiPeer.Reply(500, "{\"errorType\":\"ServiceError\"}"));
+        await using var wire = _peer.NewClient();
+        var post = wire.Client.PostResponseAsync("request-1", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
+        var peer = await wire.FirstConnection.Within();
+        await peer.ReadExactlyAsync(2);
+        await peer.SendAsync(RuntimeApiPeer.Reply(500, "{\"errorType\":\"ServiceError\"}"));
         var response = await Assert.ThrowsAsync<RuntimeApiFatalException>(() => post).Within();
         Assert.Contains("POST /runtime/invocation/request-1/response", response.Message, StringComparison.Ordinal);
         Assert.Contains("500", response.Message, StringComparison.Ordinal);
         Assert.Contains("ServiceError", response.Message, StringComparison.Ordinal);
 
-        var error = client.PostErrorAsync("request-1", null, new LambdaError("E", "m"), CancellationToken.None).AsTask();
-        var head = await RuntimeApiPeer.ReadHeadAsync(peer); // a 500 with keep-alive leaves the connection usable
-        await RuntimeApiPeer.ReadExactlyAsync(peer, int.Parse(RuntimeApiPeer.Headers(head)["Content-Length"], CultureInfo.InvariantCulture));
-        await RuntimeApiPeer.SendAsync(peer, RuntimeApiPeer.Reply(500, "{}"));
+        var error = wire.Client.PostErrorAsync("request-1", null, new LambdaError("E", "m"), CancellationToken.None).AsTask();
+        var head = await peer.ReadHeadAsync(); // a 500 with keep-alive leaves the connection usable
+        await peer.ReadExactlyAsync(RuntimeApiPeer.ContentLength(head));
+        await peer.SendAsync(RuntimeApiPeer.Reply(500, "{}"));
         var failure = await Assert.ThrowsAsync<RuntimeApiFatalException>(() => error).Within();
         Assert.Contains("POST /runtime/invocation/request-1/error", failure.Message, StringComparison.Ordinal);
     }
@@ -209,16 +195,15 @@ public sealed class RuntimeApiClientTests : IDisposable
     [InlineData(500)]
     public async Task A_streamed_response_reply_is_returned_below_500_and_fatal_at_500(int status)
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
+        await using var wire = _peer.NewClient();
+        var request = await wire.BeginStreamingResponseAsync();
         request.Body.Write("body"u8);
         await request.Body.EndAsync().AsTask().Within();
-        using var peer = await accept.Within();
-        await RuntimeApiPeer.ReadUntilAsync(peer, "0\r\n\r\n"u8.ToArray());
-        await RuntimeApiPeer.SendAsync(peer, RuntimeApiPeer.Reply(status, "{\"errorType\":\"T\"}"));
+        var peer = await wire.FirstConnection.Within();
+        await peer.ReadUntilAsync("0\r\n\r\n"u8.ToArray());
+        await peer.SendAsync(RuntimeApiPeer.Reply(status, "{\"errorType\":\"T\"}"));
 
-        var read = client.ReadStreamingReplyAsync(request, CancellationToken.None).AsTask();
+        var read = wire.Client.ReadStreamingReplyAsync(request, CancellationToken.None).AsTask();
         if (status >= 500)
         {
             var error = await Assert.ThrowsAsync<RuntimeApiFatalException>(() => read).Within();
@@ -235,24 +220,22 @@ public sealed class RuntimeApiClientTests : IDisposable
     [Fact]
     public async Task Keep_alive_replies_reuse_one_connection_for_next_response_and_error()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
+        await using var wire = _peer.NewClient();
         using var invocation = new Invocation();
-        var accept = _peer.AcceptAsync();
-        var next = client.NextAsync(invocation, CancellationToken.None).AsTask();
-        using var peer = await accept.Within();
+        var next = wire.Client.NextAsync(invocation, CancellationToken.None).AsTask();
+        var peer = await wire.FirstConnection.Within();
         var secondAccept = _peer.AcceptAsync();
-        await RuntimeApiPeer.ReadHeadAsync(peer);
-        await RuntimeApiPeer.SendAsync(peer, "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r1\r\nContent-Length: 2\r\n\r\n{}");
+        await peer.SendAsync("HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r1\r\nContent-Length: 2\r\n\r\n{}");
         await next.Within();
 
-        var post = client.PostResponseAsync("r1", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
-        await RuntimeApiPeer.ReadHeadAsync(peer);
-        await RuntimeApiPeer.ReadExactlyAsync(peer, 2);
-        await RuntimeApiPeer.SendAsync(peer, RuntimeApiPeer.Accepted);
+        var post = wire.Client.PostResponseAsync("r1", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
+        await peer.ReadHeadAsync();
+        await peer.ReadExactlyAsync(2);
+        await peer.SendAsync(RuntimeApiPeer.Accepted);
         await post.Within();
 
-        var error = client.PostErrorAsync("r2", null, new LambdaError("E", "m"), CancellationToken.None).AsTask();
-        await ReadBodyAndAcknowledgeAsync(peer, await RuntimeApiPeer.ReadHeadAsync(peer), error);
+        var error = wire.Client.PostErrorAsync("r2", null, new LambdaError("E", "m"), CancellationToken.None).AsTask();
+        await peer.ReadBodyAndAcknowledgeAsync(await peer.ReadHeadAsync(), error);
 
         Assert.False(secondAccept.IsCompleted); // every request went on the first connection
     }
@@ -260,51 +243,35 @@ public sealed class RuntimeApiClientTests : IDisposable
     [Fact]
     public async Task A_reply_with_connection_close_makes_the_next_request_open_a_new_connection()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
-        var post = client.PostResponseAsync("r1", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
-        using (var first = await accept.Within())
+        await using var wire = _peer.NewClient();
+        var post = wire.Client.PostResponseAsync("r1", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
+        using (var first = await wire.FirstConnection.Within())
         {
-            await RuntimeApiPeer.ReadHeadAsync(first);
-            await RuntimeApiPeer.ReadExactlyAsync(first, 2);
-            await RuntimeApiPeer.SendAsync(first, RuntimeApiPeer.Reply(202, "{\"status\":\"OK\"}", close: true));
+            await first.ReadExactlyAsync(2);
+            await first.SendAsync(RuntimeApiPeer.Reply(202, "{\"status\":\"OK\"}", close: true));
             var reply = await post.Within();
             Assert.Equal(202, reply.StatusCode);
             Assert.False(reply.KeepAlive);
-            Assert.Empty(await RuntimeApiPeer.ReadToEndAsync(first)); // the client closed it, sending nothing more
+            Assert.Empty(await first.ReadToEndAsync()); // the client closed it, sending nothing more
         }
 
-        var secondAccept = _peer.AcceptAsync();
-        var again = client.PostResponseAsync("r2", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
-        using var second = await secondAccept.Within();
-        Assert.Contains("/r2/response ", await RuntimeApiPeer.ReadHeadAsync(second), StringComparison.Ordinal);
-        await RuntimeApiPeer.ReadExactlyAsync(second, 2);
-        await RuntimeApiPeer.SendAsync(second, RuntimeApiPeer.Accepted);
-        Assert.Equal(202, (await again.Within()).StatusCode);
+        await wire.PostOnANewConnectionAsync("r2");
     }
 
     [Fact]
     public async Task A_connection_the_peer_closed_while_idle_is_not_reused()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
-        var post = client.PostResponseAsync("r1", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
-        using (var first = await accept.Within())
+        await using var wire = _peer.NewClient();
+        var post = wire.Client.PostResponseAsync("r1", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
+        using (var first = await wire.FirstConnection.Within())
         {
-            await RuntimeApiPeer.ReadHeadAsync(first);
-            await RuntimeApiPeer.ReadExactlyAsync(first, 2);
-            await RuntimeApiPeer.SendAsync(first, RuntimeApiPeer.Accepted); // keep-alive, then closed by the peer
+            await first.ReadExactlyAsync(2);
+            await first.SendAsync(RuntimeApiPeer.Accepted); // keep-alive, then closed by the peer
             Assert.True((await post.Within()).KeepAlive);
-            first.Shutdown(SocketShutdown.Send); // the client sees it when it takes the idle connection
+            first.Socket.Shutdown(SocketShutdown.Send); // the client sees it when it takes the idle connection
         }
 
-        var secondAccept = _peer.AcceptAsync();
-        var again = client.PostResponseAsync("r2", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
-        using var second = await secondAccept.Within();
-        await RuntimeApiPeer.ReadHeadAsync(second);
-        await RuntimeApiPeer.ReadExactlyAsync(second, 2);
-        await RuntimeApiPeer.SendAsync(second, RuntimeApiPeer.Accepted);
-        Assert.Equal(202, (await again.Within()).StatusCode);
+        await wire.PostOnANewConnectionAsync("r2");
     }
 
     [Theory]
@@ -314,60 +281,41 @@ public sealed class RuntimeApiClientTests : IDisposable
     [InlineData("HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\nF\r\n{\"sta", "in the middle of a chunked reply")]
     public async Task A_connection_that_closes_mid_reply_is_fatal_with_a_clear_message_and_is_not_reused(string partial, string message)
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
-        var post = client.PostResponseAsync("r1", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
-        using (var first = await accept.Within())
+        await using var wire = _peer.NewClient();
+        var post = wire.Client.PostResponseAsync("r1", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
+        using (var first = await wire.FirstConnection.Within())
         {
-            await RuntimeApiPeer.ReadHeadAsync(first);
-            await RuntimeApiPeer.ReadExactlyAsync(first, 2);
-            await RuntimeApiPeer.SendAsync(first, partial);
-            first.Shutdown(SocketShutdown.Send);
+            await first.ReadExactlyAsync(2);
+            await first.SendAsync(partial);
+            first.Socket.Shutdown(SocketShutdown.Send);
             var error = await Assert.ThrowsAsync<RuntimeApiFatalException>(() => post).Within();
             Assert.Contains("POST /runtime/invocation/r1/response", error.Message, StringComparison.Ordinal);
             Assert.Contains(message, error.Message, StringComparison.Ordinal);
             Assert.IsAssignableFrom<IOException>(error.InnerException);
         }
 
-        var secondAccept = _peer.AcceptAsync();
-        var again = client.PostResponseAsync("r2", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
-        using var second = await secondAccept.Within();
-        await RuntimeApiPeer.ReadHeadAsync(second);
-        await RuntimeApiPeer.ReadExactlyAsync(second, 2);
-        await RuntimeApiPeer.SendAsync(second, RuntimeApiPeer.Accepted);
-        Assert.Equal(202, (await again.Within()).StatusCode);
+        await wire.PostOnANewConnectionAsync("r2");
     }
 
     [Fact]
     public async Task A_next_reply_cut_short_is_fatal_and_the_next_call_opens_a_new_connection()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
+        await using var wire = _peer.NewClient();
         using var invocation = new Invocation();
-        var accept = _peer.AcceptAsync();
-        var next = client.NextAsync(invocation, CancellationToken.None).AsTask();
-        using (var first = await accept.Within())
+        var next = wire.Client.NextAsync(invocation, CancellationToken.None).AsTask();
+        using (var first = await wire.FirstConnection.Within())
         {
-            await RuntimeApiPeer.ReadHeadAsync(first);
-            await RuntimeApiPeer.SendAsync(first, "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r1\r\nContent-Length: 20\r\n\r\n{\"par");
-            first.Shutdown(SocketShutdown.Send);
+            await first.SendAsync("HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r1\r\nContent-Length: 20\r\n\r\n{\"par");
+            first.Socket.Shutdown(SocketShutdown.Send);
             var error = await Assert.ThrowsAsync<RuntimeApiFatalException>(() => next).Within();
             Assert.Contains("GET /runtime/invocation/next", error.Message, StringComparison.Ordinal);
         }
 
-        var secondAccept = _peer.AcceptAsync();
-        var again = client.NextAsync(invocation, CancellationToken.None).AsTask();
+        var secondAccept = _peer.AcceptRequestAsync();
+        var again = wire.Client.NextAsync(invocation, CancellationToken.None).AsTask();
         using var second = await secondAccept.Within();
-        await RuntimeApiPeer.ReadHeadAsync(second);
-        await RuntimeApiPeer.SendAsync(second, "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r2\r\nContent-Length: 2\r\n\r\n{}");
+        await second.SendAsync("HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r2\r\nContent-Length: 2\r\n\r\n{}");
         await again.Within();
         Assert.Equal("r2", invocation.RequestId);
-    }
-
-    /// <summary>Reads the Content-Length body of the request whose <paramref name="head"/> was read, acknowledges it and checks the reply.</summary>
-    private static async Task ReadBodyAndAcknowledgeAsync(Socket peer, string head, Task<RuntimeApiReply> pending)
-    {
-        await RuntimeApiPeer.ReadExactlyAsync(peer, int.Parse(RuntimeApiPeer.Headers(head)["Content-Length"], CultureInfo.InvariantCulture));
-        await RuntimeApiPeer.SendAsync(peer, RuntimeApiPeer.Accepted);
-        Assert.Equal(202, (await pending.Within()).StatusCode);
     }
 }

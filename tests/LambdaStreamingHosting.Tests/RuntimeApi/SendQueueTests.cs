@@ -23,10 +23,9 @@ public sealed class SendQueueTests : IDisposable
     [Fact]
     public async Task Each_commit_of_an_idle_queue_goes_out_at_once_as_one_chunk_after_the_head_and_prelude()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
+        await using var wire = _peer.NewClient();
         var state = new ResponseState();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, state, maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
+        var request = await wire.BeginStreamingResponseAsync(state: state);
         var queue = request.Body;
         var prelude = Encoding.ASCII.GetBytes("{\"statusCode\":200}\0\0\0\0\0\0\0\0");
         queue.SetPrelude(prelude);
@@ -39,21 +38,20 @@ public sealed class SendQueueTests : IDisposable
         Assert.Equal(0, queue.UnflushedBytes);
         Assert.Equal(5, queue.CommittedBytes);
 
-        using var peer = await accept.Within();
-        var head = await RuntimeApiPeer.ReadHeadAsync(peer);
-        Assert.StartsWith("POST /2018-06-01/runtime/invocation/request-1/response HTTP/1.1\r\n", head, StringComparison.Ordinal);
+        var peer = await wire.FirstConnection.Within();
+        Assert.StartsWith("POST /2018-06-01/runtime/invocation/request-1/response HTTP/1.1\r\n", peer.Head, StringComparison.Ordinal);
         var preludeChunk = $"1A\r\n{Encoding.ASCII.GetString(prelude)}\r\n";
-        Assert.Equal(preludeChunk + "5\r\nhello\r\n", Encoding.ASCII.GetString(await RuntimeApiPeer.ReadExactlyAsync(peer, preludeChunk.Length + 10)));
+        Assert.Equal(preludeChunk + "5\r\nhello\r\n", Encoding.ASCII.GetString(await peer.ReadExactlyAsync(preludeChunk.Length + 10)));
 
         queue.Write("world!"u8);
         await queue.FlushAsync().AsTask().Within();
-        Assert.Equal("6\r\nworld!\r\n", Encoding.ASCII.GetString(await RuntimeApiPeer.ReadExactlyAsync(peer, 11)));
+        Assert.Equal("6\r\nworld!\r\n", Encoding.ASCII.GetString(await peer.ReadExactlyAsync(11)));
 
         await queue.EndAsync().AsTask().Within();
-        Assert.Equal("0\r\n\r\n", Encoding.ASCII.GetString(await RuntimeApiPeer.ReadExactlyAsync(peer, 5)));
+        Assert.Equal("0\r\n\r\n", Encoding.ASCII.GetString(await peer.ReadExactlyAsync(5)));
 
-        await RuntimeApiPeer.SendAsync(peer, RuntimeApiPeer.Accepted);
-        var reply = await client.ReadStreamingReplyAsync(request, CancellationToken.None).AsTask().Within();
+        await peer.SendAsync(RuntimeApiPeer.Accepted);
+        var reply = await wire.Client.ReadStreamingReplyAsync(request, CancellationToken.None).AsTask().Within();
         Assert.Equal(202, reply.StatusCode);
         Assert.True(request.IsReleased);
     }
@@ -61,9 +59,8 @@ public sealed class SendQueueTests : IDisposable
     [Fact]
     public async Task Writes_committed_while_a_send_is_in_flight_leave_together_as_one_chunk_in_the_next_send()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
+        await using var wire = _peer.NewClient();
+        var request = await wire.BeginStreamingResponseAsync();
         var queue = request.Body;
 
         var large = new byte[Large];
@@ -81,27 +78,25 @@ public sealed class SendQueueTests : IDisposable
         Assert.True(CompletedAtOnce(queue.EndAsync()));
         Assert.False(inFlight.IsCompleted);
 
-        using var peer = await accept.Within();
-        var received = await RuntimeApiPeer.ReadUntilAsync(peer, "0\r\n\r\n"u8.ToArray());
+        var peer = await wire.FirstConnection.Within();
+        var body = await peer.ReadUntilAsync("0\r\n\r\n"u8.ToArray());
         await inFlight.Within();
         await queue.DrainAsync().AsTask().Within();
 
-        var headEnd = received.AsSpan().IndexOf("\r\n\r\n"u8) + 4;
-        var chunks = RuntimeApiPeer.Chunks(received.AsSpan(headEnd), out var end);
-        Assert.Equal(received.Length - headEnd, end + 2); // the last chunk's empty trailer line, and nothing after it
+        var chunks = RuntimeApiPeer.Chunks(body, out var end);
+        Assert.Equal(body.Length, end + 2); // the last chunk's empty trailer line, and nothing after it
         Assert.Equal(2, chunks.Count);
         Assert.True(chunks[0].AsSpan().SequenceEqual(large));
         Assert.Equal("abcdef", Encoding.ASCII.GetString(chunks[1])); // the three commits, one chunk
-        Assert.EndsWith("\r\n6\r\nabcdef\r\n0\r\n\r\n", Encoding.ASCII.GetString(received, received.Length - 100, 100), StringComparison.Ordinal);
-        await client.AbandonAsync(request);
+        Assert.EndsWith("\r\n6\r\nabcdef\r\n0\r\n\r\n", Encoding.ASCII.GetString(body, body.Length - 100, 100), StringComparison.Ordinal);
+        await wire.Client.AbandonAsync(request);
     }
 
     [Fact]
     public async Task A_commit_over_the_cap_waits_until_the_peer_read_enough_then_the_writer_goes_on()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: 64 * 1024, broken: null, CancellationToken.None).AsTask().Within();
+        await using var wire = _peer.NewClient();
+        var request = await wire.BeginStreamingResponseAsync(maxUnsentBytes: 64 * 1024);
         var queue = request.Body;
 
         var large = new byte[Large];
@@ -110,27 +105,25 @@ public sealed class SendQueueTests : IDisposable
         var flush = queue.FlushAsync().AsTask();
         Assert.False(flush.IsCompleted); // 32 MiB unsent, cap 64 KiB: the writer waits
 
-        using var peer = await accept.Within();
-        await RuntimeApiPeer.ReadHeadAsync(peer);
+        var peer = await wire.FirstConnection.Within();
         var header = $"{Large:X}\r\n";
-        var chunk = await RuntimeApiPeer.ReadExactlyAsync(peer, header.Length + Large + 2);
+        var chunk = await peer.ReadExactlyAsync(header.Length + Large + 2);
         await flush.Within(); // the peer read it all: the writer goes on
         Assert.Equal(header, Encoding.ASCII.GetString(chunk, 0, header.Length));
         Assert.True(chunk.AsSpan(header.Length, Large).SequenceEqual(large));
         Assert.Equal("\r\n", Encoding.ASCII.GetString(chunk, header.Length + Large, 2));
 
         await queue.EndAsync().AsTask().Within();
-        Assert.Equal("0\r\n\r\n", Encoding.ASCII.GetString(await RuntimeApiPeer.ReadExactlyAsync(peer, 5)));
+        Assert.Equal("0\r\n\r\n", Encoding.ASCII.GetString(await peer.ReadExactlyAsync(5)));
         await queue.DrainAsync().AsTask().Within();
-        await client.AbandonAsync(request);
+        await wire.Client.AbandonAsync(request);
     }
 
     [Fact]
     public async Task A_second_wait_while_a_writer_waits_is_refused_and_the_first_writer_still_goes_on()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: 64 * 1024, broken: null, CancellationToken.None).AsTask().Within();
+        await using var wire = _peer.NewClient();
+        var request = await wire.BeginStreamingResponseAsync(maxUnsentBytes: 64 * 1024);
         var queue = request.Body;
 
         queue.Write(new byte[Large]);
@@ -141,23 +134,21 @@ public sealed class SendQueueTests : IDisposable
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => queue.DrainAsync().AsTask());
         Assert.Contains("must not overlap", error.Message);
 
-        using var peer = await accept.Within();
-        await RuntimeApiPeer.ReadHeadAsync(peer);
-        await RuntimeApiPeer.ReadExactlyAsync(peer, $"{Large:X}\r\n".Length + Large + 2);
+        var peer = await wire.FirstConnection.Within();
+        await peer.ReadExactlyAsync($"{Large:X}\r\n".Length + Large + 2);
         await flush.Within(); // the first writer was not stranded
 
         await queue.EndAsync().AsTask().Within();
-        Assert.Equal("0\r\n\r\n", Encoding.ASCII.GetString(await RuntimeApiPeer.ReadExactlyAsync(peer, 5)));
+        Assert.Equal("0\r\n\r\n", Encoding.ASCII.GetString(await peer.ReadExactlyAsync(5)));
         await queue.DrainAsync().AsTask().Within();
-        await client.AbandonAsync(request);
+        await wire.Client.AbandonAsync(request);
     }
 
     [Fact]
     public async Task An_error_end_sends_the_unflushed_bytes_then_the_last_chunk_with_both_error_trailers()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, new ResponseState(), maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
+        await using var wire = _peer.NewClient();
+        var request = await wire.BeginStreamingResponseAsync();
         var queue = request.Body;
         queue.Write("partial"u8);
         await queue.FlushAsync().AsTask().Within();
@@ -165,9 +156,8 @@ public sealed class SendQueueTests : IDisposable
 
         await request.EndWithErrorAsync(new LambdaError("Bad\r\nInjected: yes", "it broke")).AsTask().Within();
 
-        using var peer = await accept.Within();
-        await RuntimeApiPeer.ReadHeadAsync(peer);
-        var text = Encoding.ASCII.GetString(await RuntimeApiPeer.ReadUntilAsync(peer, "\r\n\r\n"u8.ToArray()));
+        var peer = await wire.FirstConnection.Within();
+        var text = Encoding.ASCII.GetString(await peer.ReadUntilAsync("\r\n\r\n"u8.ToArray()));
         var lines = text.Split("\r\n");
         Assert.Equal(["7", "partial", "4", "tail", "0"], lines[..5]);
         Assert.Equal("Lambda-Runtime-Function-Error-Type: Bad__Injected: yes", lines[5]); // CR and LF cannot split the trailer
@@ -178,17 +168,16 @@ public sealed class SendQueueTests : IDisposable
         Assert.Equal("Bad\r\nInjected: yes", error.RootElement.GetProperty("errorType").GetString());
         Assert.Equal("it broke", error.RootElement.GetProperty("errorMessage").GetString());
 
-        await RuntimeApiPeer.SendAsync(peer, RuntimeApiPeer.Accepted);
-        Assert.Equal(202, (await client.ReadStreamingReplyAsync(request, CancellationToken.None).AsTask().Within()).StatusCode);
+        await peer.SendAsync(RuntimeApiPeer.Accepted);
+        Assert.Equal(202, (await wire.Client.ReadStreamingReplyAsync(request, CancellationToken.None).AsTask().Within()).StatusCode);
     }
 
     [Fact]
     public async Task An_end_with_nothing_written_is_the_head_and_the_last_chunk_and_later_commits_send_nothing()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
+        await using var wire = _peer.NewClient();
         var state = new ResponseState();
-        var request = await client.BeginStreamingResponseAsync("request-1", null, state, maxUnsentBytes: null, broken: null, CancellationToken.None).AsTask().Within();
+        var request = await wire.BeginStreamingResponseAsync(state: state);
         var queue = request.Body;
         await queue.EndAsync().AsTask().Within();
         Assert.True(state.AnythingSent);
@@ -197,25 +186,22 @@ public sealed class SendQueueTests : IDisposable
         Assert.True(CompletedAtOnce(queue.FlushAsync()));
         Assert.True(CompletedAtOnce(queue.EndAsync()));
 
-        using var peer = await accept.Within();
-        await RuntimeApiPeer.ReadHeadAsync(peer);
-        Assert.Equal("0\r\n\r\n", Encoding.ASCII.GetString(await RuntimeApiPeer.ReadExactlyAsync(peer, 5)));
-        await RuntimeApiPeer.SendAsync(peer, RuntimeApiPeer.Accepted);
-        Assert.Equal(202, (await client.ReadStreamingReplyAsync(request, CancellationToken.None).AsTask().Within()).StatusCode);
+        var peer = await wire.FirstConnection.Within();
+        Assert.Equal("0\r\n\r\n", Encoding.ASCII.GetString(await peer.ReadExactlyAsync(5)));
+        await peer.SendAsync(RuntimeApiPeer.Accepted);
+        Assert.Equal(202, (await wire.Client.ReadStreamingReplyAsync(request, CancellationToken.None).AsTask().Within()).StatusCode);
 
         // The connection is reused: the next bytes on it are the next request, not the late write.
-        var next = client.PostResponseAsync("request-2", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
-        Assert.StartsWith("POST /2018-06-01/runtime/invocation/request-2/response HTTP/1.1\r\n", await RuntimeApiPeer.ReadHeadAsync(peer), StringComparison.Ordinal);
-        await RuntimeApiPeer.ReadExactlyAsync(peer, 2);
-        await RuntimeApiPeer.SendAsync(peer, RuntimeApiPeer.Accepted);
-        Assert.Equal(202, (await next.Within()).StatusCode);
+        var next = wire.Client.PostResponseAsync("request-2", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
+        var nextHead = await peer.ReadHeadAsync();
+        Assert.StartsWith("POST /2018-06-01/runtime/invocation/request-2/response HTTP/1.1\r\n", nextHead, StringComparison.Ordinal);
+        await peer.ReadBodyAndAcknowledgeAsync(nextHead, next);
     }
 
     [Fact]
     public async Task A_peer_that_stops_reading_and_resets_breaks_the_response_once_and_releases_the_waiting_writer()
     {
-        await using var client = new RuntimeApiClient(_peer.Endpoint);
-        var accept = _peer.AcceptAsync();
+        await using var wire = _peer.NewClient();
         var state = new ResponseState();
         var failures = new List<Exception>();
         var broken = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -229,17 +215,16 @@ public sealed class SendQueueTests : IDisposable
             broken.TrySetResult(ex);
         }
 
-        var request = await client.BeginStreamingResponseAsync("request-1", null, state, maxUnsentBytes: 64 * 1024, OnBroken, CancellationToken.None).AsTask().Within();
+        var request = await wire.BeginStreamingResponseAsync(state: state, maxUnsentBytes: 64 * 1024, broken: OnBroken);
         var queue = request.Body;
 
         queue.Write(new byte[Large]);
         var flush = queue.FlushAsync().AsTask();
         Assert.False(flush.IsCompleted);
 
-        using (var peer = await accept.Within())
+        using (var peer = await wire.FirstConnection.Within())
         {
-            await RuntimeApiPeer.ReadHeadAsync(peer);
-            peer.LingerState = new LingerOption(true, 0); // close with a reset, the body unread
+            peer.Socket.LingerState = new LingerOption(true, 0); // close with a reset, the body unread
         }
 
         var failure = await broken.Task.Within();
@@ -256,15 +241,9 @@ public sealed class SendQueueTests : IDisposable
         Assert.Single(failures);
 
         // No reply came before the reset; the dead connection is not reused.
-        Assert.Null(await client.ReadEarlyStreamingReplyAsync(request, CancellationToken.None).Within());
+        Assert.Null(await wire.Client.ReadEarlyStreamingReplyAsync(request, CancellationToken.None).Within());
         Assert.True(request.IsReleased);
-        var nextAccept = _peer.AcceptAsync();
-        var next = client.PostResponseAsync("request-2", null, "{}"u8.ToArray(), CancellationToken.None).AsTask();
-        using var second = await nextAccept.Within();
-        await RuntimeApiPeer.ReadHeadAsync(second);
-        await RuntimeApiPeer.ReadExactlyAsync(second, 2);
-        await RuntimeApiPeer.SendAsync(second, RuntimeApiPeer.Accepted);
-        Assert.Equal(202, (await next.Within()).StatusCode);
+        await wire.PostOnANewConnectionAsync("request-2");
     }
 
     /// <summary>Whether <paramref name="task"/> completed successfully when it was returned (it is consumed here).</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -7,8 +8,8 @@ namespace LambdaStreamingHosting.Tests.Support;
 
 /// <summary>
 /// The Runtime API end of a loopback connection, for tests of the client's wire types: a listener on 127.0.0.1 port 0
-/// whose accepted sockets the test reads byte by byte (nothing is read until the test says so, which is how a send is
-/// made to block) and answers with raw HTTP/1.1.
+/// whose accepted connections (<see cref="PeerConnection"/>) have the head of their first request read, and nothing
+/// else until the test says so (which is how a send is made to block), and are answered with raw HTTP/1.1.
 /// </summary>
 internal sealed class RuntimeApiPeer : IDisposable
 {
@@ -20,85 +21,16 @@ internal sealed class RuntimeApiPeer : IDisposable
 
     public RuntimeApiEndpoint Endpoint => RuntimeApiEndpoint.Parse($"127.0.0.1:{Port}");
 
+    /// <summary>A new client of this peer, whose first connection this peer is already waiting to accept.</summary>
+    public PeerClient NewClient() => new(this);
+
     /// <summary>Accepts the next connection the client opens.</summary>
     public Task<Socket> AcceptAsync() => _listener.AcceptSocketAsync();
 
+    /// <summary>Accepts the next connection the client opens and reads the head of the first request on it.</summary>
+    public Task<PeerConnection> AcceptRequestAsync() => PeerConnection.ReadFirstRequestAsync(AcceptAsync());
+
     public void Dispose() => _listener.Dispose();
-
-    /// <summary>Reads a request head up to its blank line (one byte at a time, so nothing after it is consumed).</summary>
-    public static async Task<string> ReadHeadAsync(Socket socket)
-    {
-        var received = new StringBuilder();
-        var buffer = new byte[1];
-        while (!received.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
-        {
-            var read = await socket.ReceiveAsync(buffer.AsMemory()).AsTask().Within();
-            Assert.True(read > 0, $"the connection closed before the request head ended: {received}");
-            received.Append((char)buffer[0]);
-        }
-
-        return received.ToString();
-    }
-
-    /// <summary>Reads exactly <paramref name="count"/> bytes.</summary>
-    public static async Task<byte[]> ReadExactlyAsync(Socket socket, int count)
-    {
-        var bytes = new byte[count];
-        var done = 0;
-        while (done < count)
-        {
-            var read = await socket.ReceiveAsync(bytes.AsMemory(done)).AsTask().Within();
-            Assert.True(read > 0, $"the connection closed after {done} of {count} bytes");
-            done += read;
-        }
-
-        return bytes;
-    }
-
-    /// <summary>Reads until the bytes received end with <paramref name="end"/>; returns them all.</summary>
-    public static async Task<byte[]> ReadUntilAsync(Socket socket, byte[] end)
-    {
-        var received = new MemoryStream();
-        var buffer = new byte[256 * 1024];
-        while (!(received.Length >= end.Length && received.GetBuffer().AsSpan((int)received.Length - end.Length, end.Length).SequenceEqual(end)))
-        {
-            var read = await socket.ReceiveAsync(buffer.AsMemory()).AsTask().Within();
-            Assert.True(read > 0, $"the connection closed after {received.Length} bytes, before the expected end");
-            received.Write(buffer, 0, read);
-        }
-
-        return received.ToArray();
-    }
-
-    /// <summary>Reads until the peer closes its side; returns everything received.</summary>
-    public static async Task<byte[]> ReadToEndAsync(Socket socket)
-    {
-        var received = new MemoryStream();
-        var buffer = new byte[64 * 1024];
-        while (true)
-        {
-            int read;
-            try
-            {
-                read = await socket.ReceiveAsync(buffer.AsMemory()).AsTask().Within();
-            }
-            catch (SocketException)
-            {
-                return received.ToArray(); // reset: closed as well
-            }
-
-            if (read == 0)
-            {
-                return received.ToArray();
-            }
-
-            received.Write(buffer, 0, read);
-        }
-    }
-
-    /// <summary>Sends <paramref name="text"/> as ASCII.</summary>
-    public static Task SendAsync(Socket socket, string text) =>
-        socket.SendAsync(Encoding.ASCII.GetBytes(text).AsMemory()).AsTask().Within();
 
     /// <summary>The <c>202 {"status":"OK"}</c> acknowledgement.</summary>
     public const string Accepted = "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}";
@@ -112,6 +44,9 @@ internal sealed class RuntimeApiPeer : IDisposable
         head.Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Skip(1)
             .Select(line => line.Split(':', 2))
             .ToDictionary(parts => parts[0], parts => parts[1].Trim(), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The <c>Content-Length</c> of a request head.</summary>
+    public static int ContentLength(string head) => int.Parse(Headers(head)["Content-Length"], CultureInfo.InvariantCulture);
 
     /// <summary>Decodes a chunked body (each chunk's size line, data and CRLF) up to its last chunk; returns the data of each chunk.</summary>
     public static List<byte[]> Chunks(ReadOnlySpan<byte> body, out int end)
