@@ -23,7 +23,10 @@ public interface ILambdaLifecycleObserver
     /// several invocations run at once (Lambda Managed Instances never freeze).
     /// </summary>
     /// <param name="idleTime">Time since the previous invocation's response ended.</param>
-    /// <param name="cancellationToken">Signalled when the invocation is aborted.</param>
+    /// <param name="cancellationToken">
+    /// Signalled when the host stops (the invocation's own <c>RequestAborted</c> does not exist yet: the request has not
+    /// entered the app).
+    /// </param>
     ValueTask OnThawAsync(TimeSpan idleTime, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     /// <summary>
