@@ -8,8 +8,9 @@ namespace LambdaStreamingHosting.Logging;
 /// <summary>
 /// The logger provider inside Lambda: every entry is one line on standard output, in Lambda's JSON log shape when
 /// <c>AWS_LAMBDA_LOG_FORMAT</c> is <c>JSON</c>, else as one line of text (see <see cref="LogEntryFormatter"/>). The
-/// caller formats the entry and queues it; a background thread writes it (<see cref="LogLineQueue"/>), and the
-/// invocation loop calls <see cref="Flush"/> before each <c>/next</c>, after which Lambda may freeze the process. The
+/// caller formats the entry and queues it; a background thread writes it (<see cref="LogLineQueue"/>), and, when one
+/// invocation runs at a time, the invocation loop calls <see cref="Flush"/> before each <c>/next</c>, after which Lambda
+/// may freeze the process. The
 /// request, trace and tenant ids come from <see cref="InvocationLogContext.Current"/>, the invocation the entry belongs to.
 /// Its configuration alias is <c>Lambda</c> (<c>Logging:Lambda:LogLevel</c>).
 /// </summary>

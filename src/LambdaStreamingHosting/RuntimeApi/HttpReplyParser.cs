@@ -46,7 +46,7 @@ internal static class HttpReplyParser
         return new RuntimeApiReply(head.StatusCode, head.KeepAlive, body.WrittenSpan.ToArray());
     }
 
-    /// <summary>Reads a <c>/next</c> reply into <paramref name="invocation"/> (after its <see cref="Invocation.Reset"/>).</summary>
+    /// <summary>Reads a <c>/next</c> reply into <paramref name="invocation"/>, which it resets first (<see cref="Invocation.Reset"/>).</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<ReplyHead> ReadInvocationAsync(PipeReader reader, Invocation invocation, CancellationToken cancellationToken)
     {

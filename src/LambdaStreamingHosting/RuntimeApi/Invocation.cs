@@ -7,8 +7,9 @@ namespace LambdaStreamingHosting.RuntimeApi;
 
 /// <summary>
 /// The invocation an invocation loop is serving: the headers of its <c>/next</c> reply and its raw event bytes. One
-/// instance per loop, refilled by every <see cref="RuntimeApiClient.NextAsync"/> and emptied by <see cref="Release"/>
-/// when the invocation is over: the event bytes are valid only in between. Header values that may repeat from one
+/// instance per loop, refilled by every <see cref="RuntimeApiClient.NextAsync"/> (<see cref="Reset"/>, then the reply
+/// read into it); <see cref="Release"/> lets its event bytes go when the invocation is over, so they are valid only in
+/// between. Header values that may repeat from one
 /// invocation to the next (the function ARN, client context, Cognito identity, tenant) keep their string when their
 /// bytes did not change instead of decoding a new one.
 /// </summary>
@@ -47,8 +48,8 @@ internal sealed class Invocation : IDisposable
     public string InvokedFunctionArn => Has(Present.InvokedFunctionArn) ? _invokedFunctionArn! : "";
 
     /// <summary>
-    /// The X-Ray trace header, decoded when first asked for (it is new with every invocation, and unused unless the
-    /// app or the <c>_X_AMZN_TRACE_ID</c> variable wants it).
+    /// The X-Ray trace header, decoded when first asked for (it is new with every invocation, and unused unless asked
+    /// for: by the app, the <c>_X_AMZN_TRACE_ID</c> variable, <c>ContinueXRayTrace</c> or a Lambda log entry).
     /// </summary>
     public string? TraceId => Has(Present.TraceId) ? _traceId ??= Encoding.Latin1.GetString(_traceIdBytes, 0, _traceIdLength) : null;
 

@@ -256,7 +256,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     /// <summary>
     /// From now on the body is a <c>text/event-stream</c>: the queue keeps track of where its written bytes end relative
     /// to events and times its commits on <paramref name="clock"/>, for <see cref="TryCommitComment"/>. Before the first
-    /// commit (bytes written before are taken into account); until <see cref="Reset"/>.
+    /// commit (bytes written before are taken into account); until <see cref="Release"/>.
     /// </summary>
     public void TrackEvents(TimeProvider clock)
     {

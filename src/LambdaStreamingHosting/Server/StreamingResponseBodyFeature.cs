@@ -94,7 +94,8 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
 
     /// <summary>
     /// Sends a keep-alive comment if the answer is open, was quiet since <paramref name="quietSince"/> and is between
-    /// events (see <see cref="SendQueue.TryCommitComment"/>); <paramref name="lastCommit"/> is when bytes last left.
+    /// events (see <see cref="SendQueue.TryCommitComment"/>); <paramref name="lastCommit"/> is when bytes were last
+/// committed (<paramref name="now"/> when the comment was).
     /// Called by <see cref="SseKeepAlive"/>'s timer, never while the answer is being ended.
     /// </summary>
     internal bool TrySendKeepAlive(long now, long quietSince, out long lastCommit)
