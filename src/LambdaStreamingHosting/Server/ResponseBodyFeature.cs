@@ -70,7 +70,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>Whether the answer is streamed (else it is one buffered document).</summary>
     protected abstract bool Streams { get; }
 
-    /// <summary>Bytes written and not flushed.</summary>
+    /// <summary>Bytes written and not on their way yet: not flushed (streamed), or the whole body so far (buffered, which sends nothing before the end).</summary>
     internal abstract long UnflushedBytes { get; }
 
     protected ResponseFeature Response { get; }

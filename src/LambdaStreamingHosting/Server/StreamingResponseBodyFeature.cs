@@ -56,7 +56,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
     /// <summary>Socket sends this response made so far (the request head and prelude go with the first).</summary>
     internal long SendCount => _request.SendCount;
 
-    /// <summary>Body bytes handed to the wire so far: every byte written and flushed (sent, or leaving with the next send).</summary>
+    /// <summary>Body bytes committed so far: every byte written and flushed (sent, in the send in flight, or leaving with the next).</summary>
     internal long CommittedBodyBytes => _request.Body.CommittedBytes;
 
     internal override long UnflushedBytes => _request.Body.UnflushedBytes;
