@@ -49,7 +49,7 @@ public sealed class LambdaStreamingOptions
     /// Streaming: how long a <c>text/event-stream</c> answer may stay quiet before a comment line (<c>: keep-alive</c>
     /// and an empty line, which SSE clients skip) is sent, so a front end that cuts an idle origin (CloudFront after its
     /// origin read timeout, 30 s by default; API Gateway) keeps the stream open. A comment goes out only between events
-    /// (the bytes sent end an event and nothing written waits for a flush), only after the response started, and never
+    /// (everything written was flushed, it ends an event, and nothing else waits to be sent), only after the response started, and never
     /// once the app returned; answers of other content types and buffered answers never get one. Kestrel sends no such
     /// comments. <see cref="TimeSpan.Zero"/>: none. Default: 15 s.
     /// </summary>
@@ -99,9 +99,10 @@ public sealed class LambdaStreamingOptions
     /// Whether, inside Lambda, log entries are written to standard output one per line (each line is one CloudWatch
     /// event) in Lambda's format: JSON when the function's log format is JSON (<c>AWS_LAMBDA_LOG_FORMAT</c>), otherwise
     /// one line of text; <c>AWS_LAMBDA_LOG_LEVEL</c> sets the minimum level. ASP.NET Core's console logger, which writes
-    /// an entry over several lines, is then silenced. Lines are written by a background thread and are all out before
-    /// the next event is requested. Default: <see langword="true"/>; <see langword="false"/> keeps the app's logging
-    /// providers as configured. Outside Lambda nothing changes either way.
+    /// an entry over several lines, is then silenced. Lines are written by a background thread and, when one invocation
+    /// runs at a time, are all out before the next event is requested (the wait is bounded at 1 s). Default:
+    /// <see langword="true"/>; <see langword="false"/> keeps the app's logging providers as configured. Outside Lambda
+    /// nothing changes either way.
     /// </summary>
     public bool UseLambdaLogger { get; set; } = true;
 
@@ -112,7 +113,8 @@ public sealed class LambdaStreamingOptions
     public int? MaxConcurrency { get; set; }
 
     /// <summary>
-    /// Warm-up requests run through the app before a SnapStart snapshot (see <see cref="LambdaWarmUpOptions"/>).
+    /// Warm-up requests run through the app before a SnapStart snapshot, or during init with
+    /// <see cref="LambdaWarmUpOptions.DuringInit"/> (see <see cref="LambdaWarmUpOptions"/>).
     /// Bound from <c>LambdaStreaming:WarmUp</c>.
     /// </summary>
     public LambdaWarmUpOptions WarmUp { get; } = new();

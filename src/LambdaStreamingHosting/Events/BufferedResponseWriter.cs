@@ -24,7 +24,7 @@ internal static class BufferedResponseWriter
     /// </summary>
     /// <exception cref="InvalidOperationException">Invalid header or status code, as for <see cref="PreludeWriter"/>.</exception>
     /// <exception cref="ResponseTooLargeException">The document would exceed the front end's limit.</exception>
-    public static void Write(IBufferWriter<byte> output, ResponseShape shape, int statusCode, IHeaderDictionary headers, ReadOnlySequence<byte> body, LambdaStreamingOptions options)
+    public static void Write(IBufferWriter<byte> output, ResponseShape shape, int statusCode, IHeaderDictionary headers, ReadOnlySpan<byte> body, LambdaStreamingOptions options)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(headers);
@@ -38,11 +38,10 @@ internal static class BufferedResponseWriter
             throw ResponseTooLargeException.For(shape, body.Length, limit, bodyOnly: true);
         }
 
-        byte[]? rented = null;
         Utf8JsonWriter? writer = null;
         try
         {
-            var bytes = body.IsSingleSegment ? body.FirstSpan : Contiguous(body, out rented);
+            var bytes = body;
             var asText = ContentTypes.IsText(headers[HeaderNames.ContentType], options.TextContentTypes) && Utf8.IsValid(bytes);
 
             writer = ResponseHeadWriter.RentJsonWriter(output);
@@ -71,23 +70,10 @@ internal static class BufferedResponseWriter
             {
                 ResponseHeadWriter.ReturnJsonWriter(writer);
             }
-
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
         }
     }
 
     /// <summary>The most bytes the front end accepts as a buffered answer.</summary>
     public static int LimitOf(ResponseShape shape) =>
         shape is ResponseShape.AlbSingleValue or ResponseShape.AlbMultiValue ? AlbResponseLimit : LambdaResponseLimit;
-
-    private static ReadOnlySpan<byte> Contiguous(ReadOnlySequence<byte> body, out byte[] rented)
-    {
-        var length = (int)body.Length;
-        rented = ArrayPool<byte>.Shared.Rent(length);
-        body.CopyTo(rented);
-        return rented.AsSpan(0, length);
-    }
 }

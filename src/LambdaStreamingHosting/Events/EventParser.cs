@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
+using LambdaStreamingHosting.Buffers;
 
 namespace LambdaStreamingHosting.Events;
 
@@ -115,7 +116,7 @@ internal static class EventParser
     {
         Span<byte> scratch = stackalloc byte[StackScratchBytes];
         var domain = context.DomainName.IsPresent ? context.DomainName.Unescaped(json, scratch) : default;
-        if (ContainsIgnoreAsciiCase(domain, ".lambda-url."u8))
+        if (AsciiText.ContainsIgnoreCase(domain, ".lambda-url."u8))
         {
             return true;
         }
@@ -130,19 +131,6 @@ internal static class EventParser
         return domain.Length == 0
             || Ascii.EqualsIgnoreCase(domain, "localhost"u8)
             || (System.Net.IPAddress.TryParse(host, out var address) && System.Net.IPAddress.IsLoopback(address));
-    }
-
-    private static bool ContainsIgnoreAsciiCase(ReadOnlySpan<byte> text, ReadOnlySpan<byte> lowerCaseAscii)
-    {
-        for (var i = 0; i + lowerCaseAscii.Length <= text.Length; i++)
-        {
-            if (Ascii.EqualsIgnoreCase(text.Slice(i, lowerCaseAscii.Length), lowerCaseAscii))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     private static string Describe(LambdaEventSource source, ReadOnlySpan<byte> json, in EventFields evt) => source switch

@@ -10,8 +10,8 @@ namespace LambdaStreamingHosting.Lifecycle;
 /// before-snapshot hooks in the reverse order, as Lambda's runtime hooks run). A failure in
 /// an init or SnapStart hook fails the phase; a failure between invocations (thaw, freezing) is caught and logged
 /// here, the one place that does, and the observers after it still run, so one pool's trouble cannot cost another
-/// observer its moment (the telemetry flush before the freeze, say). When the host stops, the remaining observers are
-/// skipped.
+/// observer its moment (the telemetry flush before the freeze, say). An observer that gives up because the host is
+/// stopping (cancelled through its token) ends the round: the observers after it are skipped.
 /// </summary>
 internal sealed class LifecycleNotifier
 {

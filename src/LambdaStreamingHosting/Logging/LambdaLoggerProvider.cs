@@ -1,4 +1,5 @@
 using System.Buffers;
+using LambdaStreamingHosting.Buffers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -7,8 +8,9 @@ namespace LambdaStreamingHosting.Logging;
 /// <summary>
 /// The logger provider inside Lambda: every entry is one line on standard output, in Lambda's JSON log shape when
 /// <c>AWS_LAMBDA_LOG_FORMAT</c> is <c>JSON</c>, else as one line of text (see <see cref="LogEntryFormatter"/>). The
-/// caller formats the entry and queues it; a background thread writes it (<see cref="LogLineQueue"/>), and the
-/// invocation loop calls <see cref="Flush"/> before each <c>/next</c>, after which Lambda may freeze the process. The
+/// caller formats the entry and queues it; a background thread writes it (<see cref="LogLineQueue"/>), and, when one
+/// invocation runs at a time, the invocation loop calls <see cref="Flush"/> before each <c>/next</c>, after which Lambda
+/// may freeze the process. The
 /// request, trace and tenant ids come from <see cref="InvocationLogContext.Current"/>, the invocation the entry belongs to.
 /// Its configuration alias is <c>Lambda</c> (<c>Logging:Lambda:LogLevel</c>).
 /// </summary>
@@ -89,7 +91,7 @@ internal sealed class LambdaLoggerProvider : ILoggerProvider
             catch (Exception)
 #pragma warning restore CA1031
             {
-                line.ResetWrittenCount();
+                line.Clear();
                 if (!TryWriteSafely(line, entry))
                 {
                     return;
@@ -104,7 +106,7 @@ internal sealed class LambdaLoggerProvider : ILoggerProvider
         }
     }
 
-    private bool TryWriteSafely(ArrayBufferWriter<byte> line, in LogEntry entry)
+    private bool TryWriteSafely(PooledBuffer line, in LogEntry entry)
     {
         try
         {
@@ -130,25 +132,21 @@ internal sealed class LambdaLoggerProvider : ILoggerProvider
     /// <summary>One reusable line buffer per thread (a reentrant log call gets a fresh one).</summary>
     private static class LineBuffer
     {
-        private const int KeptCapacity = 16 * 1024;
-
         [ThreadStatic]
-        private static ArrayBufferWriter<byte>? t_buffer;
+        private static PooledBuffer? t_buffer;
 
-        public static ArrayBufferWriter<byte> Rent()
+        public static PooledBuffer Rent()
         {
             var buffer = t_buffer;
             t_buffer = null;
-            return buffer ?? new ArrayBufferWriter<byte>(1024);
+            return buffer ?? new PooledBuffer(minimumSize: 1024, retainedSize: 16 * 1024);
         }
 
-        public static void Return(ArrayBufferWriter<byte> buffer)
+        /// <summary>The line is queued: the buffer is kept for the thread's next one (a huge line's array is let go).</summary>
+        public static void Return(PooledBuffer buffer)
         {
-            if (buffer.Capacity <= KeptCapacity)
-            {
-                buffer.ResetWrittenCount();
-                t_buffer = buffer;
-            }
+            buffer.Release();
+            t_buffer = buffer;
         }
     }
 }

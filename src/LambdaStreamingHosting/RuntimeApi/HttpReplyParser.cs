@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text;
+using LambdaStreamingHosting.Buffers;
 
 namespace LambdaStreamingHosting.RuntimeApi;
 
@@ -45,7 +46,7 @@ internal static class HttpReplyParser
         return new RuntimeApiReply(head.StatusCode, head.KeepAlive, body.WrittenSpan.ToArray());
     }
 
-    /// <summary>Reads a <c>/next</c> reply into <paramref name="invocation"/> (after its <see cref="Invocation.Reset"/>).</summary>
+    /// <summary>Reads a <c>/next</c> reply into <paramref name="invocation"/>, which it resets first (<see cref="Invocation.Reset"/>).</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<ReplyHead> ReadInvocationAsync(PipeReader reader, Invocation invocation, CancellationToken cancellationToken)
     {
@@ -170,28 +171,15 @@ internal static class HttpReplyParser
         }
         else if (Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8))
         {
-            framing.Chunked |= ContainsIgnoreCase(value, "chunked"u8);
+            framing.Chunked |= AsciiText.ContainsIgnoreCase(value, "chunked"u8);
         }
         else if (Ascii.EqualsIgnoreCase(name, "Connection"u8))
         {
-            framing.ConnectionClose |= ContainsIgnoreCase(value, "close"u8);
-            framing.ConnectionKeepAlive |= ContainsIgnoreCase(value, "keep-alive"u8);
+            framing.ConnectionClose |= AsciiText.ContainsIgnoreCase(value, "close"u8);
+            framing.ConnectionKeepAlive |= AsciiText.ContainsIgnoreCase(value, "keep-alive"u8);
         }
 
         sink.AddHeader(name, value);
-    }
-
-    private static bool ContainsIgnoreCase(ReadOnlySpan<byte> text, ReadOnlySpan<byte> word)
-    {
-        for (var i = 0; i + word.Length <= text.Length; i++)
-        {
-            if (Ascii.EqualsIgnoreCase(text.Slice(i, word.Length), word))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>Trims what <see cref="string.Trim()"/> would trim from the Latin-1 text of <paramref name="bytes"/>.</summary>

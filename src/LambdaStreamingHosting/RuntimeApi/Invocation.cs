@@ -1,19 +1,21 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
+using LambdaStreamingHosting.Buffers;
 
 namespace LambdaStreamingHosting.RuntimeApi;
 
 /// <summary>
 /// The invocation an invocation loop is serving: the headers of its <c>/next</c> reply and its raw event bytes. One
-/// instance per loop, refilled by every <see cref="RuntimeApiClient.NextAsync"/> and emptied by <see cref="Release"/>
-/// when the invocation is over: the event bytes are valid only in between. Header values that may repeat from one
+/// instance per loop, refilled by every <see cref="RuntimeApiClient.NextAsync"/> (<see cref="Reset"/>, then the reply
+/// read into it); <see cref="Release"/> lets its event bytes go when the invocation is over, so they are valid only in
+/// between. Header values that may repeat from one
 /// invocation to the next (the function ARN, client context, Cognito identity, tenant) keep their string when their
 /// bytes did not change instead of decoding a new one.
 /// </summary>
 internal sealed class Invocation : IDisposable
 {
-    private readonly EventBuffer _event = new();
+    private readonly PooledBuffer _event = new();
     private Present _present;
     private string _requestId = "";
     private DateTimeOffset _deadline = DateTimeOffset.MaxValue;
@@ -46,8 +48,8 @@ internal sealed class Invocation : IDisposable
     public string InvokedFunctionArn => Has(Present.InvokedFunctionArn) ? _invokedFunctionArn! : "";
 
     /// <summary>
-    /// The X-Ray trace header, decoded when first asked for (it is new with every invocation, and unused unless the
-    /// app or the <c>_X_AMZN_TRACE_ID</c> variable wants it).
+    /// The X-Ray trace header, decoded when first asked for (it is new with every invocation, and unused unless asked
+    /// for: by the app, the <c>_X_AMZN_TRACE_ID</c> variable, <c>ContinueXRayTrace</c> or a Lambda log entry).
     /// </summary>
     public string? TraceId => Has(Present.TraceId) ? _traceId ??= Encoding.Latin1.GetString(_traceIdBytes, 0, _traceIdLength) : null;
 
@@ -76,7 +78,7 @@ internal sealed class Invocation : IDisposable
     /// <summary>Forgets the previous invocation before a new <c>/next</c> reply is read into this one.</summary>
     internal void Reset()
     {
-        _event.Clear();
+        _event.Release();
         _present = Present.None;
         _requestId = "";
         _traceId = null;
@@ -153,8 +155,8 @@ internal sealed class Invocation : IDisposable
         }
     }
 
-    /// <summary>The invocation is over: its event bytes are let go (see <see cref="EventBuffer"/> for what stays allocated).</summary>
-    public void Release() => _event.Clear();
+    /// <summary>The invocation is over: its event bytes are let go (see <see cref="PooledBuffer"/> for what stays allocated).</summary>
+    public void Release() => _event.Release();
 
     public void Dispose() => _event.Dispose();
 

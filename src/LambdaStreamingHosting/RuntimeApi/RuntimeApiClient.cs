@@ -12,7 +12,7 @@ namespace LambdaStreamingHosting.RuntimeApi;
 /// Our client for the Lambda Runtime API (2018-06-01): <c>/next</c> without timeout, buffered and streamed
 /// <c>/response</c>, <c>/error</c>, <c>/init/error</c> and the SnapStart restore calls. One client serves one
 /// invocation loop, so requests never overlap; it keeps its keep-alive connection between calls (see
-/// docs/design.md for the measured cost of reconnecting). A 500 reply, a refused connection or a broken reply
+/// docs/design.md for the measured cost of reconnecting). A 5xx reply, a refused connection or a broken reply
 /// throw <see cref="RuntimeApiFatalException"/>: the process must exit.
 /// </summary>
 internal sealed class RuntimeApiClient : IAsyncDisposable
@@ -111,8 +111,8 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         PostErrorDocumentAsync(new ApiPath("runtime/restore/error"), error, cancellationToken).AsTask();
 
     /// <summary>
-    /// Starts a streamed <c>/response</c>. Nothing is sent yet: the request head goes out with the first chunk. The
-    /// connection belongs to the returned request until <see cref="ReadStreamingReplyAsync"/>,
+    /// Begins a streamed <c>/response</c>. Nothing is sent yet: the request head goes out with the first commit of its
+    /// body (see <see cref="SendQueue"/>). The connection belongs to the returned request until <see cref="ReadStreamingReplyAsync"/>,
     /// <see cref="ReadEarlyStreamingReplyAsync"/>, <see cref="PostErrorInsteadAsync"/> or <see cref="AbandonAsync"/>
     /// takes it back. The request object is this client's one, reused: beginning another while it holds its connection
     /// throws. Its send queue reports into <paramref name="state"/>, the response's, which says whether anything was
@@ -205,7 +205,7 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
         await ReleaseAsync(request).ConfigureAwait(false);
     }
 
-    /// <summary>Throws <see cref="RuntimeApiFatalException"/> for a 500 reply.</summary>
+    /// <summary>Throws <see cref="RuntimeApiFatalException"/> for a 5xx reply.</summary>
     private static RuntimeApiReply ThrowIfFatal(RuntimeApiReply reply, string request) =>
         reply.StatusCode >= 500
             ? throw new RuntimeApiFatalException($"The Runtime API answered {request} with {reply}: the execution environment is broken.")

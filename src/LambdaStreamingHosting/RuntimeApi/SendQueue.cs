@@ -130,7 +130,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     /// Sets the prelude (JSON and its 8-byte delimiter), framed here as one chunk; it follows the request head in the
     /// first send. A prelude not yet committed can be replaced.
     /// </summary>
-    public void SetPrelude(ReadOnlySequence<byte> prelude)
+    public void SetPrelude(ReadOnlySpan<byte> prelude)
     {
         if (_state.AnythingSent)
         {
@@ -138,7 +138,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
         }
 
         ReturnPrelude();
-        var length = (int)prelude.Length;
+        var length = prelude.Length;
         var array = ArrayPool<byte>.Shared.Rent(ChunkFraming.MaxHeaderLength + length + ChunkFraming.DataEnd.Length);
         var at = ChunkFraming.WriteHeader(array, length);
         prelude.CopyTo(array.AsSpan(at));
@@ -256,7 +256,7 @@ internal sealed class SendQueue : IBufferWriter<byte>, IValueTaskSource
     /// <summary>
     /// From now on the body is a <c>text/event-stream</c>: the queue keeps track of where its written bytes end relative
     /// to events and times its commits on <paramref name="clock"/>, for <see cref="TryCommitComment"/>. Before the first
-    /// commit (bytes written before are taken into account); until <see cref="Reset"/>.
+    /// commit (bytes written before are taken into account); until <see cref="Release"/>.
     /// </summary>
     public void TrackEvents(TimeProvider clock)
     {

@@ -30,7 +30,7 @@ internal sealed class StreamingResponseRequest
 
     /// <summary>
     /// The response this request carries: its send queue reports the first bytes sent and a broken connection there,
-    /// and the client reads both from there (the request keeps no answer of its own).
+    /// and the client reads from there whether anything was sent (the request keeps no answer of its own).
     /// </summary>
     public ResponseState State { get; private set; } = null!;
 

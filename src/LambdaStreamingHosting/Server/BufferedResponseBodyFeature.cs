@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using LambdaStreamingHosting.Buffers;
 using LambdaStreamingHosting.Events;
 using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.Extensions.Logging;
@@ -7,19 +8,16 @@ using Microsoft.Extensions.Logging;
 namespace LambdaStreamingHosting.Server;
 
 /// <summary>
-/// The buffered response body (BUFFERED Function URLs, API Gateway, ALB): the body is collected in pooled segments,
-/// up to the Runtime API's limit, and sent as one JSON document when the app finished. Nothing leaves the function
+/// The buffered response body (BUFFERED Function URLs, API Gateway, ALB): the body is collected in a pooled buffer,
+/// up to the front end's limit, and sent as one JSON document when the app finished. Nothing leaves the function
 /// before that, so a failure at any point becomes a clean 500.
 /// </summary>
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Release gives the body's pooled arrays back after every invocation.")]
-internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
+internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature, IDisposable
 {
-    /// <summary>Documents up to this size keep their array for the next invocation; a larger one is let go.</summary>
-    private const int RetainedDocumentBytes = 64 * 1024;
-    private const int SegmentSize = 16 * 1024;
-    private readonly SegmentBuffer _body = new(SegmentSize);
+    // Bodies and documents up to 64 KiB keep their array for the next invocation; a larger one is let go.
+    private readonly PooledBuffer _body = new();
+    private readonly PooledBuffer _document = new();
     private readonly RuntimeApiClient _client;
-    private ArrayBufferWriter<byte>? _document;
     private string _requestId = "";
     private string? _invocationId;
     private ResponseShape _shape;
@@ -56,14 +54,16 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
     {
         _requestId = "";
         _invocationId = null;
-        if (_document is { Capacity: > RetainedDocumentBytes })
-        {
-            _document = null;
-        }
-
-        _document?.ResetWrittenCount();
-        _body.Dispose();
+        _document.Release();
+        _body.Release();
         base.Release();
+    }
+
+    /// <summary>The loop is over: the pooled arrays go back.</summary>
+    public void Dispose()
+    {
+        _document.Dispose();
+        _body.Dispose();
     }
 
     /// <summary>
@@ -84,8 +84,9 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
             await StartCoreAsync().ConfigureAwait(false);
         }
 
-        var document = _document ??= new ArrayBufferWriter<byte>((int)Math.Min(_body.Length + 1024, _limit));
-        document.ResetWrittenCount();
+        var document = _document;
+        document.Clear();
+        document.GetSpan((int)Math.Min((_body.Length * 4L / 3) + 1024, _limit)); // room for the body, base64-encoded or not, at once
         try
         {
             WriteDocument(document);
@@ -96,7 +97,7 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
             Log.ApplicationError(Logger, ex);
             ReplaceWithServerError(ex);
             await StartCoreAsync().ConfigureAwait(false);
-            document.ResetWrittenCount();
+            document.Clear();
             WriteDocument(document);
         }
         catch (ResponseTooLargeException ex)
@@ -138,9 +139,9 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature
         return (await _client.PostErrorAsync(_requestId, _invocationId, failure, cancellationToken).ConfigureAwait(false), failure.ErrorType);
     }
 
-    private void WriteDocument(ArrayBufferWriter<byte> document)
+    private void WriteDocument(PooledBuffer document)
     {
-        var body = IsBodyless ? ReadOnlySequence<byte>.Empty : _body.AsSequence();
+        var body = IsBodyless ? default : _body.WrittenSpan;
         BufferedResponseWriter.Write(document, _shape, Response.StatusCode, Response.Headers, body, Options);
     }
 }

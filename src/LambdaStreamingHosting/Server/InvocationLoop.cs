@@ -51,7 +51,10 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         _lifetime = new RequestLifetimeFeature(context.Time);
     }
 
-    /// <summary>Serves invocations until <paramref name="stopping"/> is signalled; Runtime API failures propagate.</summary>
+    /// <summary>
+    /// Serves invocations until <paramref name="stopping"/> is cancelled (the host stops, or another loop failed); Runtime
+    /// API failures propagate.
+    /// </summary>
     public async Task RunAsync(CancellationToken stopping)
     {
         // Warm-ups are not invocations: no freeze follows them, so no flush, thaw or freezing hooks either.
@@ -92,6 +95,7 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         _lifetime.Dispose();
         _invocation.Dispose();
         _streamingBody?.Dispose();
+        _bufferedBody?.Dispose();
     }
 
     /// <summary>Serves the invocation just read into <see cref="_invocation"/>, then empties everything it used.</summary>

@@ -14,10 +14,11 @@ namespace LambdaStreamingHosting.Server;
 
 /// <summary>
 /// The <see cref="IServer"/> that replaces Kestrel inside Lambda: it takes requests from the Lambda Runtime API
-/// instead of a socket. Start-up runs the init hooks (and SnapStart's snapshot/restore), then starts one invocation
-/// loop per allowed concurrent invocation. A broken Runtime API stops the host with exit code 1. Stopping (the host
-/// got <c>SIGTERM</c>, Lambda's shutdown phase) takes no more events; invocations in flight may finish until the host's
-/// shutdown timeout, then they are aborted and given <see cref="ShutdownAbortGrace"/> to end.
+/// instead of a socket. Start-up runs the init hooks, the warm-up requests and SnapStart's snapshot/restore when they
+/// apply, then starts one invocation loop per allowed concurrent invocation. A broken Runtime API stops the host (with
+/// exit code 1 inside Lambda). Stopping (the host got <c>SIGTERM</c>, Lambda's shutdown phase) takes no more events;
+/// invocations in flight may finish until the host's shutdown timeout, then they are aborted, the logs flushed, and
+/// they are given <see cref="ShutdownAbortGrace"/> to end.
 /// </summary>
 internal sealed class LambdaServer : IServer
 {

@@ -82,7 +82,7 @@ internal sealed class InitPhase
     private int _completed;
     private int _errorReported;
 
-    /// <summary>Whether the first <c>/next</c> was requested: failures after that are no longer init failures.</summary>
+    /// <summary>Whether the server started its invocation loops (the first <c>/next</c> is on its way): failures after that are no longer init failures.</summary>
     public bool IsCompleted => Volatile.Read(ref _completed) == 1;
 
     /// <summary>The loops started: the init phase is over.</summary>

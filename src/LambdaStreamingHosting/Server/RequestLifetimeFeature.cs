@@ -5,10 +5,11 @@ namespace LambdaStreamingHosting.Server;
 
 /// <summary>
 /// <c>HttpContext.RequestAborted</c> fires a margin before the invocation's deadline, so the app can stop cleanly
-/// before Lambda cuts it off, when the Runtime API connection breaks, or when the app calls <c>HttpContext.Abort()</c>
-/// (the invocation then ends with an error). One instance serves its invocation loop's invocations one after another,
-/// as on Kestrel: the token source is reset (<see cref="CancellationTokenSource.TryReset"/>, which also drops the
-/// previous invocation's registrations) unless it was cancelled, and one deadline timer is re-armed.
+/// before Lambda cuts it off, when the Runtime API connection breaks, when the app calls <c>HttpContext.Abort()</c>
+/// (the invocation then ends with an error), or when the host's shutdown timeout ran out (<see cref="Shutdown"/>). One
+/// instance serves its invocation loop's invocations one after another, as on Kestrel: the token source is reset
+/// (<see cref="CancellationTokenSource.TryReset"/>, which also drops the previous invocation's registrations) unless it
+/// was cancelled, and one deadline timer is re-armed.
 /// </summary>
 internal sealed class RequestLifetimeFeature : IHttpRequestLifetimeFeature, IDisposable
 {

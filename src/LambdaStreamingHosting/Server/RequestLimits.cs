@@ -45,7 +45,7 @@ internal readonly record struct RequestRefusal(RequestRefusalReason Reason, stri
 /// <summary>
 /// Kestrel's request limits and header rules, applied to the request an event describes before the app sees it. The
 /// request is measured as the HTTP/1.1 request that would bring the app the same request line and headers, byte for
-/// byte as Kestrel counts it (<c>KestrelRequestLimitsTests</c> proves each rule on a real Kestrel):
+/// byte as Kestrel counts it (<c>RequestLimitsTests</c> proves each rule on a real Kestrel):
 /// <list type="bullet">
 /// <item>the request line is <c>METHOD SP target SP HTTP/1.1 CRLF</c>, the target being <c>RawTarget</c> (path and
 /// query): at most <see cref="LambdaStreamingLimits.MaxRequestLineSize"/> bytes, else 414;</item>

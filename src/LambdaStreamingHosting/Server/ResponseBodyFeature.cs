@@ -16,7 +16,7 @@ namespace LambdaStreamingHosting.Server;
 /// What the streaming and buffered response bodies share: the <see cref="PipeWriter"/> and <see cref="System.IO.Stream"/>
 /// the app writes to, Kestrel's rules derived from the response's <see cref="ResponseState"/>
 /// (<c>StartAsync</c> commits the headers without sending them, every write and flush goes out, HEAD bodies are
-/// discarded, 204/304 bodies are refused, no more bytes than <c>Content-Length</c>, nothing after the body ended),
+/// discarded, 204/205/304 bodies are refused, no more bytes than <c>Content-Length</c>, nothing after the body ended),
 /// <c>SendFileAsync</c>, and <see cref="FinishAsync"/>: the one place that decides how the response ended. A mode (the
 /// streamed or the buffered answer) provides where the bytes go and how Lambda is told.
 /// </summary>
@@ -70,7 +70,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>Whether the answer is streamed (else it is one buffered document).</summary>
     protected abstract bool Streams { get; }
 
-    /// <summary>Bytes written and not flushed.</summary>
+    /// <summary>Bytes written and not on their way yet: not flushed (streamed), or the whole body so far (buffered, which sends nothing before the end).</summary>
     internal abstract long UnflushedBytes { get; }
 
     protected ResponseFeature Response { get; }
@@ -79,7 +79,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
 
     protected ILogger Logger { get; }
 
-    /// <summary>Where written bytes go: the streamed request's send queue, or the buffered answer's segments.</summary>
+    /// <summary>Where written bytes go: the streamed request's send queue, or the buffered answer's <see cref="Buffers.PooledBuffer"/>.</summary>
     protected abstract IBufferWriter<byte> BodyBuffer { get; }
 
     /// <summary>The status and method allow no body: bytes written are dropped (HEAD) or refused (204, 205, 304).</summary>
@@ -369,7 +369,7 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
         Response.FreezeHeaders();
         if (State.TryStart() && IsBodyless)
         {
-            // 204, 304, HEAD: the head and the end of the body at once, so nothing waits for a body.
+            // 1xx, 204, 205, 304, HEAD: the head and the end of the body at once, so nothing waits for a body.
             DiscardBody();
             _bodyBytes = 0;
             await EndBodyAsync().ConfigureAwait(false);

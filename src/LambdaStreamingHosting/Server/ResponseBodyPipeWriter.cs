@@ -3,9 +3,11 @@ using System.IO.Pipelines;
 namespace LambdaStreamingHosting.Server;
 
 /// <summary>
-/// <c>Response.BodyWriter</c>: memory comes from the response's pooled buffer; <see cref="FlushAsync"/> starts the
-/// response and sends what was written, ending when the bytes reached the socket. Made for one invocation: used after
-/// it, every call throws <see cref="ObjectDisposedException"/>.
+/// <c>Response.BodyWriter</c>: memory comes from the response body's buffer (the send queue's pooled blocks when
+/// streamed, the buffered answer's <see cref="Buffers.PooledBuffer"/>); <see cref="FlushAsync"/> starts the response and
+/// sends what was written at once (with the next send while one is in flight), completing at once unless more than
+/// <c>MaxResponseBufferSize</c> is unsent. Made for one invocation: used after it, every call throws
+/// <see cref="ObjectDisposedException"/>.
 /// </summary>
 internal sealed class ResponseBodyPipeWriter : PipeWriter
 {
@@ -32,7 +34,7 @@ internal sealed class ResponseBodyPipeWriter : PipeWriter
 
     public override void CancelPendingFlush()
     {
-        // Flushes complete when the socket took the bytes; there is nothing pending to cancel.
+        // A flush waits only while more than MaxResponseBufferSize is unsent, for sends already under way: not cancelled.
     }
 
     public override void Complete(Exception? exception = null) => Body.CompleteWriter(exception);

@@ -73,7 +73,8 @@ internal sealed class ServiceContext
     /// <summary>
     /// Waits (at most 1 s) until everything logged so far through the Lambda logger is on standard output: before each
     /// <c>/next</c> when one invocation runs at a time (after <c>OnFreezingAsync</c>), since Lambda may freeze the
-    /// process as soon as it asks, before a SnapStart snapshot, and when the host stops.
+    /// process as soon as it asks; before a SnapStart snapshot (ahead of <c>/restore/next</c>); and at shutdown, once the
+    /// host's timeout ran out and the invocations still running were aborted.
     /// </summary>
     public void FlushLogs() => _lambdaLogger?.Flush(LogFlushTimeout);
 

@@ -5,10 +5,11 @@ namespace LambdaStreamingHosting.Server;
 
 /// <summary>
 /// Keeps a quiet <c>text/event-stream</c> answer alive (<see cref="LambdaStreamingOptions.ServerSentEventsKeepAliveInterval"/>):
-/// once nothing was sent for the interval, a comment line (<c>: keep-alive</c> and an empty line, which every SSE
+/// once nothing was committed for the interval, a comment line (<c>: keep-alive</c> and an empty line, which every SSE
 /// client skips) goes out, so CloudFront or API Gateway in front of the Function URL do not cut the stream for being
-/// idle. Only between events: the bytes sent so far end an event, nothing written is waiting for a flush, no send is in
-/// flight (see <see cref="SendQueue.TryCommitComment"/>). One timer per invocation loop, made on the first event stream
+/// idle. Only between events: the bytes committed so far end an event, nothing written is waiting for a flush, and
+/// everything committed is sent or in the send in flight, so the comment is next on the wire (see
+/// <see cref="SendQueue.TryCommitComment"/>). One timer per invocation loop, made on the first event stream
 /// and reused; a busy stream never wakes it more than once per interval, and a write only costs the queue a timestamp.
 /// </summary>
 internal sealed class SseKeepAlive : IDisposable
@@ -46,7 +47,10 @@ internal sealed class SseKeepAlive : IDisposable
         }
     }
 
-    /// <summary>Stops watching: once this returns no comment is being sent or will be, until the next <see cref="Start"/>.</summary>
+    /// <summary>
+/// Stops watching: once this returns no comment is being committed or will be, until the next <see cref="Start"/> (a
+/// tick in progress is waited for; a comment committed before may still be on its way).
+/// </summary>
     public void Stop()
     {
         lock (_gate)
@@ -108,8 +112,9 @@ internal sealed class SseKeepAlive : IDisposable
     /// <summary>
     /// The interval passed since the timer was set: a comment goes out if the answer was quiet all that time and is
     /// between events. The timer is set again for when the answer will have been quiet for an interval: an interval
-    /// after the last bytes were committed, or a whole interval from now when it could not send (not between events,
-    /// bytes written and not flushed, a send in flight).
+    /// after the last bytes were committed when that was less than an interval ago, else a whole interval from now
+    /// (after a comment, or when none could go although the answer was quiet: not between events, bytes written and
+    /// not flushed, committed bytes still waiting behind the send in flight).
     /// </summary>
     private void OnQuietTimeOver()
     {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using LambdaStreamingHosting.Buffers;
 using LambdaStreamingHosting.Events;
 using LambdaStreamingHosting.RuntimeApi;
 using Microsoft.Extensions.Logging;
@@ -22,7 +23,7 @@ namespace LambdaStreamingHosting.Server;
 internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDisposable
 {
     private static readonly byte[] Delimiter = new byte[8];
-    private readonly SegmentBuffer _prelude = new(1024);
+    private readonly PooledBuffer _prelude = new(minimumSize: 1024, retainedSize: 16 * 1024);
     private readonly RuntimeApiClient _client;
     private readonly TimeProvider _time;
     private StreamingResponseRequest _request = null!;
@@ -55,7 +56,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
     /// <summary>Socket sends this response made so far (the request head and prelude go with the first).</summary>
     internal long SendCount => _request.SendCount;
 
-    /// <summary>Body bytes handed to the wire so far: every byte written and flushed (sent, or leaving with the next send).</summary>
+    /// <summary>Body bytes committed so far: every byte written and flushed (sent, in the send in flight, or leaving with the next).</summary>
     internal long CommittedBodyBytes => _request.Body.CommittedBytes;
 
     internal override long UnflushedBytes => _request.Body.UnflushedBytes;
@@ -80,11 +81,11 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
     public override void Release()
     {
         _keepAlive?.Stop();
-        _prelude.Dispose();
+        _prelude.Release();
         base.Release();
     }
 
-    /// <summary>The loop is over: the keep-alive timer goes (the prelude's pooled arrays went back with <see cref="Release"/>).</summary>
+    /// <summary>The loop is over: the keep-alive timer goes, and the prelude's pooled array goes back.</summary>
     public void Dispose()
     {
         _keepAlive?.Dispose();
@@ -93,7 +94,8 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
 
     /// <summary>
     /// Sends a keep-alive comment if the answer is open, was quiet since <paramref name="quietSince"/> and is between
-    /// events (see <see cref="SendQueue.TryCommitComment"/>); <paramref name="lastCommit"/> is when bytes last left.
+    /// events (see <see cref="SendQueue.TryCommitComment"/>); <paramref name="lastCommit"/> is when bytes were last
+/// committed (<paramref name="now"/> when the comment was).
     /// Called by <see cref="SseKeepAlive"/>'s timer, never while the answer is being ended.
     /// </summary>
     internal bool TrySendKeepAlive(long now, long quietSince, out long lastCommit)
@@ -107,7 +109,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
         _prelude.Clear();
         PreludeWriter.Write(_prelude, _shape, Response.StatusCode, Response.Headers);
         _prelude.Write(Delimiter);
-        _request.Body.SetPrelude(_prelude.AsSequence());
+        _request.Body.SetPrelude(_prelude.WrittenSpan);
         if (Options.ServerSentEventsKeepAliveInterval is var interval && interval > TimeSpan.Zero && !_answering && !IsBodyless
             && Response.Headers.ContentLength is null && ContentTypes.IsEventStream(Response.Headers.ContentType))
         {

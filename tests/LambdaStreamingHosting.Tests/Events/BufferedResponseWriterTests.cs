@@ -11,7 +11,7 @@ public class BufferedResponseWriterTests
     private static JsonElement Write(ResponseShape shape, int status, HeaderDictionary headers, byte[] body, LambdaStreamingOptions? options = null)
     {
         var output = new ArrayBufferWriter<byte>();
-        BufferedResponseWriter.Write(output, shape, status, headers, new ReadOnlySequence<byte>(body), options ?? new LambdaStreamingOptions());
+        BufferedResponseWriter.Write(output, shape, status, headers, body, options ?? new LambdaStreamingOptions());
         return JsonDocument.Parse(output.WrittenMemory).RootElement.Clone();
     }
 
@@ -95,19 +95,6 @@ public class BufferedResponseWriterTests
     }
 
     [Fact]
-    public void Multi_segment_body_is_written_whole()
-    {
-        var first = new Segment("hello "u8.ToArray());
-        var last = first.Append("world"u8.ToArray());
-        var output = new ArrayBufferWriter<byte>();
-
-        BufferedResponseWriter.Write(output, ResponseShape.PayloadV2, 200, new HeaderDictionary { ["Content-Type"] = "text/plain" },
-            new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length), new LambdaStreamingOptions());
-
-        Assert.Equal("hello world", JsonDocument.Parse(output.WrittenMemory).RootElement.GetProperty("body").GetString());
-    }
-
-    [Fact]
     public void Rest_answer_uses_multi_value_headers()
     {
         var headers = new HeaderDictionary { ["Set-Cookie"] = new(["a=1", "b=2"]), ["Vary"] = new(["Accept", "Origin"]) };
@@ -158,7 +145,7 @@ public class BufferedResponseWriterTests
         var body = new byte[BufferedResponseWriter.LambdaResponseLimit + 1];
 
         var ex = Assert.Throws<ResponseTooLargeException>(() => BufferedResponseWriter.Write(output, ResponseShape.PayloadV2, 200,
-            new HeaderDictionary { ["Content-Type"] = "application/octet-stream" }, new ReadOnlySequence<byte>(body), new LambdaStreamingOptions()));
+            new HeaderDictionary { ["Content-Type"] = "application/octet-stream" }, body, new LambdaStreamingOptions()));
 
         Assert.Equal(0, output.WrittenCount);
         Assert.Contains("6,291,557", ex.Message, StringComparison.Ordinal);
@@ -205,19 +192,7 @@ public class BufferedResponseWriterTests
         var output = new ArrayBufferWriter<byte>();
 
         Assert.Throws<InvalidOperationException>(() => BufferedResponseWriter.Write(output, ResponseShape.RestApi, 200,
-            new HeaderDictionary { ["X-Bad"] = "a\r\nb" }, ReadOnlySequence<byte>.Empty, new LambdaStreamingOptions()));
+            new HeaderDictionary { ["X-Bad"] = "a\r\nb" }, ReadOnlySpan<byte>.Empty, new LambdaStreamingOptions()));
         Assert.Equal(0, output.WrittenCount);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(byte[] data) => Memory = data;
-
-        public Segment Append(byte[] data)
-        {
-            var next = new Segment(data) { RunningIndex = RunningIndex + Memory.Length };
-            Next = next;
-            return next;
-        }
     }
 }

@@ -114,22 +114,6 @@ public class HttpReplyParserTests
         Assert.True(invocation.Event.IsEmpty);
     }
 
-    [Fact]
-    public void The_event_buffer_keeps_a_small_array_and_lets_a_huge_one_go()
-    {
-        using var buffer = new EventBuffer();
-        buffer.Write(new byte[1000]);
-        buffer.Clear();
-        var kept = buffer.Capacity;
-        Assert.InRange(kept, 1000, EventBuffer.RetainedSize);
-
-        buffer.Write(new byte[6 * 1024 * 1024]);
-        Assert.Equal(6 * 1024 * 1024, buffer.WrittenMemory.Length);
-        buffer.Clear();
-        Assert.Equal(0, buffer.Capacity);
-        Assert.True(buffer.WrittenMemory.IsEmpty);
-    }
-
     private static async Task ParseInvocationAsync(Invocation invocation, string text, int bytesPerWrite)
     {
         var pipe = new Pipe();

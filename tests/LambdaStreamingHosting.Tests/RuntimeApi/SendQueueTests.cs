@@ -28,7 +28,7 @@ public sealed class SendQueueTests : IDisposable
         var request = await wire.BeginStreamingResponseAsync(state: state);
         var queue = request.Body;
         var prelude = Encoding.ASCII.GetBytes("{\"statusCode\":200}\0\0\0\0\0\0\0\0");
-        queue.SetPrelude(new ReadOnlySequence<byte>(prelude));
+        queue.SetPrelude(prelude);
         Assert.False(state.AnythingSent);
 
         queue.Write("hello"u8);
