@@ -242,7 +242,8 @@ internal sealed class InvocationLoop<TContext> : IDisposable
                 if (!(_lifetime.ShutdownRequested && ex is OperationCanceledException))
                 {
                     error = ex;
-                    LogApplicationError(ex, _response.HasStarted);
+                    // Only a streamed answer that started has bytes on their way: a buffered one becomes a 500.
+                    LogApplicationError(ex, streamStarted: _response.HasStarted && body is StreamingResponseBodyFeature);
                 }
             }
 
@@ -340,13 +341,13 @@ internal sealed class InvocationLoop<TContext> : IDisposable
         }
     }
 
-    private void LogApplicationError(Exception exception, bool started)
+    private void LogApplicationError(Exception exception, bool streamStarted)
     {
         if (exception is ResponseTooLargeException tooLarge)
         {
             Log.ResponseTooLarge(_logger, tooLarge.Message);
         }
-        else if (started)
+        else if (streamStarted)
         {
             Log.ApplicationErrorAfterStart(_logger, exception);
         }

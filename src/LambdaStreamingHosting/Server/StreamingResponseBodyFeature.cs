@@ -12,7 +12,8 @@ namespace LambdaStreamingHosting.Server;
 /// through the request's <see cref="SendQueue"/> (writes that come while a send is in flight leave together with the
 /// next one), <c>GetMemory</c>/<c>Advance</c> without a flush stays buffered, and a writer waits only while more than
 /// <c>MaxResponseBufferSize</c> is unsent, so a slow reader slows the app. The prelude (JSON + 8 NUL bytes) leads the
-/// first send; <c>StartAsync</c> only commits it, as Kestrel's commits its headers. A small complete answer is one send
+/// first send; <c>StartAsync</c> only builds it, as Kestrel's commits its headers without sending them. A small complete
+/// answer is one send
 /// (request head, prelude, body and the last chunk, which rides with the bytes that complete a <c>Content-Length</c>).
 /// A failure after the start ends the stream with the error trailers.
 /// </summary>

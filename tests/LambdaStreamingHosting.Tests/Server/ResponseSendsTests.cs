@@ -4,6 +4,7 @@ using LambdaStreamingHosting.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
 
 namespace LambdaStreamingHosting.Tests.Server;
 
@@ -374,6 +375,27 @@ public sealed class ResponseSendsTests : FakeRuntimeApiTest
         await answer.Completed.Within();
 
         Assert.Equal(expected, await _observed.Task.Within());
+    }
+
+    [Theory]
+    [InlineData(LambdaInvokeMode.ResponseStream, "The application failed after the response started; the stream ends with the error trailers.")]
+    [InlineData(LambdaInvokeMode.Buffered, "An unhandled exception was thrown by the application.")]
+    public async Task A_failure_after_the_start_is_logged_as_what_the_client_gets(LambdaInvokeMode mode, string logged)
+    {
+        // Streamed, the bytes written are on their way and the error trailers end the stream; buffered, nothing left
+        // the function, so the client gets a clean 500 and the log must not speak of a stream.
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            await context.Response.WriteAsync("partial;");
+            throw new TimeoutException("after");
+        }), options => options.InvokeMode = mode, logs: _logs);
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        var entry = Assert.Single(_logs.Entries, entry => entry.Exception is TimeoutException);
+        Assert.Equal(LogLevel.Error, entry.Level);
+        Assert.Equal(logged, entry.Message);
     }
 
     /// <summary>Reads the streamed response's send count (the server's own counter of socket sends on the Runtime API).</summary>
