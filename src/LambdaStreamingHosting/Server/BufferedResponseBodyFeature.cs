@@ -32,6 +32,9 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature, IDispos
 
     internal override long UnflushedBytes => _body.Length;
 
+    /// <summary>The size of the body's buffer now.</summary>
+    internal int BodyCapacity => _body.Capacity;
+
     protected override bool Streams => false;
 
     protected override IBufferWriter<byte> BodyBuffer => _body;
@@ -108,6 +111,18 @@ internal sealed class BufferedResponseBodyFeature : ResponseBodyFeature, IDispos
 
         State.MarkSent(); // the document, all of the answer at once
         return (await _client.PostResponseAsync(_requestId, _invocationId, document.WrittenMemory, cancellationToken).ConfigureAwait(false), null);
+    }
+
+    /// <summary>
+    /// A <c>Content-Length</c> the app declared, within the front end's limit, sizes the body's buffer once, so a large
+    /// body is not copied as its buffer grows.
+    /// </summary>
+    protected override void WriteHead()
+    {
+        if (DeclaredLength is long length && length > 0 && length <= _limit && _body.Length == 0)
+        {
+            _body.GetSpan((int)length);
+        }
     }
 
     protected override void OnAdvanced()

@@ -85,6 +85,9 @@ internal abstract class ResponseBodyFeature : IHttpResponseBodyFeature, IHttpBod
     /// <summary>The status and method allow no body: bytes written are dropped (HEAD) or refused (204, 205, 304).</summary>
     protected bool IsBodyless => _isHead || StatusForbidsBody || Response.StatusCode < 200;
 
+    /// <summary>The <c>Content-Length</c> the body is held to, from the response's start (<see langword="null"/>: none, or not yet started).</summary>
+    protected long? DeclaredLength => _declaredLength;
+
     /// <summary>The body reached its declared <c>Content-Length</c>: the send that carries its last bytes ends it too.</summary>
     protected bool DeclaredLengthReached => _declaredLength == _bodyBytes;
 

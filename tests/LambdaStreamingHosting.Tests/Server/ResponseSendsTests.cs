@@ -330,6 +330,47 @@ public sealed class ResponseSendsTests : FakeRuntimeApiTest
     }
 
     [Theory]
+    [InlineData(true, 3_000_000)]
+    [InlineData(false, 4 * 1024 * 1024)]
+    public async Task A_buffered_body_of_declared_length_takes_one_buffer_of_that_size(bool declared, int capacity)
+    {
+        // Without a Content-Length the buffer doubles from 4 KiB as the body grows (each step a copy); with one, the
+        // buffer is sized once when the response starts.
+        const int Length = 3_000_000;
+        var piece = Enumerable.Range(0, 64 * 1024).Select(i => (byte)('a' + (i % 26))).ToArray();
+        var observed = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        App = await TestApp.StartAsync(Api, app => app.MapGet("/", async context =>
+        {
+            var body = Assert.IsType<BufferedResponseBodyFeature>(context.Features.Get<IHttpResponseBodyFeature>());
+            context.Response.OnCompleted(() =>
+            {
+                observed.SetResult(body.BodyCapacity);
+                return Task.CompletedTask;
+            });
+            context.Response.ContentType = "application/octet-stream";
+            if (declared)
+            {
+                context.Response.ContentLength = Length;
+            }
+
+            for (var written = 0; written < Length; written += piece.Length)
+            {
+                await context.Response.Body.WriteAsync(piece.AsMemory(0, Math.Min(piece.Length, Length - written)));
+            }
+        }), options => options.InvokeMode = LambdaInvokeMode.Buffered);
+
+        var answer = await Api.Enqueue(TestEvents.FunctionUrl()).Answer.Within();
+        await answer.Completed.Within();
+
+        var document = System.Text.Json.JsonDocument.Parse(answer.Request.Body).RootElement;
+        var bytes = Convert.FromBase64String(document.GetProperty("body").GetString()!);
+        Assert.Equal(Length, bytes.Length);
+        Assert.Equal(piece[..100], bytes[..100]);
+        Assert.Equal(piece.AsSpan(0, 100).ToArray(), bytes.AsSpan(Length - (Length % piece.Length), 100).ToArray());
+        Assert.Equal(capacity, await observed.Task.Within());
+    }
+
+    [Theory]
     [InlineData(LambdaInvokeMode.ResponseStream, "clean", "Clean 200 5 True -")]
     [InlineData(LambdaInvokeMode.ResponseStream, "throw-before-start", "FailedBeforeStart 500 0 True -")]
     [InlineData(LambdaInvokeMode.ResponseStream, "throw-after-start", "FailedAfterStart 200 8 True TimeoutException")]
