@@ -77,18 +77,7 @@ internal static class BlockingLoops
         Console.WriteLine(table);
         if (!args.Contains("--no-doc"))
         {
-            var path = Path.Combine(Settings.FindRepositoryRoot(), "docs", "benchmarks.md");
-            var document = await File.ReadAllTextAsync(path);
-            var begin = document.IndexOf(BeginMarker, StringComparison.Ordinal);
-            var end = document.IndexOf(EndMarker, StringComparison.Ordinal);
-            if (begin < 0 || end < begin)
-            {
-                Console.WriteLine($"{path} has no result markers ({BeginMarker} ... {EndMarker}): not updated.");
-                return 0;
-            }
-
-            await File.WriteAllTextAsync(path, document[..(begin + BeginMarker.Length)] + "\n" + table + document[end..]);
-            Console.WriteLine($"Updated {path}.");
+            Report.UpdateDocument(Path.Combine(Settings.FindRepositoryRoot(), "docs", "benchmarks.md"), BeginMarker, EndMarker, table);
         }
 
         return 0;

@@ -134,10 +134,7 @@ Console.WriteLine();
 Console.WriteLine(results);
 if (settings.DocumentPath is { } document)
 {
-    var path = Path.Combine(repository, document);
-    Console.WriteLine(Report.UpdateDocument(path, results)
-        ? $"Updated {path}."
-        : $"{path} has no result markers ({Report.BeginMarker} ... {Report.EndMarker}): not updated.");
+    Report.UpdateDocument(Path.Combine(repository, document), Report.BeginMarker, Report.EndMarker, results);
 }
 
 return 0;
@@ -156,10 +153,7 @@ async Task MeasureSnapStartAsync(IReadOnlyList<ExampleBuild> builds, HttpClient 
     Console.WriteLine(rendered);
     if (settings.DocumentPath is { } snapDocument)
     {
-        var path = Path.Combine(repository, snapDocument);
-        Console.WriteLine(SnapStartBench.UpdateDocument(path, rendered)
-            ? $"Updated {path}."
-            : $"{path} has no SnapStart markers ({SnapStartBench.BeginMarker} ... {SnapStartBench.EndMarker}): not updated.");
+        Report.UpdateDocument(Path.Combine(repository, snapDocument), SnapStartBench.BeginMarker, SnapStartBench.EndMarker, rendered);
     }
 }
 

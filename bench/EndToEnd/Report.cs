@@ -75,25 +75,24 @@ internal static class Report
         return text.ToString();
     }
 
-    /// <summary>Replaces what lies between the result markers of <paramref name="path"/>; false when the markers are missing.</summary>
-    public static bool UpdateDocument(string path, string results)
+    /// <summary>
+    /// Replaces what lies between <paramref name="beginMarker"/> and <paramref name="endMarker"/> in the document at
+    /// <paramref name="path"/> with <paramref name="results"/>, and says on the console whether it did (a missing
+    /// document or missing markers leave it as it is).
+    /// </summary>
+    public static void UpdateDocument(string path, string beginMarker, string endMarker, string results)
     {
-        if (!File.Exists(path))
-        {
-            return false;
-        }
-
-        var document = File.ReadAllText(path);
-        var begin = document.IndexOf(BeginMarker, StringComparison.Ordinal);
-        var end = document.IndexOf(EndMarker, StringComparison.Ordinal);
+        var document = File.Exists(path) ? File.ReadAllText(path) : "";
+        var begin = document.IndexOf(beginMarker, StringComparison.Ordinal);
+        var end = document.IndexOf(endMarker, StringComparison.Ordinal);
         if (begin < 0 || end < begin)
         {
-            return false;
+            Console.WriteLine($"{path} has no result markers ({beginMarker} ... {endMarker}): not updated.");
+            return;
         }
 
-        var start = begin + BeginMarker.Length;
-        File.WriteAllText(path, document[..start] + "\n" + results + document[end..]);
-        return true;
+        File.WriteAllText(path, document[..(begin + beginMarker.Length)] + "\n" + results + document[end..]);
+        Console.WriteLine($"Updated {path}.");
     }
 
     /// <summary>CPU, cores, memory, OS and .NET of this machine, and its load when the run started.</summary>

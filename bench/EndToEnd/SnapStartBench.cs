@@ -170,18 +170,4 @@ internal static class SnapStartBench
 
     private static string Row(StartResult result) => string.Create(CultureInfo.InvariantCulture,
         $"| {result.Scenario.Label} | {result.Init.Median:F0} | {result.First.Median:F1} | {result.Warm.Median:F2} | {result.First.Median / result.Warm.Median:F0}× |");
-
-    public static bool UpdateDocument(string path, string results)
-    {
-        var document = File.ReadAllText(path);
-        var begin = document.IndexOf(BeginMarker, StringComparison.Ordinal);
-        var end = document.IndexOf(EndMarker, StringComparison.Ordinal);
-        if (begin < 0 || end < begin)
-        {
-            return false;
-        }
-
-        File.WriteAllText(path, document[..(begin + BeginMarker.Length)] + "\n" + results + document[end..]);
-        return true;
-    }
 }
