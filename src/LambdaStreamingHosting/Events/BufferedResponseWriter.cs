@@ -41,19 +41,18 @@ internal static class BufferedResponseWriter
         Utf8JsonWriter? writer = null;
         try
         {
-            var bytes = body;
-            var asText = ContentTypes.IsText(headers[HeaderNames.ContentType], options.TextContentTypes) && Utf8.IsValid(bytes);
+            var asText = ContentTypes.IsText(headers[HeaderNames.ContentType], options.TextContentTypes) && Utf8.IsValid(body);
 
             writer = ResponseHeadWriter.RentJsonWriter(output);
             writer.WriteStartObject();
             ResponseHeadWriter.Write(writer, shape, statusCode, headers);
             if (asText)
             {
-                writer.WriteString("body", bytes);
+                writer.WriteString("body", body);
             }
             else
             {
-                writer.WriteBase64String("body", bytes);
+                writer.WriteBase64String("body", body);
             }
 
             writer.WriteBoolean("isBase64Encoded", !asText);
