@@ -22,7 +22,7 @@ internal static class AllocationProfile
             await ProfileAsync(server, benchmark.SetupAsync, benchmark.Invoke, benchmark.CleanupAsync);
         }
 
-        // The same invocation with OpenTelemetry tracing on (every span recorded and batched to a dropping exporter).
+        // The same invocation with OpenTelemetry tracing on (every span recorded and handed to a dropping exporter).
         foreach (var server in new[] { "Kestrel", "Lambda streaming" })
         {
             var benchmark = new InvocationBenchmarks { Server = server, Telemetry = "tracing" };

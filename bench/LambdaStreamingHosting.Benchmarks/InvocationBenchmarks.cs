@@ -36,7 +36,7 @@ public class InvocationBenchmarks
     public string Server { get; set; } = "Kestrel";
 
     /// <summary>
-    /// OpenTelemetry in the app: <c>off</c>; <c>tracing</c> (every request's span recorded and batched to an exporter
+    /// OpenTelemetry in the app: <c>off</c>; <c>tracing</c> (every request's span recorded and handed to an exporter
     /// that drops it; under Lambda with <c>AddLambdaStreamingInstrumentation</c>, so with the FaaS attributes and the
     /// flush before each <c>/next</c>); <c>tracing+metrics</c> (the adapter's meter collected too, and flushed as well).
     /// </summary>

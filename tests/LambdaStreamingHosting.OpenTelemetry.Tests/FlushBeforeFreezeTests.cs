@@ -87,6 +87,21 @@ public sealed class FlushBeforeFreezeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_collector_that_takes_its_time_within_the_bound_has_the_span_before_the_freeze()
+    {
+        // OTLP takes the spans from the batch queue before it sends them: the freeze must wait for the collector's answer,
+        // not only for the queue to empty (which let the function freeze with the request on its way).
+        await using var run = await StartAsync(continueXRayTrace: false);
+        _receiver.DelaySpanAnswers(TimeSpan.FromMilliseconds(300));
+
+        var invocation = await run.GetAsync("/");
+        var atFreeze = await run.Watcher.NextFreezeAsync(Generous);
+
+        Assert.NotNull(atFreeze.SpanOf(invocation.RequestId) ?? throw Missing(invocation.RequestId, atFreeze, run));
+        Assert.Equal(1, Sum(atFreeze, "faas.invocations", "lambda_streaming.status_class", "2xx"));
+    }
+
+    [Fact]
     public async Task A_collector_slower_than_the_flush_bound_delays_the_freeze_only_by_the_bound_and_is_logged()
     {
         const string Warning = "were not exported within 300 ms";

@@ -15,7 +15,7 @@ namespace LambdaStreamingHosting.OpenTelemetry.Tests;
 /// A small OTLP/HTTP collector on loopback (Kestrel): <c>POST /v1/traces</c> and <c>/v1/metrics</c> with
 /// <c>application/x-protobuf</c> bodies are decoded and kept before they are answered, so once an exporter's request
 /// completed, what it sent is here. <see cref="HoldAnswers"/> makes it slow: requests wait (undecoded) until
-/// <see cref="ReleaseAnswers"/>.
+/// <see cref="ReleaseAnswers"/>; <see cref="DelaySpanAnswers"/> makes each span export wait (undecoded) a given time.
 /// </summary>
 public sealed class OtlpReceiver : IAsyncDisposable
 {
@@ -23,6 +23,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
     private readonly ConcurrentQueue<ReceivedSpan> _spans = new();
     private readonly ConcurrentQueue<IReadOnlyList<ReceivedPoint>> _metricExports = new();
     private volatile TaskCompletionSource? _hold;
+    private TimeSpan _spanDelay;
 
     private OtlpReceiver(WebApplication app) => _app = app;
 
@@ -36,8 +37,8 @@ public sealed class OtlpReceiver : IAsyncDisposable
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
         var app = builder.Build();
         var receiver = new OtlpReceiver(app);
-        app.MapPost("/v1/traces", (HttpRequest request) => receiver.ReceiveAsync(request, body => receiver.Add(OtlpMessages.DecodeTraces(body))));
-        app.MapPost("/v1/metrics", (HttpRequest request) => receiver.ReceiveAsync(request, body => receiver._metricExports.Enqueue(OtlpMessages.DecodeMetrics(body))));
+        app.MapPost("/v1/traces", (HttpRequest request) => receiver.ReceiveAsync(request, body => receiver.Add(OtlpMessages.DecodeTraces(body)), receiver._spanDelay));
+        app.MapPost("/v1/metrics", (HttpRequest request) => receiver.ReceiveAsync(request, body => receiver._metricExports.Enqueue(OtlpMessages.DecodeMetrics(body)), TimeSpan.Zero));
         await app.StartAsync();
         receiver.Endpoint = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
         return receiver;
@@ -49,6 +50,12 @@ public sealed class OtlpReceiver : IAsyncDisposable
     public void HoldAnswers() => _hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void ReleaseAnswers() => _hold?.TrySetResult();
+
+    /// <summary>
+    /// Each span export from now on is read only after <paramref name="delay"/>, a collector far away or busy (metric
+    /// exports are not delayed: a metric flush waits for its export anyway, and would hide a span flush that did not).
+    /// </summary>
+    public void DelaySpanAnswers(TimeSpan delay) => _spanDelay = delay;
 
     public async ValueTask DisposeAsync()
     {
@@ -65,11 +72,16 @@ public sealed class OtlpReceiver : IAsyncDisposable
         }
     }
 
-    private async Task<IResult> ReceiveAsync(HttpRequest request, Action<byte[]> decode)
+    private async Task<IResult> ReceiveAsync(HttpRequest request, Action<byte[]> decode, TimeSpan delay)
     {
         if (_hold is { } hold)
         {
             await hold.Task;
+        }
+
+        if (delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay);
         }
 
         if (request.ContentType != "application/x-protobuf")
