@@ -25,9 +25,9 @@ namespace LambdaStreamingHosting.OpenTelemetry;
 /// short timeout until the queue is empty let the function freeze with the request to the collector on its way. The
 /// worker raises its signal for an instant only: a flush that starts waiting after the export ended (the flush thread
 /// was descheduled for the whole export) notices only at the SDK's one-second poll. Measured: 2 to 5 flushes in 3,000
-/// with an OTLP/HTTP collector on loopback, from 1 in 600 to 3 in 100 with an exporter that answers at once. Such a freeze waits
-/// the bound and logs it. Use the simple processor for exporters that do no I/O. (A metric flush collects and exports
-/// on the calling thread: no such signal.)
+/// with an OTLP/HTTP collector on loopback, from 1 in 600 to 3 in 100 with an exporter that answers at once. Such a
+/// freeze waits the bound and logs it (see <see cref="ReportTimeout"/>). Use the simple processor for exporters that
+/// do no I/O. (A metric flush collects and exports on the calling thread: no such signal.)
 /// </para>
 /// </summary>
 internal sealed partial class TelemetryFlushObserver(
@@ -36,6 +36,7 @@ internal sealed partial class TelemetryFlushObserver(
 {
     private readonly Lock _gate = new();
     private ManualResetValueTaskSourceCore<bool> _wait = new() { RunContinuationsAsynchronously = true };
+    private TracerProvider? _tracer;
     private BackgroundFlush? _traces;
     private BackgroundFlush? _metrics;
     private ITimer? _timer;
@@ -77,6 +78,7 @@ internal sealed partial class TelemetryFlushObserver(
         // The providers the app registered (AddOpenTelemetry().WithTracing/WithMetrics), either or both.
         if (services.GetService<TracerProvider>() is { } tracer)
         {
+            _tracer = tracer;
             _traces = new BackgroundFlush(() => tracer.ForceFlush(), OnFlushed, "LambdaStreaming-TraceFlush");
         }
 
@@ -124,10 +126,30 @@ internal sealed partial class TelemetryFlushObserver(
 
         if (!inTime)
         {
-            var traces = _traces?.HasEnded(_traceFlush) != false;
-            var metrics = _metrics?.HasEnded(_metricFlush) != false;
-            var what = !traces && !metrics ? "spans and metrics" : !traces ? "spans" : "metrics";
-            FlushTimedOut(logger, what, timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture));
+            ReportTimeout(timeout);
+        }
+    }
+
+    /// <summary>
+    /// Says what the bound cut short. Spans whose export had already taken them from the queue (a zero-timeout flush
+    /// finds it empty) were sent to a slow collector, or OpenTelemetry missed its own end-of-export signal: that is not
+    /// the stuck or unreachable exporter the other warning points to.
+    /// </summary>
+    private void ReportTimeout(TimeSpan timeout)
+    {
+        var milliseconds = timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture);
+        var spansLate = _traces?.HasEnded(_traceFlush) == false;
+        var metricsLate = _metrics?.HasEnded(_metricFlush) == false;
+        var spansTaken = spansLate && _tracer!.ForceFlush(0);
+        if (spansTaken)
+        {
+            SpanExportUnconfirmed(logger, milliseconds);
+        }
+
+        spansLate &= !spansTaken;
+        if (spansLate || metricsLate)
+        {
+            FlushTimedOut(logger, spansLate && metricsLate ? "spans and metrics" : spansLate ? "spans" : "metrics", milliseconds);
         }
     }
 
@@ -185,4 +207,8 @@ internal sealed partial class TelemetryFlushObserver(
     [LoggerMessage(1, LogLevel.Warning,
         "The {Signals} were not exported within {TimeoutMilliseconds} ms before the next event was requested (after which Lambda may freeze the function); the export goes on after the next thaw. Check the exporter's endpoint, or raise LambdaStreaming:TelemetryFlush:Timeout.")]
     private static partial void FlushTimedOut(ILogger logger, string signals, string timeoutMilliseconds);
+
+    [LoggerMessage(2, LogLevel.Warning,
+        "The spans had left OpenTelemetry's queue, but the end of their export was not reported within {TimeoutMilliseconds} ms before the next event was requested (after which Lambda may freeze the function): the collector is slow, or OpenTelemetry's batch processor missed its own end-of-export signal, which happens now and then and which it notices only at its one-second poll. If this is frequent, check how fast the collector answers, or raise LambdaStreaming:TelemetryFlush:Timeout.")]
+    private static partial void SpanExportUnconfirmed(ILogger logger, string timeoutMilliseconds);
 }

@@ -76,6 +76,22 @@ public sealed class TelemetryFlushObserverTests : IDisposable
     }
 
     [Fact]
+    public async Task Spans_taken_by_an_export_that_outlasts_the_bound_are_reported_as_sent_but_unconfirmed()
+    {
+        // Not the stuck or unreachable exporter of the other warning: the spans are on their way (or OpenTelemetry
+        // missed its own end-of-export signal), so the log says so.
+        Configure(TimeSpan.FromMilliseconds(200));
+        _exporter.ReadsFirst = true;
+        Record("first");
+
+        await Observer.OnFreezingAsync(CancellationToken.None).AsTask().WaitAsync(Generous);
+
+        var warning = Assert.Single(_logs.Warnings);
+        Assert.StartsWith("The spans had left OpenTelemetry's queue, but the end of their export was not reported within 200 ms", warning, StringComparison.Ordinal);
+        Assert.Empty(_exporter.Exported);
+    }
+
+    [Fact]
     public async Task A_flush_still_running_from_the_previous_freeze_does_not_end_the_next_wait()
     {
         Configure(TimeSpan.FromMilliseconds(200));
@@ -181,6 +197,9 @@ public sealed class TelemetryFlushObserverTests : IDisposable
         /// <summary>Lets every export through from now on.</summary>
         public void Open() => _permits.Release(1_000);
 
+        /// <summary>Whether each export takes its batch from the queue before it waits for its <see cref="Release"/>.</summary>
+        public bool ReadsFirst { get; set; }
+
         /// <summary>When set, each export reads its batch at once and then sends it for this long, with no gate.</summary>
         public TimeSpan? SendTime { get; set; }
 
@@ -195,29 +214,35 @@ public sealed class TelemetryFlushObserverTests : IDisposable
             if (SendTime is { } sendTime)
             {
                 var taken = new List<string>();
-                foreach (var activity in batch)
-                {
-                    if (activity.Source.Name == source)
-                    {
-                        taken.Add(activity.DisplayName);
-                    }
-                }
-
+                Read(batch, taken);
                 Thread.Sleep(sendTime); // the request to the collector, on its way
                 taken.ForEach(Exported.Enqueue);
                 return ExportResult.Success;
             }
 
+            var read = new List<string>();
+            if (ReadsFirst)
+            {
+                Read(batch, read);
+            }
+
             _permits.Wait();
+            Read(batch, read);
+            read.ForEach(Exported.Enqueue);
+
+            return ExportResult.Success;
+        }
+
+        /// <summary>Takes the rest of the batch from the queue (a batch is read once), keeping the test source's names.</summary>
+        private void Read(in Batch<Activity> batch, List<string> names)
+        {
             foreach (var activity in batch)
             {
                 if (activity.Source.Name == source)
                 {
-                    Exported.Enqueue(activity.DisplayName);
+                    names.Add(activity.DisplayName);
                 }
             }
-
-            return ExportResult.Success;
         }
     }
 
