@@ -58,9 +58,9 @@ internal static class ProcessInspector
     /// </summary>
     public static async Task<IReadOnlyDictionary<string, string>> EnvironmentAsync(int pid)
     {
-        var environ = $"/proc/{pid}/environ";
-        await WaitUntilAsync(() => File.ReadAllText(environ).Length > 0, $"process {pid} has its environment");
-        return File.ReadAllText(environ)
+        var environ = "";
+        await WaitUntilAsync(() => (environ = File.ReadAllText($"/proc/{pid}/environ")).Length > 0, $"process {pid} has its environment");
+        return environ
             .Split('\0', StringSplitOptions.RemoveEmptyEntries)
             .Select(entry => entry.Split('=', 2))
             .ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "");
