@@ -49,9 +49,9 @@ public sealed class LambdaStreamingOptions
     /// Streaming: how long a <c>text/event-stream</c> answer may stay quiet before a comment line (<c>: keep-alive</c>
     /// and an empty line, which SSE clients skip) is sent, so a front end that cuts an idle origin (CloudFront after its
     /// origin read timeout, 30 s by default; API Gateway) keeps the stream open. A comment goes out only between events
-    /// (everything written was flushed, it ends an event, and nothing else waits to be sent), only after the response started, and never
-    /// once the app returned; answers of other content types and buffered answers never get one. Kestrel sends no such
-    /// comments. <see cref="TimeSpan.Zero"/>: none. Default: 15 s.
+    /// (everything written was flushed, it ends an event, and nothing else waits to be sent), only after the response
+    /// started, and never once the app returned; answers of other content types and buffered answers never get one.
+    /// Kestrel sends no such comments. <see cref="TimeSpan.Zero"/>: none. Default: 15 s.
     /// </summary>
     public TimeSpan ServerSentEventsKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
 

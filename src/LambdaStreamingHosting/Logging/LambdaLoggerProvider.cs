@@ -10,9 +10,8 @@ namespace LambdaStreamingHosting.Logging;
 /// <c>AWS_LAMBDA_LOG_FORMAT</c> is <c>JSON</c>, else as one line of text (see <see cref="LogEntryFormatter"/>). The
 /// caller formats the entry and queues it; a background thread writes it (<see cref="LogLineQueue"/>), and, when one
 /// invocation runs at a time, the invocation loop calls <see cref="Flush"/> before each <c>/next</c>, after which Lambda
-/// may freeze the process. The
-/// request, trace and tenant ids come from <see cref="InvocationLogContext.Current"/>, the invocation the entry belongs to.
-/// Its configuration alias is <c>Lambda</c> (<c>Logging:Lambda:LogLevel</c>).
+/// may freeze the process. The request, trace and tenant ids come from <see cref="InvocationLogContext.Current"/>, the
+/// invocation the entry belongs to. Its configuration alias is <c>Lambda</c> (<c>Logging:Lambda:LogLevel</c>).
 /// </summary>
 [ProviderAlias(Alias)]
 internal sealed class LambdaLoggerProvider : ILoggerProvider

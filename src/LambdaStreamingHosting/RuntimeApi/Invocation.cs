@@ -9,9 +9,8 @@ namespace LambdaStreamingHosting.RuntimeApi;
 /// The invocation an invocation loop is serving: the headers of its <c>/next</c> reply and its raw event bytes. One
 /// instance per loop, refilled by every <see cref="RuntimeApiClient.NextAsync"/> (<see cref="Reset"/>, then the reply
 /// read into it); <see cref="Release"/> lets its event bytes go when the invocation is over, so they are valid only in
-/// between. Header values that may repeat from one
-/// invocation to the next (the function ARN, client context, Cognito identity, tenant) keep their string when their
-/// bytes did not change instead of decoding a new one.
+/// between. Header values that may repeat from one invocation to the next (the function ARN, client context, Cognito
+/// identity, tenant) keep their string when their bytes did not change instead of decoding a new one.
 /// </summary>
 internal sealed class Invocation : IDisposable
 {

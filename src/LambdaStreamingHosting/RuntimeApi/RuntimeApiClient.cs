@@ -112,8 +112,8 @@ internal sealed class RuntimeApiClient : IAsyncDisposable
 
     /// <summary>
     /// Begins a streamed <c>/response</c>. Nothing is sent yet: the request head goes out with the first commit of its
-    /// body (see <see cref="SendQueue"/>). The connection belongs to the returned request until <see cref="ReadStreamingReplyAsync"/>,
-    /// <see cref="ReadEarlyStreamingReplyAsync"/>, <see cref="PostErrorInsteadAsync"/> or <see cref="AbandonAsync"/>
+    /// body (see <see cref="SendQueue"/>). The connection belongs to the returned request until
+    /// <see cref="ReadStreamingReplyAsync"/>, <see cref="ReadEarlyStreamingReplyAsync"/>, <see cref="PostErrorInsteadAsync"/> or <see cref="AbandonAsync"/>
     /// takes it back. The request object is this client's one, reused: beginning another while it holds its connection
     /// throws. Its send queue reports into <paramref name="state"/>, the response's, which says whether anything was
     /// sent; commits wait while more than <paramref name="maxUnsentBytes"/> are unsent (<see langword="null"/>: never),

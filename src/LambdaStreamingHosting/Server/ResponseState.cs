@@ -45,8 +45,9 @@ internal sealed class ResponseState
 
     /// <summary>
     /// Bytes of the answer were handed to the socket: for a streamed answer its request head, with the first commit (a
-    /// flush, write, end or keep-alive comment; the send queue reports it), after which the invocation can no longer be answered with
-    /// <c>/error</c> or replaced by a 500, only ended with the error trailers; for a buffered answer its one document.
+    /// flush, write, end or keep-alive comment; the send queue reports it), after which the invocation can no longer be
+    /// answered with <c>/error</c> or replaced by a 500, only ended with the error trailers; for a buffered answer its one
+    /// document.
     /// </summary>
     public bool AnythingSent => Volatile.Read(ref _firstByteTimestamp) != 0;
 

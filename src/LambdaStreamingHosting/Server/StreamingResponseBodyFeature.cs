@@ -13,9 +13,8 @@ namespace LambdaStreamingHosting.Server;
 /// next one), <c>GetMemory</c>/<c>Advance</c> without a flush stays buffered, and a writer waits only while more than
 /// <c>MaxResponseBufferSize</c> is unsent, so a slow reader slows the app. The prelude (JSON + 8 NUL bytes) leads the
 /// first send; <c>StartAsync</c> only builds it, as Kestrel's commits its headers without sending them. A small complete
-/// answer is one send
-/// (request head, prelude, body and the last chunk, which rides with the bytes that complete a <c>Content-Length</c>).
-/// A failure after the start ends the stream with the error trailers.
+/// answer is one send (request head, prelude, body and the last chunk, which rides with the bytes that complete a
+/// <c>Content-Length</c>). A failure after the start ends the stream with the error trailers.
 /// </summary>
 /// <remarks>
 /// A <c>text/event-stream</c> answer gets keep-alive comments in its quiet gaps (see <see cref="SseKeepAlive"/>), from
@@ -96,8 +95,7 @@ internal sealed class StreamingResponseBodyFeature : ResponseBodyFeature, IDispo
     /// <summary>
     /// Sends a keep-alive comment if the answer is open, was quiet since <paramref name="quietSince"/> and is between
     /// events (see <see cref="SendQueue.TryCommitComment"/>); <paramref name="lastCommit"/> is when bytes were last
-/// committed (<paramref name="now"/> when the comment was).
-    /// Called by <see cref="SseKeepAlive"/>'s timer, never while the answer is being ended.
+    /// committed (<paramref name="now"/> when the comment was). Called by <see cref="SseKeepAlive"/>'s timer, never while the answer is being ended.
     /// </summary>
     internal bool TrySendKeepAlive(long now, long quietSince, out long lastCommit)
     {
